@@ -1,0 +1,539 @@
+"""Alerts: what phaseguard tells people, the sinks it tells them through, and incidents.
+
+A sink is one place alerts go (Slack, a generic webhook, Apprise, stderr), configured as a
+pydantic model chosen by its ``kind``. An alert is one message about one incident: a gate
+and a date whose state went bad, changed or recovered. ``Notifier.track`` turns each check
+of that state into at most one alert per transition, so a blocked date that stays blocked
+is announced once, not on every run.
+
+Sink URLs are secrets (they come from the environment, e.g. ``${SLACK_WEBHOOK_URL}``): they
+never appear in a repr, a message or an event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import hashlib
+import importlib.util
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import ConfigError, StoreError
+from .events import Event as _Event
+from .events import EventStore, IncidentRow, PendingAlert, Recorder, iso_utc
+
+Severity = Literal["info", "warning", "critical"]
+Status = Literal["opened", "changed", "resolved", "report"]
+
+_RANK = {"info": 0, "warning": 1, "critical": 2}
+_EMOJI = {"info": ":information_source:", "warning": ":warning:", "critical": ":rotating_light:"}
+
+
+def mask(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret in it replaced by ``***`` (longest secrets first)."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+class _SinkBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str | None = None
+    min_severity: Severity = "warning"
+
+    @property
+    def label(self) -> str:
+        """How events and messages name this sink: ``kind`` or ``kind:name``, never the URL."""
+        kind: str = getattr(self, "kind")  # noqa: B009 - every subclass has the tag
+        return f"{kind}:{self.name}" if self.name else kind
+
+    @property
+    def key(self) -> str:
+        """A stable id for a pending alert to find its sink again, without storing the URL."""
+        url: str = getattr(self, "url", "")
+        return self.label if self.name else f"{self.label}:{_digest(url)}"
+
+    def __repr_args__(self) -> Any:
+        for key, value in super().__repr_args__():
+            if key == "url":
+                yield key, "***"
+            elif key == "headers" and isinstance(value, dict):
+                yield key, dict.fromkeys(value, "***")
+            else:
+                yield key, value
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+class SlackSink(_SinkBase):
+    """Slack incoming webhook; posts Block Kit messages."""
+
+    kind: Literal["slack"] = "slack"
+    url: str
+
+
+class WebhookSink(_SinkBase):
+    """Any HTTP endpoint; posts the alert as JSON, with extra headers (e.g. a token)."""
+
+    kind: Literal["webhook"] = "webhook"
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class AppriseSink(_SinkBase):
+    """Any service Apprise knows (needs the ``apprise`` extra); ``url`` is an Apprise URL."""
+
+    kind: Literal["apprise"] = "apprise"
+    url: str
+
+
+class StderrSink(_SinkBase):
+    """One line per alert on standard error."""
+
+    kind: Literal["stderr"] = "stderr"
+    min_severity: Severity = "info"
+
+
+AnySink = SlackSink | WebhookSink | AppriseSink | StderrSink
+Sink = Annotated[AnySink, Field(discriminator="kind")]
+"""A sink in the config, chosen by its ``kind``."""
+
+
+@dataclass(frozen=True)
+class AlertCheck:
+    """One failing check as an alert shows it (all strings, already formatted)."""
+
+    name: str
+    level: str
+    observed: str
+    expected: str
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One message about one incident.
+
+    Attributes:
+        title: the headline, e.g. ``Phase 4 BLOCKED for 2026-01-18``.
+        severity: ``info``, ``warning`` or ``critical``; decides which sinks get it.
+        pipeline: the pipeline's name.
+        phase: the phase concerned, if any.
+        date: the partition date concerned, if any.
+        status: ``opened``, ``changed``, ``resolved`` or ``report``.
+        checks: the failing checks.
+        text: a plain one-line summary (the fallback text of chat messages).
+        link: where to read more, if anywhere.
+    """
+
+    title: str
+    severity: Severity
+    pipeline: str
+    phase: str | None
+    date: dt.date | None
+    status: Status
+    checks: tuple[AlertCheck, ...] = ()
+    text: str = ""
+    link: str | None = None
+
+
+def alert_to_json(alert: Alert) -> dict[str, Any]:
+    """The alert as JSON-ready data (the generic webhook's body); dates in ISO form."""
+    data = dataclasses.asdict(alert)
+    data["date"] = alert.date.isoformat() if alert.date else None
+    data["checks"] = [dataclasses.asdict(c) for c in alert.checks]
+    return data
+
+
+def alert_from_json(data: dict[str, Any]) -> Alert:
+    """The inverse of ``alert_to_json``."""
+    fields = dict(data)
+    fields["date"] = dt.date.fromisoformat(data["date"]) if data.get("date") else None
+    fields["checks"] = tuple(AlertCheck(**c) for c in data.get("checks", ()))
+    return Alert(**fields)
+
+
+def slack_payload(alert: Alert) -> dict[str, Any]:
+    """The Slack Block Kit message for ``alert``: header, fields, failing checks, fallback."""
+    emoji = ":white_check_mark:" if alert.status == "resolved" else _EMOJI[alert.severity]
+    fields = [
+        ("Pipeline", alert.pipeline or "-"),
+        ("Phase", alert.phase or "-"),
+        ("Date", alert.date.isoformat() if alert.date else "-"),
+        ("Severity", f"{alert.severity} ({alert.status})"),
+    ]
+    # Slack limits: header text 150 characters, section text 3000.
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": f"{emoji} {alert.title}"[:150], "emoji": True},
+        },
+        {
+            "type": "section",
+            "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields],
+        },
+    ]
+    if alert.checks:
+        lines = [f"*{c.name}*: observed {c.observed}, expected {c.expected}" for c in alert.checks]
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(lines, 3000)}})
+    if alert.link:
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{alert.link}|details>"}]}
+        )
+    return {"text": alert.text or alert.title, "blocks": blocks}
+
+
+def _clip(lines: Sequence[str], limit: int) -> str:
+    text = "\n".join(lines)
+    return text if len(text) <= limit else text[: limit - 2] + " …"
+
+
+def stderr_line(alert: Alert) -> str:
+    """The one line the stderr sink writes."""
+    where = " ".join(p for p in (alert.pipeline, alert.phase, str(alert.date or "")) if p)
+    return (
+        f"phaseguard {alert.severity.upper()} {alert.status}: {alert.title} [{where}] {alert.text}"
+    )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How sending one alert to one sink went.
+
+    Attributes:
+        sink: the sink's label (``kind`` or ``kind:name``).
+        ok: whether the sink accepted it.
+        attempts: how many tries it took.
+        status_code: the last HTTP status, if an answer came.
+        error: the class of the last error, if it failed.
+    """
+
+    sink: str
+    ok: bool
+    attempts: int
+    status_code: int | None = None
+    error: str | None = None
+
+
+class _DeliveryError(Exception):
+    def __init__(self, status_code: int | None, retry: bool) -> None:
+        super().__init__(f"HTTP {status_code}")
+        self.status_code = status_code
+        self.retry = retry
+
+
+def incident_transition(before: str | None, now: str | None) -> Status | None:
+    """Which alert a new check of an incident deserves, if any.
+
+    Args:
+        before: the severity of the open incident, or None if there is none.
+        now: the severity the check found, or None if healthy.
+
+    Returns:
+        ``opened``, ``changed``, ``resolved`` or None (nothing new to say).
+    """
+    if before is None:
+        return None if now is None else "opened"
+    if now is None:
+        return "resolved"
+    return "changed" if now != before else None
+
+
+class Notifier:
+    """Sends alerts to the configured sinks, records each delivery and keeps failed ones.
+
+    Args:
+        sinks: the configured sinks.
+        recorder: where ``alert_sent``/``alert_failed`` events go.
+        store: where incidents and failed deliveries are kept; default ``recorder`` if it is
+            an ``EventStore``. Without one, ``track`` and ``retry_pending`` cannot work and
+            failed deliveries are only recorded.
+        http_timeout: seconds per HTTP request.
+        attempts: tries per delivery; connect errors, timeouts, 429 and 5xx are retried.
+        backoff: seconds before the second try, doubled before each next one.
+        sleep: how to wait between tries (injected in tests).
+        clock: the current time (injected in tests).
+        pipeline: the pipeline named in events.
+
+    Raises:
+        ConfigError: an Apprise sink is configured but the ``apprise`` extra is not installed.
+    """
+
+    def __init__(
+        self,
+        sinks: Sequence[AnySink],
+        recorder: Recorder,
+        *,
+        store: EventStore | None = None,
+        http_timeout: float = 5.0,
+        attempts: int = 3,
+        backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+        pipeline: str = "",
+    ) -> None:
+        if any(s.kind == "apprise" for s in sinks) and importlib.util.find_spec("apprise") is None:
+            raise ConfigError(
+                "an apprise sink needs the apprise extra: pip install 'phaseguard[apprise]'",
+                key="sinks",
+            )
+        self.sinks = tuple(sinks)
+        self._recorder = recorder
+        self._store = store if store is not None else _as_store(recorder)
+        self._timeout = http_timeout
+        self._attempts = max(1, attempts)
+        self._backoff = backoff
+        self._sleep = sleep
+        self._clock = clock
+        self._pipeline = pipeline
+        self._secrets = [getattr(s, "url", "") for s in sinks] + [
+            v for s in sinks for v in getattr(s, "headers", {}).values()
+        ]
+
+    # -- incidents -----------------------------------------------------------------------
+
+    def track(
+        self,
+        gate: str,
+        date: dt.date | None,
+        severity: Severity | None,
+        make_alert: Callable[[Status, Severity], Alert],
+    ) -> Alert | None:
+        """Record the latest state of an incident (a gate and a date) and alert on a change.
+
+        Alerts when the incident opens (``severity`` given, none open), when its severity
+        changes, and when it resolves (``severity`` None, one open); a re-check that finds
+        the same state sends nothing. The read and write of the incident are one
+        transaction, so two processes seeing the same failure alert once.
+
+        Args:
+            gate: the gate's name.
+            date: the partition date, or None for a gate-wide incident.
+            severity: what the check found; None means healthy.
+            make_alert: builds the alert from the transition and its severity; for
+                ``resolved`` the severity is the highest the incident reached, so the
+                all-clear goes to every sink that heard about it.
+
+        Returns:
+            The alert sent (its ``status`` is the transition), or None if nothing changed.
+
+        Raises:
+            StoreError: the store cannot be read or written.
+        """
+        store = self._require_store()
+        now = iso_utc(self._clock())
+        seen: list[IncidentRow | None] = []
+
+        def update(row: IncidentRow | None) -> IncidentRow | None:
+            seen.append(row)
+            is_open = row is not None and row.status == "open"
+            if severity is None:
+                if row is None or not is_open:
+                    return None
+                return row._replace(updated_at=now, status="resolved")
+            if row is None or not is_open:
+                return IncidentRow(gate, _date_key(date), severity, severity, now, now, "open")
+            peak = max(severity, row.peak_severity or severity, key=_RANK.__getitem__)
+            return row._replace(severity=severity, peak_severity=peak, updated_at=now)
+
+        before = store.swap_incident(gate, _date_key(date), update)
+        open_before = before if before is not None and before.status == "open" else None
+        status = incident_transition(open_before.severity if open_before else None, severity)
+        if status is None:
+            return None
+        if status == "resolved":
+            assert open_before is not None
+            level: Severity = _severity(open_before.peak_severity or open_before.severity)
+        else:
+            assert severity is not None
+            level = severity
+        alert = dataclasses.replace(make_alert(status, level), status=status, severity=level)
+        self.notify(alert)
+        return alert
+
+    # -- delivery ------------------------------------------------------------------------
+
+    def notify(self, alert: Alert) -> list[Delivery]:
+        """Send ``alert`` to every sink whose ``min_severity`` it reaches; never raises.
+
+        Each delivery is recorded as ``alert_sent`` or ``alert_failed``; a failed one is kept
+        in the store for ``retry_pending``.
+        """
+        deliveries = []
+        for sink in self.sinks:
+            if _RANK[alert.severity] < _RANK[sink.min_severity]:
+                continue
+            delivery = self._deliver(sink, alert)
+            deliveries.append(delivery)
+            if not delivery.ok:
+                self._keep(sink, alert, delivery)
+        return deliveries
+
+    def retry_pending(self, *, max_age: dt.timedelta = dt.timedelta(days=1)) -> list[Delivery]:
+        """Try again the deliveries that failed before; the next run calls this first.
+
+        A pending alert is claimed (removed) before it is sent, so two runs do not both send
+        it; if it fails again it is kept again. One older than ``max_age`` or whose sink is
+        no longer configured is dropped with an ``alert_dropped`` event.
+
+        Raises:
+            StoreError: the store cannot be read or written.
+        """
+        store = self._require_store()
+        by_key = {sink.key: sink for sink in self.sinks}
+        deliveries = []
+        for row in store.pending():
+            if not store.remove_pending(row.id):
+                continue
+            alert = alert_from_json(json.loads(row.alert))
+            sink = by_key.get(row.sink)
+            age = self._clock() - dt.datetime.fromisoformat(row.created_at)
+            if sink is None or age > max_age:
+                why = "its sink is no longer configured" if sink is None else "it is too old"
+                self._event(
+                    "alert_dropped",
+                    "warning",
+                    f"alert {alert.title!r} dropped: {why}",
+                    alert,
+                    sink=row.sink.split(":", 2)[0],
+                    attempts=row.attempts,
+                )
+                continue
+            delivery = self._deliver(sink, alert)
+            deliveries.append(delivery)
+            if not delivery.ok:
+                store.add_pending(
+                    row._replace(
+                        attempts=row.attempts + delivery.attempts,
+                        last_error=delivery.error or "",
+                    )
+                )
+        return deliveries
+
+    def _keep(self, sink: AnySink, alert: Alert, delivery: Delivery) -> None:
+        """Keep a failed delivery for ``retry_pending``; a store that is down loses it."""
+        if self._store is None:
+            return
+        row = PendingAlert(
+            id=uuid.uuid4().hex,
+            sink=sink.key,
+            alert=json.dumps(alert_to_json(alert)),
+            attempts=delivery.attempts,
+            created_at=iso_utc(self._clock()),
+            last_error=delivery.error or "",
+        )
+        # The failure is already recorded (spooled if need be); notify must not raise.
+        with contextlib.suppress(StoreError):
+            self._store.add_pending(row)
+
+    def _deliver(self, sink: AnySink, alert: Alert) -> Delivery:
+        attempts, status_code, error = 0, None, None
+        for attempt in range(1, self._attempts + 1):
+            attempts = attempt
+            try:
+                status_code = self._send(sink, alert)
+                error = None
+                break
+            except _DeliveryError as exc:
+                status_code, error = exc.status_code, "HTTPStatusError"
+                if not exc.retry:
+                    break
+            except httpx.TransportError as exc:
+                status_code, error = None, type(exc).__name__
+            except Exception as exc:  # a sink must never break the run that alerts
+                status_code, error = None, type(exc).__name__
+                break
+            if attempt < self._attempts:
+                # Exponential backoff, as in AWS's "Exponential Backoff and Jitter" (no jitter:
+                # one process sends few alerts, so there is no herd to spread).
+                self._sleep(self._backoff * 2 ** (attempt - 1))
+        delivery = Delivery(sink.label, error is None, attempts, status_code, error)
+        details = {
+            "sink_kind": sink.kind,
+            "sink_name": sink.name,
+            "attempts": attempts,
+            "status_code": status_code,
+            "alert_status": alert.status,
+        }
+        if delivery.ok:
+            self._event("alert_sent", "info", f"alert sent to {sink.label}", alert, **details)
+        else:
+            details["error"] = error
+            message = f"alert to {sink.label} failed after {attempts} tries: {error}"
+            self._event("alert_failed", "warning", message, alert, **details)
+        return delivery
+
+    def _send(self, sink: AnySink, alert: Alert) -> int | None:
+        """Send once; returns the HTTP status, raises on failure."""
+        if isinstance(sink, StderrSink):
+            print(stderr_line(alert), file=sys.stderr, flush=True)
+            return None
+        if isinstance(sink, AppriseSink):
+            _send_apprise(sink, alert)
+            return None
+        if isinstance(sink, SlackSink):
+            payload, headers = slack_payload(alert), {}
+        else:
+            payload, headers = alert_to_json(alert), dict(sink.headers)
+        with httpx.Client(timeout=self._timeout) as client:
+            response = client.post(sink.url, json=payload, headers=headers)
+        code = response.status_code
+        if code >= 400:
+            raise _DeliveryError(code, retry=code >= 500 or code == 429)
+        return code
+
+    def _event(self, kind: str, severity: str, message: str, alert: Alert, **details: Any) -> None:
+        details["title"] = mask(alert.title, self._secrets)
+        self._recorder.record(
+            _Event(
+                kind,
+                severity,
+                mask(message, self._secrets),
+                self._pipeline or alert.pipeline,
+                alert.phase,
+                alert.date,
+                details,
+            )
+        )
+
+    def _require_store(self) -> EventStore:
+        if self._store is None:
+            raise ConfigError("incidents and pending alerts need an event store", key="events")
+        return self._store
+
+
+def _send_apprise(sink: AppriseSink, alert: Alert) -> None:
+    import apprise
+
+    notifier = apprise.Apprise()
+    notifier.add(sink.url)
+    if not notifier.notify(title=alert.title, body=alert.text or alert.title):
+        raise _DeliveryError(None, retry=True)
+
+
+def _as_store(recorder: Recorder) -> EventStore | None:
+    return recorder if isinstance(recorder, EventStore) else None
+
+
+def _date_key(date: dt.date | None) -> str:
+    return date.isoformat() if date else ""
+
+
+def _severity(name: str | None) -> Severity:
+    if name == "info":
+        return "info"
+    if name == "warning":
+        return "warning"
+    return "critical"

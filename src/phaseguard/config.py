@@ -1,0 +1,386 @@
+"""The pipeline config: one YAML file parsed once into frozen pydantic models.
+
+The file declares the warehouse, the schedule (what is expected per date), the phases in
+dependency order with their tables and criteria, the gates, the alert sinks and the
+health-score bands. Every error names the file, the line and the key.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .alerts import Sink
+from .errors import ConfigError
+from .yamlsource import Source, load_yaml
+
+_IDENT = r"[A-Za-z_][A-Za-z0-9_$-]*"
+IDENT_RE = re.compile(rf"^{_IDENT}$")
+QUALIFIED_RE = re.compile(rf"^{_IDENT}(\.{_IDENT}){{0,2}}$")
+
+LEVELS_BLOCKING = Literal["FAIL", "ACCEPTABLE"]
+
+
+class Model(BaseModel):
+    """Base of every config model: frozen, and unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _ident(value: str) -> str:
+    if not IDENT_RE.match(value):
+        raise ValueError(f"{value!r} is not a plain identifier (letters, digits, _)")
+    return value
+
+
+def _qualified(value: str) -> str:
+    if not QUALIFIED_RE.match(value):
+        raise ValueError(f"{value!r} is not a table name like schema.table (letters, digits, _)")
+    return value
+
+
+Ident = Annotated[str, Field(min_length=1)]
+
+
+class TableSpec(Model):
+    """One table of a phase: a partition is its rows for one date."""
+
+    name: str = Field(description="short key used by checks, e.g. PDC")
+    table: str = Field(description="qualified name in the warehouse, e.g. nba_raw.boxscores")
+    date_column: str
+    unit: str | None = Field(None, description="column naming the scheduled unit, e.g. game_id")
+    critical: bool = False
+
+    _v_name = field_validator("name", "date_column")(_ident)
+    _v_table = field_validator("table")(_qualified)
+
+    @field_validator("unit")
+    @classmethod
+    def _v_unit(cls, value: str | None) -> str | None:
+        return None if value is None else _ident(value)
+
+
+class Thresholds(Model):
+    """Traffic-light thresholds: higher is better (value >= t) unless direction is lower (<)."""
+
+    excellent: float | None = None
+    pass_: float | None = Field(None, alias="pass")
+    acceptable: float | None = None
+    direction: Literal["higher", "lower"] = "higher"
+
+    @model_validator(mode="after")
+    def _some_threshold(self) -> Thresholds:
+        if self.excellent is None and self.pass_ is None and self.acceptable is None:
+            raise ValueError("give at least one of excellent, pass, acceptable")
+        return self
+
+
+class RowsExist(Model):
+    """Every named table (default: all of the phase's) has rows for the date."""
+
+    kind: Literal["rows_exist"]
+    name: str | None = None
+    tables: list[str] | None = None
+
+
+class RowsPerUnit(Thresholds):
+    """Rows in a table per scheduled unit (e.g. rows per game)."""
+
+    kind: Literal["rows_per_unit"]
+    name: str | None = None
+    table: str
+
+
+class UnitCoverage(Thresholds):
+    """Share of scheduled units that have rows in the table (games covered / scheduled)."""
+
+    kind: Literal["unit_coverage"]
+    name: str | None = None
+    table: str
+
+
+class Quorum(Model):
+    """At least ``min_present`` of the tables have rows, and all the required ones do."""
+
+    kind: Literal["quorum"]
+    name: str | None = None
+    tables: list[str] | None = None
+    min_present: int = Field(ge=1)
+    required: list[str] | None = Field(None, description="default: the tables marked critical")
+
+
+class DistinctCount(Thresholds):
+    """Distinct values of a column for the date (e.g. prediction systems)."""
+
+    kind: Literal["distinct_count"]
+    name: str | None = None
+    table: str
+    column: str
+    _v_column = field_validator("column")(_ident)
+
+
+class Aggregate(Thresholds):
+    """An aggregate SQL expression over the partition (e.g. mean absolute error)."""
+
+    kind: Literal["aggregate"]
+    name: str | None = None
+    table: str
+    expr: str = Field(description="one aggregate expression, e.g. AVG(ABS(a - b))")
+
+
+class Ratio(Thresholds):
+    """Rows of one table over rows of another for the date (e.g. graded / predicted)."""
+
+    kind: Literal["ratio"]
+    name: str | None = None
+    numerator: str
+    denominator: str
+
+
+class Freshness(Model):
+    """The newest value of a timestamp column in the partition is at most N hours old."""
+
+    kind: Literal["freshness"]
+    name: str | None = None
+    table: str
+    column: str
+    max_age_hours: float = Field(gt=0)
+    _v_column = field_validator("column")(_ident)
+
+
+Check = Annotated[
+    RowsExist | RowsPerUnit | UnitCoverage | Quorum | DistinctCount | Aggregate | Ratio | Freshness,
+    Field(discriminator="kind"),
+]
+SMOKE_KINDS = ("rows_exist", "quorum")
+
+
+class Step(Model):
+    """What runs a phase for one date: a Python callable or a shell command with {date}."""
+
+    call: str | None = Field(None, description="module:function taking the date")
+    command: str | None = Field(None, description="shell command; {date} is replaced")
+    timeout_seconds: float = 3600
+
+    @model_validator(mode="after")
+    def _one(self) -> Step:
+        if (self.call is None) == (self.command is None):
+            raise ValueError("give exactly one of call, command")
+        return self
+
+
+class Phase(Model):
+    """One phase of the pipeline: its tables, its criteria and what it depends on."""
+
+    name: str
+    description: str = ""
+    depends_on: list[str] = Field(default_factory=list)
+    tables: list[TableSpec] = Field(min_length=1)
+    checks: list[Check] = Field(default_factory=list)
+    step: Step | None = None
+    _v_name = field_validator("name")(_ident)
+
+
+class Gate(Model):
+    """A gate named after the phase it guards: upstream criteria that must hold first."""
+
+    phase: str
+    upstream: list[str] | None = Field(None, description="default: the phase's depends_on")
+    checks: list[Check] | None = Field(None, description="default: the upstream criteria")
+    block_on: list[LEVELS_BLOCKING] = Field(default_factory=lambda: ["FAIL"])
+    on_warehouse_error: Literal["block", "open"] = "block"
+
+
+class Schedule(Model):
+    """What is expected per date: distinct units (e.g. games) per date in a table."""
+
+    table: str
+    date_column: str
+    unit: str
+    _v_table = field_validator("table")(_qualified)
+    _v_cols = field_validator("date_column", "unit")(_ident)
+
+
+class Health(Model):
+    """Health-score bands and the overall verdict rules (seed: Overall Backfill Success)."""
+
+    scores: dict[Literal["EXCELLENT", "PASS", "ACCEPTABLE", "FAIL"], float] = Field(
+        default_factory=lambda: {"EXCELLENT": 100.0, "PASS": 90.0, "ACCEPTABLE": 70.0, "FAIL": 0.0}
+    )
+    complete: float = Field(85.0, description="COMPLETE: no phase FAIL and health >= this")
+    partial: float = Field(70.0, description="PARTIAL: partial_phases not FAIL and health >= this")
+    partial_phases: list[str] | None = Field(None, description="default: the first three phases")
+
+
+class Config(Model):
+    """A whole pipeline declaration."""
+
+    pipeline: str
+    warehouse: str = "duckdb://warehouse.duckdb"
+    events: str | None = Field(None, description="event store URL; default SQLite beside config")
+    schedule: Schedule
+    phases: list[Phase] = Field(min_length=1)
+    gates: list[Gate] = Field(default_factory=list)
+    sinks: list[Sink] = Field(default_factory=list)
+    health: Health = Field(default_factory=Health)
+    infrastructure: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _references(self) -> Config:
+        _validate_references(self)
+        return self
+
+    # --- lookups used by every consumer -------------------------------------------------
+    def phase(self, name: str) -> Phase:
+        """The phase called ``name``; KeyError if there is none."""
+        for phase in self.phases:
+            if phase.name == name:
+                return phase
+        raise KeyError(name)
+
+    def table(self, key: str) -> TableSpec:
+        """The table whose short key is ``key``, in any phase."""
+        for phase in self.phases:
+            for table in phase.tables:
+                if table.name == key:
+                    return table
+        raise KeyError(key)
+
+    def gate(self, phase: str) -> Gate:
+        """The gate guarding ``phase``; KeyError if there is none."""
+        for gate in self.gates:
+            if gate.phase == phase:
+                return gate
+        raise KeyError(phase)
+
+
+class _RefError(ValueError):
+    def __init__(self, message: str, loc: tuple[str | int, ...]) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+def _validate_references(config: Config) -> None:
+    """Names that must exist do; phases form no cycle. Raises _RefError with a location."""
+    phase_names = [p.name for p in config.phases]
+    tables: dict[str, str] = {}
+    for i, phase in enumerate(config.phases):
+        if phase_names.count(phase.name) > 1:
+            raise _RefError(f"phase {phase.name!r} is declared twice", ("phases", i, "name"))
+        for j, table in enumerate(phase.tables):
+            if table.name in tables:
+                raise _RefError(
+                    f"table key {table.name!r} is used twice", ("phases", i, "tables", j, "name")
+                )
+            tables[table.name] = phase.name
+        for j, dep in enumerate(phase.depends_on):
+            if dep not in phase_names:
+                raise _RefError(f"unknown phase {dep!r}", ("phases", i, "depends_on", j))
+    for i, phase in enumerate(config.phases):
+        own = {t.name for t in phase.tables}
+        for j, check in enumerate(phase.checks):
+            _check_refs(check, own, tables, ("phases", i, "checks", j))
+    _check_cycles(config)
+    for i, gate in enumerate(config.gates):
+        if gate.phase not in phase_names:
+            raise _RefError(f"unknown phase {gate.phase!r}", ("gates", i, "phase"))
+        for j, up in enumerate(gate.upstream or []):
+            if up not in phase_names:
+                raise _RefError(f"unknown phase {up!r}", ("gates", i, "upstream", j))
+        for j, check in enumerate(gate.checks or []):
+            _check_refs(check, set(tables), tables, ("gates", i, "checks", j))
+    for j, name in enumerate(config.health.partial_phases or []):
+        if name not in phase_names:
+            raise _RefError(f"unknown phase {name!r}", ("health", "partial_phases", j))
+
+
+def _check_refs(
+    check: Any, own: set[str], tables: dict[str, str], loc: tuple[str | int, ...]
+) -> None:
+    names: list[tuple[str, str]] = []
+    for attr in ("table", "numerator", "denominator"):
+        if hasattr(check, attr):
+            names.append((attr, getattr(check, attr)))
+    for attr in ("tables", "required"):
+        for value in getattr(check, attr, None) or []:
+            names.append((attr, value))
+    for attr, value in names:
+        if value not in tables:
+            raise _RefError(f"unknown table {value!r}", (*loc, attr))
+    if check.kind in ("rows_exist", "quorum"):
+        for value in check.tables or []:
+            if value not in own:
+                raise _RefError(f"table {value!r} is not in this phase", (*loc, "tables"))
+
+
+def _check_cycles(config: Config) -> None:
+    deps = {p.name: list(p.depends_on) for p in config.phases}
+    state: dict[str, int] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            cycle = " -> ".join([*path[path.index(name) :], name])
+            index = [p.name for p in config.phases].index(name)
+            raise _RefError(f"dependency cycle: {cycle}", ("phases", index, "depends_on"))
+        state[name] = 1
+        for dep in deps[name]:
+            visit(dep, [*path, name])
+        state[name] = 2
+
+    for name in deps:
+        visit(name, [])
+
+
+def parse(text: str, file: str = "<config>") -> Config:
+    """Parse config text; every problem becomes one ConfigError naming file, line and key."""
+    source = load_yaml(text, file)
+    if not isinstance(source.data, dict):
+        raise ConfigError("the config must be a mapping of keys", file=file, line=1)
+    try:
+        return Config.model_validate(source.data)
+    except ValidationError as exc:
+        raise _first_error(exc, source) from None
+
+
+def _first_error(exc: ValidationError, source: Source) -> ConfigError:
+    error = exc.errors()[0]
+    ctx_error = (error.get("ctx") or {}).get("error")
+    if isinstance(ctx_error, _RefError):
+        return source.error(str(ctx_error), ctx_error.loc)
+    loc = _user_loc(tuple(error["loc"]), source.data)
+    message = {
+        "extra_forbidden": "unknown key",
+        "missing": "required key is missing",
+    }.get(error["type"], error["msg"])
+    return source.error(message.removeprefix("Value error, "), loc)
+
+
+def _user_loc(loc: tuple[str | int, ...], data: Any) -> tuple[str | int, ...]:
+    """Drop the tags pydantic adds for discriminated unions, so the path matches the YAML."""
+    out: list[str | int] = []
+    for part in loc:
+        if isinstance(data, dict) and part not in data and data.get("kind") == part:
+            continue
+        out.append(part)
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            data = None
+    return tuple(out)
+
+
+def load(path: str | Path) -> tuple[Config, Path]:
+    """Read and parse the config at ``path``; returns it and the directory it lives in."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("config file not found (give --config FILE)", file=str(file)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config: {exc.strerror}", file=str(file)) from None
+    return parse(text, str(file)), file.resolve().parent

@@ -1,0 +1,89 @@
+"""The Guard: one loaded pipeline with its warehouse, the entry point of the Python API.
+
+``phaseguard.load("phaseguard.yml")`` returns a Guard. Every consumer (the CLI, gates,
+the breaker, the report, backfills) goes through it to reach the warehouse, so there is
+one path from config to verdicts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import config as config_module
+from .assess import Mode, assess
+from .config import Config
+from .verdicts import RangeVerdict
+from .warehouse import Warehouse, connect
+
+if TYPE_CHECKING:
+    from .events import EventStore
+
+
+class Guard:
+    """A pipeline config bound to its warehouse and event store."""
+
+    def __init__(self, config: Config, base_dir: Path, *, warehouse_url: str | None = None) -> None:
+        self.config = config
+        self.base_dir = base_dir
+        self.warehouse_url = (
+            warehouse_url or os.environ.get("PHASEGUARD_WAREHOUSE") or config.warehouse
+        )
+        self._warehouse: Warehouse | None = None
+
+    @property
+    def warehouse(self) -> Warehouse:
+        """The open warehouse connection (opened on first use)."""
+        if self._warehouse is None:
+            self._warehouse = connect(self.warehouse_url, base_dir=self.base_dir)
+        return self._warehouse
+
+    @cached_property
+    def store(self) -> EventStore:
+        """The event store: the config's ``events`` URL, else SQLite beside the config."""
+        from .events import open_store
+
+        return open_store(
+            self.config.events, default_path=self.base_dir / ".phaseguard" / "events.sqlite"
+        )
+
+    def close(self) -> None:
+        """Close the warehouse connection if open."""
+        if self._warehouse is not None:
+            self._warehouse.close()
+            self._warehouse = None
+
+    def __enter__(self) -> Guard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def smoke(self, start: dt.date, end: dt.date | None = None) -> RangeVerdict:
+        """Existence and quorum checks for every phase and date, in one query."""
+        return self.assess(start, end, mode="smoke")
+
+    def verify(self, start: dt.date, end: dt.date | None = None) -> RangeVerdict:
+        """All criteria for every phase and date, in one query."""
+        return self.assess(start, end, mode="verify")
+
+    def assess(
+        self,
+        start: dt.date,
+        end: dt.date | None = None,
+        *,
+        mode: Mode = "verify",
+        phases: Sequence[str] | None = None,
+    ) -> RangeVerdict:
+        """Measure and judge ``start``..``end`` (one date when ``end`` is None)."""
+        return assess(self.config, self.warehouse, start, end or start, mode=mode, phases=phases)
+
+
+def load(path: str | Path = "phaseguard.yml", *, warehouse: str | None = None) -> Guard:
+    """Load the pipeline config at ``path`` and return its Guard."""
+    config, base_dir = config_module.load(path)
+    return Guard(config, base_dir, warehouse_url=warehouse)

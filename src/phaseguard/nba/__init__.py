@@ -1,0 +1,6 @@
+"""The NBA props worked example: one synthetic season with seeded faults, and its config.
+
+``season.py`` writes the SQL that builds a DuckDB warehouse for the 2025-26 regular season
+(phases 2 to 6 of the props pipeline), with the incidents from the team's action plan injected
+on known dates; ``phaseguard.yml`` is the config that guards it.
+"""

@@ -1,0 +1,128 @@
+"""Plans and measurements: what a command needs read from the warehouse, and what came back.
+
+A plan lists, per table, the metrics the chosen checks need (row count, distinct units,
+distinct values of a column, an aggregate, the newest timestamp). The warehouse answers a
+whole plan over a date range in one query, as :class:`Measurements`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .config import Check, Config
+
+SCHEDULE = "__schedule__"
+MetricKind = Literal["rows", "units", "distinct", "aggregate", "max_epoch"]
+
+
+@dataclass(frozen=True, order=True)
+class Metric:
+    """One number per (table, date): e.g. rows, or distinct values of ``column``."""
+
+    kind: MetricKind
+    column: str = ""
+    expr: str = ""
+
+    @property
+    def key(self) -> str:
+        """Stable name of the metric, used to look its value up."""
+        return ":".join(part for part in (self.kind, self.column, self.expr) if part)
+
+
+ROWS = Metric("rows")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The metrics to read from one table, grouped by its date column."""
+
+    key: str
+    table: str
+    date_column: str
+    metrics: tuple[Metric, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything one command reads from the warehouse, for dates ``start``..``end``."""
+
+    start: dt.date
+    end: dt.date
+    probes: tuple[Probe, ...]
+
+    @property
+    def dates(self) -> list[dt.date]:
+        """Every date of the range, inclusive."""
+        days = (self.end - self.start).days
+        return [self.start + dt.timedelta(days=i) for i in range(days + 1)]
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """The warehouse's answer to a plan: metric values per (table key, date)."""
+
+    plan: Plan
+    values: dict[tuple[str, dt.date], dict[str, float | None]] = field(default_factory=dict)
+
+    def get(self, table: str, date: dt.date, metric: Metric) -> float | None:
+        """The value, 0 for a count over no rows, None for an aggregate over no rows."""
+        value = self.values.get((table, date), {}).get(metric.key)
+        if value is None and metric.kind in ("rows", "units", "distinct"):
+            return 0.0
+        return value
+
+    def rows(self, table: str, date: dt.date) -> int:
+        """Row count of a partition (0 when absent)."""
+        return int(self.get(table, date, ROWS) or 0)
+
+    def scheduled(self, date: dt.date, unit: str) -> int:
+        """Units scheduled on ``date`` (e.g. games)."""
+        return int(self.get(SCHEDULE, date, Metric("units", unit)) or 0)
+
+
+def metrics_for(check: Check, config: Config, phase_tables: Sequence[str]) -> Iterable[tuple[str, Metric]]:
+    """The (table key, metric) pairs one check needs."""
+    kind = check.kind
+    if kind in ("rows_exist", "quorum"):
+        for key in check.tables or phase_tables:  # type: ignore[union-attr]
+            yield key, ROWS
+    elif kind == "rows_per_unit":
+        yield check.table, ROWS  # type: ignore[union-attr]
+    elif kind == "unit_coverage":
+        table = config.table(check.table)  # type: ignore[union-attr]
+        yield table.name, Metric("units", table.unit or config.schedule.unit)
+    elif kind == "distinct_count":
+        yield check.table, Metric("distinct", check.column)  # type: ignore[union-attr]
+    elif kind == "aggregate":
+        yield check.table, Metric("aggregate", expr=check.expr)  # type: ignore[union-attr]
+    elif kind == "ratio":
+        yield check.numerator, ROWS  # type: ignore[union-attr]
+        yield check.denominator, ROWS  # type: ignore[union-attr]
+    elif kind == "freshness":
+        yield check.table, Metric("max_epoch", check.column)  # type: ignore[union-attr]
+
+
+def build_plan(
+    config: Config,
+    checks: Iterable[tuple[Check, Sequence[str]]],
+    start: dt.date,
+    end: dt.date,
+) -> Plan:
+    """A plan reading what ``checks`` (each with its phase's table keys) need, plus the schedule."""
+    wanted: dict[str, set[Metric]] = {}
+    for check, phase_tables in checks:
+        for key, metric in metrics_for(check, config, phase_tables):
+            wanted.setdefault(key, set()).add(metric)
+    schedule = config.schedule
+    probes = [
+        Probe(SCHEDULE, schedule.table, schedule.date_column, (ROWS, Metric("units", schedule.unit)))
+    ]
+    for phase in config.phases:
+        for table in phase.tables:
+            if table.name in wanted:
+                metrics = tuple(sorted(wanted[table.name] | {ROWS}))
+                probes.append(Probe(table.name, table.table, table.date_column, metrics))
+    return Plan(start=start, end=end, probes=tuple(probes))

@@ -1,0 +1,373 @@
+"""The warehouse door: the only module that talks to a database holding pipeline data.
+
+Every command reads the warehouse through :meth:`Warehouse.measure`, which turns a plan
+into ONE SQL statement (a UNION ALL of grouped per-table selects), built as a sqlglot
+AST and rendered for the target dialect (the pattern of sqlmesh's engine adapters).
+Identifiers are quoted by the generator; dates are bound as parameters; no value is
+ever formatted into SQL text. Driver errors become :class:`WarehouseError` here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlglot
+from sqlglot import exp
+
+from .errors import ConfigError, UnknownObjectError, WarehouseError
+from .plan import Measurements, Metric, Plan, Probe
+
+
+class Driver(Protocol):
+    """A DB-API connection behind one dialect."""
+
+    dialect: str
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run one statement and return all its rows (empty for statements without rows)."""
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement once per row of parameters."""
+
+    def transaction(self, statements: Sequence[tuple[str, Any]]) -> None:
+        """Run statements (sql, params or list of param rows) atomically."""
+
+    def close(self) -> None:
+        """Release the connection."""
+
+
+class DuckDBDriver:
+    """An embedded DuckDB file (the default warehouse)."""
+
+    dialect = "duckdb"
+
+    def __init__(self, path: str) -> None:
+        import duckdb
+
+        self._duckdb = duckdb
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.conn = duckdb.connect(path)
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        cursor = self.conn.execute(sql, params or {})
+        return cursor.fetchall() if cursor.description else []
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.conn.executemany(sql, [list(r) for r in rows])
+
+    def transaction(self, statements: Sequence[tuple[str, Any]]) -> None:
+        self.conn.execute("BEGIN TRANSACTION")
+        try:
+            for sql, params in statements:
+                if isinstance(params, list):
+                    self.executemany(sql, params)
+                else:
+                    self.conn.execute(sql, params or {})
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class PostgresDriver:
+    """A PostgreSQL server through psycopg 3."""
+
+    dialect = "postgres"
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        with self.conn.cursor() as cursor:
+            cursor.execute(sql.encode() if params is None else sql, params)  # type: ignore[arg-type]
+            return cursor.fetchall() if cursor.description else []
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            with self.conn.cursor() as cursor:
+                cursor.executemany(sql, [tuple(r) for r in rows])  # type: ignore[arg-type]
+
+    def transaction(self, statements: Sequence[tuple[str, Any]]) -> None:
+        with self.conn.transaction(), self.conn.cursor() as cursor:
+            for sql, params in statements:
+                if isinstance(params, list):
+                    if params:
+                        cursor.executemany(sql, [tuple(r) for r in params])  # type: ignore[arg-type]
+                else:
+                    cursor.execute(sql, params)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _driver_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = []
+    try:
+        import duckdb
+
+        errors.append(duckdb.Error)
+    except ImportError:  # pragma: no cover - duckdb is a hard dependency
+        pass
+    try:
+        import psycopg
+
+        errors.append(psycopg.Error)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ``***``, safe to print."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def connect(url: str, *, base_dir: Path | None = None) -> Warehouse:
+    """Open the warehouse at ``url``: ``duckdb://FILE`` (relative to base_dir) or ``postgresql://``."""
+    try:
+        if url.startswith("duckdb:"):
+            path = url.removeprefix("duckdb:").removeprefix("//")
+            if path != ":memory:" and not path.startswith("/"):
+                path = str((base_dir or Path.cwd()) / path)
+            return Warehouse(DuckDBDriver(path), url)
+        if url.startswith(("postgresql://", "postgres://")):
+            return Warehouse(PostgresDriver(url), url)
+    except _driver_errors() as exc:
+        raise WarehouseError(
+            f"cannot connect to warehouse {mask_url(url)}: {_first_line(exc)}", url=mask_url(url)
+        ) from exc
+    scheme = url.split(":", 1)[0]
+    raise ConfigError(
+        f"unknown warehouse scheme {scheme!r} in {mask_url(url)} "
+        "(supported: duckdb://FILE, postgresql://USER@HOST:PORT/DB)",
+        key="warehouse",
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def parse_aggregate(expr: str) -> exp.Expression:
+    """Parse one aggregate SQL expression, refusing anything but columns, literals and functions."""
+    try:
+        tree = sqlglot.parse_one(expr)
+    except sqlglot.errors.ParseError as exc:
+        raise ConfigError(f"cannot parse aggregate {expr!r}: {_first_line(exc)}") from None
+    allowed = (exp.Column, exp.Identifier, exp.Literal, exp.Func, exp.Binary, exp.Paren, exp.Neg,
+               exp.Cast, exp.DataType, exp.Star, exp.Case, exp.If, exp.Boolean, exp.Null, exp.Not)
+    for node in tree.walk():
+        if not isinstance(node, allowed) or isinstance(node, exp.Select | exp.Subquery):
+            raise ConfigError(f"aggregate {expr!r} may only use columns and functions")
+        if isinstance(node, exp.Column) and node.table:
+            raise ConfigError(f"aggregate {expr!r}: use unqualified column names")
+    if not any(isinstance(n, exp.AggFunc) for n in tree.walk()):
+        raise ConfigError(f"aggregate {expr!r} has no aggregate function (AVG, SUM, MAX, ...)")
+    return tree
+
+
+class Warehouse:
+    """A connection to the pipeline's warehouse, measured in one query per command."""
+
+    def __init__(self, driver: Driver, url: str) -> None:
+        self.driver = driver
+        self.dialect = driver.dialect
+        self.url = mask_url(url)
+        self.queries_sent = 0
+        self.last_sql = ""
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.driver.close()
+
+    # --- the one read path --------------------------------------------------------------
+    def measurement_sql(self, plan: Plan) -> tuple[str, dict[str, Any]]:
+        """The single statement answering ``plan``, and its bound parameters."""
+        width = max(len(p.metrics) for p in plan.probes)
+        selects = [self._probe_select(i, probe, width) for i, probe in enumerate(plan.probes)]
+        union: exp.Query = selects[0]
+        for select in selects[1:]:
+            union = exp.union(union, select, distinct=False)
+        params = {"start": plan.start, "stop": plan.end + dt.timedelta(days=1)}
+        return union.sql(dialect=self.dialect, identify=True), params
+
+    def _probe_select(self, index: int, probe: Probe, width: int) -> exp.Select:
+        date_col = exp.column(probe.date_column)
+        day = exp.cast(date_col, exp.DataType.build("date"))
+        columns: list[exp.Expression] = [
+            exp.Literal.number(index).as_("src"),
+            day.copy().as_("d"),
+        ]
+        for i in range(width):
+            value = self._metric_expr(probe.metrics[i]) if i < len(probe.metrics) else exp.null()
+            columns.append(exp.cast(value, exp.DataType.build("double")).as_(f"m{i}"))
+        where = exp.and_(
+            exp.GTE(this=date_col.copy(), expression=exp.Placeholder(this="start")),
+            exp.LT(this=date_col.copy(), expression=exp.Placeholder(this="stop")),
+        )
+        return (
+            exp.select(*columns)
+            .from_(exp.to_table(probe.table))
+            .where(where)
+            .group_by(day.copy())
+        )
+
+    def _metric_expr(self, metric: Metric) -> exp.Expression:
+        if metric.kind == "rows":
+            return exp.Count(this=exp.Star())
+        if metric.kind in ("units", "distinct"):
+            return exp.Count(this=exp.Distinct(expressions=[exp.column(metric.column)]))
+        if metric.kind == "aggregate":
+            return parse_aggregate(metric.expr)
+        return exp.TimeToUnix(this=exp.Max(this=exp.column(metric.column)))
+
+    def measure(self, plan: Plan) -> Measurements:
+        """Read every metric of ``plan`` for every date of its range, in one query."""
+        sql, params = self.measurement_sql(plan)
+        rows = self._run(sql, params, plan.probes)
+        values: dict[tuple[str, dt.date], dict[str, float | None]] = {}
+        for src, day, *metrics in rows:
+            probe = plan.probes[int(src)]
+            if isinstance(day, dt.datetime):
+                day = day.date()
+            cell = values.setdefault((probe.key, day), {})
+            for metric, value in zip(probe.metrics, metrics):
+                cell[metric.key] = None if value is None else float(value)
+        return Measurements(plan=plan, values=values)
+
+    def _run(
+        self, sql: str, params: dict[str, Any], probes: Sequence[Probe] = ()
+    ) -> list[tuple[Any, ...]]:
+        self.queries_sent += 1
+        self.last_sql = sql
+        try:
+            return self.driver.execute(sql, params)
+        except _driver_errors() as exc:
+            missing = self._missing_objects(probes) if probes else ""
+            if missing:
+                raise UnknownObjectError(missing, url=self.url, sql=sql) from exc
+            raise WarehouseError(
+                f"warehouse query failed ({self.url}): {_first_line(exc)}", url=self.url, sql=sql
+            ) from exc
+
+    def _missing_objects(self, probes: Sequence[Probe]) -> str:
+        """Name the first table or column of ``probes`` that does not exist, else ''."""
+        try:
+            existing = self.columns({p.table for p in probes})
+        except Exception:
+            return ""
+        for probe in probes:
+            table = probe.table.lower()
+            if table not in existing:
+                return f"table {probe.table} does not exist in the warehouse ({self.url})"
+            needed = {probe.date_column, *(m.column for m in probe.metrics if m.column)}
+            for column in sorted(needed):
+                if column.lower() not in existing[table]:
+                    return f"column {column} does not exist in table {probe.table} ({self.url})"
+        return ""
+
+    # --- catalogue ----------------------------------------------------------------------
+    def columns(self, tables: Iterable[str]) -> dict[str, dict[str, str]]:
+        """For each existing qualified table: {column: data type}, names lower-cased."""
+        wanted = {t.lower() for t in tables}
+        schemas = sorted({t.rsplit(".", 1)[0] for t in wanted if "." in t})
+        query = (
+            exp.select("table_schema", "table_name", "column_name", "data_type")
+            .from_(exp.to_table("information_schema.columns"))
+        )
+        if schemas:
+            query = query.where(
+                exp.column("table_schema").isin(*[exp.Placeholder(this=f"s{i}") for i in range(len(schemas))])
+            )
+        sql = query.sql(dialect=self.dialect)
+        params = {f"s{i}": s for i, s in enumerate(schemas)}
+        try:
+            rows = self.driver.execute(sql, params)
+        except _driver_errors() as exc:
+            raise WarehouseError(f"cannot read the catalogue: {_first_line(exc)}") from exc
+        out: dict[str, dict[str, str]] = {}
+        for schema, table, column, dtype in rows:
+            name = f"{schema}.{table}".lower()
+            if name in wanted or not wanted:
+                out.setdefault(name, {})[str(column).lower()] = str(dtype).upper()
+        return out
+
+    # --- writes, for the example pipeline and tests ---------------------------------------
+    def create_table(self, table: str, columns: dict[str, str]) -> None:
+        """Create ``table`` (and its schema) if missing, with ``columns`` {name: SQL type}."""
+        parsed = exp.to_table(table)
+        statements: list[tuple[str, Any]] = []
+        if parsed.db:
+            schema = exp.Create(this=exp.Table(this=exp.to_identifier(parsed.db)), kind="SCHEMA", exists=True)
+            statements.append((schema.sql(dialect=self.dialect, identify=True), None))
+        schema_def = exp.Schema(
+            this=parsed,
+            expressions=[
+                exp.ColumnDef(this=exp.to_identifier(name), kind=exp.DataType.build(dtype))
+                for name, dtype in columns.items()
+            ],
+        )
+        create = exp.Create(this=schema_def, kind="TABLE", exists=True)
+        statements.append((create.sql(dialect=self.dialect, identify=True), None))
+        self._write(statements)
+
+    def replace_partition(
+        self,
+        table: str,
+        date_column: str,
+        date: dt.date,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+    ) -> None:
+        """Atomically replace the partition of ``table`` for ``date`` with ``rows``.
+
+        Re-running a date replaces it and never duplicates it: the delete and the insert
+        commit together or not at all.
+        """
+        target = exp.to_table(table)
+        delete = exp.delete(target, where=exp.EQ(this=exp.column(date_column), expression=exp.Placeholder(this="d")))
+        insert = self._insert_sql(table, columns)
+        self._write([(delete.sql(dialect=self.dialect, identify=True), {"d": date}), (insert, list(rows))])
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Append ``rows`` to ``table``."""
+        self._write([(self._insert_sql(table, columns), list(rows))])
+
+    def _insert_sql(self, table: str, columns: Sequence[str]) -> str:
+        marker = "?" if self.dialect == "duckdb" else "%s"
+        cols = ", ".join(exp.to_identifier(c, quoted=True).sql(dialect=self.dialect) for c in columns)
+        target = exp.to_table(table).sql(dialect=self.dialect, identify=True)
+        return f"INSERT INTO {target} ({cols}) VALUES ({', '.join([marker] * len(columns))})"
+
+    def run_script(self, statements: Sequence[str]) -> None:
+        """Run trusted, parameter-free statements (the demo's builder) in one transaction."""
+        self._write([(sql, None) for sql in statements])
+
+    def query(self, sql_tree: exp.Expression, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run a sqlglot expression built by a phaseguard module, rendered for this dialect."""
+        return self._run(sql_tree.sql(dialect=self.dialect, identify=True), params or {})
+
+    def _write(self, statements: Sequence[tuple[str, Any]]) -> None:
+        self.queries_sent += len(statements)
+        try:
+            self.driver.transaction(statements)
+        except _driver_errors() as exc:
+            raise WarehouseError(f"warehouse write failed ({self.url}): {_first_line(exc)}", url=self.url) from exc
