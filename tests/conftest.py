@@ -75,14 +75,14 @@ def pg_server() -> Iterator[str]:
 
 
 @pytest.fixture
-def pg_url(pg_server: str) -> Iterator[str]:
+def pg_url(pg_server: str) -> str:
     """A fresh, empty database on the session's cluster."""
     import psycopg
 
     name = "t_" + uuid.uuid4().hex[:12]
     with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"'.encode())
-    yield f"{pg_server}/{name}"
+    return f"{pg_server}/{name}"
 
 
 MINI_CONFIG = """\

@@ -50,7 +50,9 @@ def date_range(start: str, end: str | None) -> tuple[dt.date, dt.date]:
     return first, last
 
 
-def phase_checks(config: Config, mode: Mode, phases: Sequence[str] | None = None) -> list[tuple[Phase, list[Check]]]:
+def phase_checks(
+    config: Config, mode: Mode, phases: Sequence[str] | None = None
+) -> list[tuple[Phase, list[Check]]]:
     """The checks each phase runs in ``mode``; smoke falls back to rows_exist."""
     selected = [config.phase(name) for name in phases] if phases else list(config.phases)
     out: list[tuple[Phase, list[Check]]] = []
@@ -88,7 +90,7 @@ def judge(
                 verdict = PhaseVerdict(verdict.phase, Level.PASS, verdict.verdicts)
             phases.append(verdict)
         frozen = tuple(phases)
-        score = health_score(frozen, dict(health.scores))
+        score = health_score(frozen, {str(k): v for k, v in health.scores.items()})
         verdict_all = overall(
             frozen,
             score,
@@ -123,7 +125,11 @@ def assess(
     selection = phase_checks(config, mode, phases)
     plan = build_plan(
         config,
-        [(check, [t.name for t in phase.tables]) for phase, checks in selection for check in checks],
+        [
+            (check, [t.name for t in phase.tables])
+            for phase, checks in selection
+            for check in checks
+        ],
         start,
         end,
     )

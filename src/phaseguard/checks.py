@@ -80,7 +80,11 @@ def describe(t: Thresholds, fmt: Callable[[float], str] = str) -> str:
     op = "<" if t.direction == "lower" else ">="
     parts = [
         f"{op} {fmt(value)} {label}"
-        for label, value in (("excellent", t.excellent), ("pass", t.pass_), ("acceptable", t.acceptable))
+        for label, value in (
+            ("excellent", t.excellent),
+            ("pass", t.pass_),
+            ("acceptable", t.acceptable),
+        )
         if value is not None
     ]
     return ", ".join(parts)

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .errors import PhaseguardError
@@ -39,7 +40,9 @@ ConfigOpt = Annotated[
 ]
 WarehouseOpt = Annotated[
     str | None,
-    typer.Option("--warehouse", "-w", help="Warehouse URL (else PHASEGUARD_WAREHOUSE, else config)."),
+    typer.Option(
+        "--warehouse", "-w", help="Warehouse URL (else PHASEGUARD_WAREHOUSE, else config)."
+    ),
 ]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table or json.")]
 DEFAULT_CONFIG = Path("phaseguard.yml")
@@ -87,32 +90,28 @@ def _cell(level: Level, note: str = "") -> str:
     return f"[{STYLES[level]}]{text}[/]"
 
 
-def _short(day: DateVerdict, phase: str) -> str:
-    """The observed value of a phase's worst verdict, for the verify table."""
-    verdict = day.phase(phase)
-    failing = verdict.failing or verdict.verdicts
-    return failing[0].observed if failing and verdict.level is not Level.NA else ""
+def _overall_label(day: DateVerdict, mode: str) -> str:
+    if mode == "smoke" and day.overall is not Overall.NA:
+        label = "PASS" if all(not p.level.is_failure for p in day.phases) else "FAIL"
+        return f"[{'green' if label == 'PASS' else 'red'}]{label}[/]"
+    return f"[{OVERALL_STYLES[day.overall]}]{day.overall.value}[/]"
 
 
 def draw_range(result: RangeVerdict, *, details: bool) -> None:
     """The date x phase table, then (verify) the failing checks with observed vs expected."""
     phases = [p.phase for p in result.dates[0].phases] if result.dates else []
     table = Table(title=f"phaseguard {result.mode} {result.start} → {result.end}", expand=False)
-    table.add_column("date")
+    table.add_column("date", no_wrap=True)
     for name in phases:
-        table.add_column(name)
-    table.add_column("health", justify="right")
-    table.add_column("overall")
+        table.add_column(name, no_wrap=True)
+    if details:
+        table.add_column("health", justify="right")
+    table.add_column("overall", no_wrap=True)
     for day in result.dates:
-        cells = [
-            _cell(day.phase(p).level, _short(day, p) if details else "") for p in phases
-        ]
-        health = "" if day.health is None else f"{day.health:.0f}"
-        overall = day.overall
-        label = overall.value if details else ("PASS" if overall is Overall.COMPLETE else overall.value)
-        if not details and overall is not Overall.NA and overall is not Overall.COMPLETE:
-            label = "FAIL"
-        table.add_row(str(day.date), *cells, health, f"[{OVERALL_STYLES[overall]}]{label}[/]")
+        cells = [_cell(day.phase(p).level) for p in phases]
+        if details:
+            cells.append("" if day.health is None else f"{day.health:.0f}")
+        table.add_row(str(day.date), *cells, _overall_label(day, result.mode))
     out.print(table)
     if details:
         problems = [
@@ -125,10 +124,17 @@ def draw_range(result: RangeVerdict, *, details: bool) -> None:
             out.print("\n[bold]Failing checks[/] (observed vs expected):")
             for day, phase, verdict in problems:
                 out.print(
-                    f"  {day.date} {phase.phase} {_cell(verdict.level)} {verdict.check}: "
-                    f"{verdict.observed} — expected {verdict.expected}"
+                    f"  {day.date} {phase.phase} {_cell(verdict.level)} {escape(verdict.check)}: "
+                    f"{escape(verdict.observed)} — expected {escape(verdict.expected)}"
                 )
     scheduled = [d for d in result.dates if d.overall is not Overall.NA]
+    if result.mode == "smoke":
+        failed = sum(1 for d in scheduled if any(p.level.is_failure for p in d.phases))
+        out.print(
+            f"\n{len(result.dates)} dates, {len(scheduled)} scheduled: "
+            f"[green]{len(scheduled) - failed} pass[/], [red]{failed} fail[/]."
+        )
+        return
     counts = {o: sum(1 for d in scheduled if d.overall is o) for o in Overall}
     health = "n/a" if result.health is None else f"{result.health:.1f}"
     out.print(
@@ -214,7 +220,7 @@ def demo(
         dates = ", ".join(str(d) for d in fault.dates[:6]) + (" …" if len(fault.dates) > 6 else "")
         out.print(f"  • {fault.kind}: {fault.table} on {dates} — {fault.detail}")
     out.print(f"\n[bold]phaseguard verify {built.plan.first_date} {built.plan.last_date}[/]\n")
-    with _guard(built.config_path, None) as guard:
+    with _guard(built.config_path, f"duckdb://{built.warehouse_path.resolve()}") as guard:
         result = guard.verify(built.plan.first_date, built.plan.last_date)
     draw_range(result, details=True)
     caught = built.caught(result)
@@ -236,7 +242,7 @@ def main(argv: list[str] | None = None) -> None:
     except PhaseguardError as exc:
         if debug:
             raise
-        err.print(f"[red]error:[/] {exc.message}", markup=True, highlight=False)
+        err.print(f"[red]error:[/] {escape(exc.message)}")
         sys.exit(exc.exit_code)
     except typer.Abort:
         err.print("[red]aborted[/]")
@@ -245,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        err.print(f"[red]error:[/] {message} (see phaseguard --help)")
+        err.print(f"[red]error:[/] {escape(message)} (see phaseguard --help)")
         sys.exit(3)
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -22,6 +22,15 @@ IDENT_RE = re.compile(rf"^{_IDENT}$")
 QUALIFIED_RE = re.compile(rf"^{_IDENT}(\.{_IDENT}){{0,2}}$")
 
 LEVELS_BLOCKING = Literal["FAIL", "ACCEPTABLE"]
+ScoredLevel = Literal["EXCELLENT", "PASS", "ACCEPTABLE", "FAIL"]
+
+
+def _default_block_on() -> list[LEVELS_BLOCKING]:
+    return ["FAIL"]
+
+
+def _default_scores() -> dict[ScoredLevel, float]:
+    return {"EXCELLENT": 100.0, "PASS": 90.0, "ACCEPTABLE": 70.0, "FAIL": 0.0}
 
 
 class Model(BaseModel):
@@ -190,7 +199,7 @@ class Gate(Model):
     phase: str
     upstream: list[str] | None = Field(None, description="default: the phase's depends_on")
     checks: list[Check] | None = Field(None, description="default: the upstream criteria")
-    block_on: list[LEVELS_BLOCKING] = Field(default_factory=lambda: ["FAIL"])
+    block_on: list[LEVELS_BLOCKING] = Field(default_factory=_default_block_on)
     on_warehouse_error: Literal["block", "open"] = "block"
 
 
@@ -207,9 +216,7 @@ class Schedule(Model):
 class Health(Model):
     """Health-score bands and the overall verdict rules (seed: Overall Backfill Success)."""
 
-    scores: dict[Literal["EXCELLENT", "PASS", "ACCEPTABLE", "FAIL"], float] = Field(
-        default_factory=lambda: {"EXCELLENT": 100.0, "PASS": 90.0, "ACCEPTABLE": 70.0, "FAIL": 0.0}
-    )
+    scores: dict[ScoredLevel, float] = Field(default_factory=_default_scores)
     complete: float = Field(85.0, description="COMPLETE: no phase FAIL and health >= this")
     partial: float = Field(70.0, description="PARTIAL: partial_phases not FAIL and health >= this")
     partial_phases: list[str] | None = Field(None, description="default: the first three phases")

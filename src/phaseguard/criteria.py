@@ -79,7 +79,9 @@ def explain(check: Check, config: Config, phase_tables: list[str]) -> str:
 def _gate(gate: Gate, config: Config) -> list[str]:
     upstream = gate.upstream or config.phase(gate.phase).depends_on
     lines = [f"### Gate `{gate.phase}`", ""]
-    lines.append(f"Before `{gate.phase}` runs for a date, upstream ({', '.join(upstream) or 'none'}) must hold:")
+    lines.append(
+        f"Before `{gate.phase}` runs for a date, upstream ({', '.join(upstream) or 'none'}) must hold:"
+    )
     lines.append("")
     all_tables = [t.name for p in config.phases if p.name in upstream for t in p.tables]
     if gate.checks is None:

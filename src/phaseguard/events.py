@@ -25,7 +25,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NamedTuple, Protocol
@@ -99,7 +99,7 @@ _SIGNATURE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         "<id>",
     ),
-    (re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?\b"), "<n>"),
+    (re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?"), "<n>"),
     (re.compile(r"\s+"), " "),
 )
 
@@ -406,22 +406,26 @@ class EventStore:
         self.close()
 
     @contextmanager
-    def _transaction(self, lock_key: str | None = None) -> Iterator[_Cursor]:
-        """One write transaction; ``lock_key`` serialises writers of the same row in Postgres."""
+    def _transaction(self, lock_key: str | None = None, *, write: bool = True) -> Iterator[_Cursor]:
+        """One transaction; ``lock_key`` serialises writers of the same row in Postgres."""
         with self._lock:
             try:
                 conn = self._connect()
-                if self._sqlite_path is not None:
+                if self._sqlite_path is not None and not write:
+                    # A lone SELECT is its own read transaction; in WAL mode it never waits.
+                    yield conn.cursor()
+                elif self._sqlite_path is not None:
                     cur = conn.cursor()
                     # IMMEDIATE takes the write lock up front, so the busy timeout applies
                     # instead of a deadlock error when a reader upgrades to a writer.
                     cur.execute("BEGIN IMMEDIATE")
                     try:
                         yield cur
-                    except BaseException:
-                        conn.execute("ROLLBACK")
-                        raise
-                    conn.execute("COMMIT")
+                        conn.execute("COMMIT")
+                    finally:
+                        if conn.in_transaction:
+                            with suppress(sqlite3.Error):
+                                conn.execute("ROLLBACK")
                 else:
                     with conn.transaction(), conn.cursor() as raw:
                         cur = _PgCursor(raw)
@@ -434,16 +438,14 @@ class EventStore:
                 raise
 
     def _drop(self) -> None:
-        try:
+        with suppress(*self._errors):
             if self._conn is not None:
                 self._conn.close()
-        except self._errors:
-            pass
         self._conn = None
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
-            with self._transaction() as cur:
+            with self._transaction(write=False) as cur:
                 cur.execute(sql.format(**self._t), params)
                 return cur.fetchall()
         except self._errors as exc:

@@ -83,7 +83,9 @@ class Measurements:
         return int(self.get(SCHEDULE, date, Metric("units", unit)) or 0)
 
 
-def metrics_for(check: Check, config: Config, phase_tables: Sequence[str]) -> Iterable[tuple[str, Metric]]:
+def metrics_for(
+    check: Check, config: Config, phase_tables: Sequence[str]
+) -> Iterable[tuple[str, Metric]]:
     """The (table key, metric) pairs one check needs."""
     kind = check.kind
     if kind in ("rows_exist", "quorum"):
@@ -118,7 +120,9 @@ def build_plan(
             wanted.setdefault(key, set()).add(metric)
     schedule = config.schedule
     probes = [
-        Probe(SCHEDULE, schedule.table, schedule.date_column, (ROWS, Metric("units", schedule.unit)))
+        Probe(
+            SCHEDULE, schedule.table, schedule.date_column, (ROWS, Metric("units", schedule.unit))
+        )
     ]
     for phase in config.phases:
         for table in phase.tables:

@@ -90,22 +90,22 @@ class PostgresDriver:
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         with self.conn.cursor() as cursor:
-            cursor.execute(sql.encode() if params is None else sql, params)  # type: ignore[arg-type]
+            cursor.execute(sql.encode() if params is None else sql, params)
             return cursor.fetchall() if cursor.description else []
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             with self.conn.cursor() as cursor:
-                cursor.executemany(sql, [tuple(r) for r in rows])  # type: ignore[arg-type]
+                cursor.executemany(sql, [tuple(r) for r in rows])
 
     def transaction(self, statements: Sequence[tuple[str, Any]]) -> None:
         with self.conn.transaction(), self.conn.cursor() as cursor:
             for sql, params in statements:
                 if isinstance(params, list):
                     if params:
-                        cursor.executemany(sql, [tuple(r) for r in params])  # type: ignore[arg-type]
+                        cursor.executemany(sql, [tuple(r) for r in params])
                 else:
-                    cursor.execute(sql, params)  # type: ignore[arg-type]
+                    cursor.execute(sql, params)
 
     def close(self) -> None:
         self.conn.close()
@@ -160,14 +160,29 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0]
 
 
-def parse_aggregate(expr: str) -> exp.Expression:
+def parse_aggregate(expr: str) -> exp.Expr:
     """Parse one aggregate SQL expression, refusing anything but columns, literals and functions."""
     try:
         tree = sqlglot.parse_one(expr)
     except sqlglot.errors.ParseError as exc:
         raise ConfigError(f"cannot parse aggregate {expr!r}: {_first_line(exc)}") from None
-    allowed = (exp.Column, exp.Identifier, exp.Literal, exp.Func, exp.Binary, exp.Paren, exp.Neg,
-               exp.Cast, exp.DataType, exp.Star, exp.Case, exp.If, exp.Boolean, exp.Null, exp.Not)
+    allowed = (
+        exp.Column,
+        exp.Identifier,
+        exp.Literal,
+        exp.Func,
+        exp.Binary,
+        exp.Paren,
+        exp.Neg,
+        exp.Cast,
+        exp.DataType,
+        exp.Star,
+        exp.Case,
+        exp.If,
+        exp.Boolean,
+        exp.Null,
+        exp.Not,
+    )
     for node in tree.walk():
         if not isinstance(node, allowed) or isinstance(node, exp.Select | exp.Subquery):
             raise ConfigError(f"aggregate {expr!r} may only use columns and functions")
@@ -212,7 +227,7 @@ class Warehouse:
     def _probe_select(self, index: int, probe: Probe, width: int) -> exp.Select:
         date_col = exp.column(probe.date_column)
         day = exp.cast(date_col, exp.DataType.build("date"))
-        columns: list[exp.Expression] = [
+        columns: list[exp.Expr] = [
             exp.Literal.number(index).as_("src"),
             day.copy().as_("d"),
         ]
@@ -224,13 +239,10 @@ class Warehouse:
             exp.LT(this=date_col.copy(), expression=exp.Placeholder(this="stop")),
         )
         return (
-            exp.select(*columns)
-            .from_(exp.to_table(probe.table))
-            .where(where)
-            .group_by(day.copy())
+            exp.select(*columns).from_(exp.to_table(probe.table)).where(where).group_by(day.copy())
         )
 
-    def _metric_expr(self, metric: Metric) -> exp.Expression:
+    def _metric_expr(self, metric: Metric) -> exp.Expr:
         if metric.kind == "rows":
             return exp.Count(this=exp.Star())
         if metric.kind in ("units", "distinct"):
@@ -249,7 +261,7 @@ class Warehouse:
             if isinstance(day, dt.datetime):
                 day = day.date()
             cell = values.setdefault((probe.key, day), {})
-            for metric, value in zip(probe.metrics, metrics):
+            for metric, value in zip(probe.metrics, metrics, strict=False):
                 cell[metric.key] = None if value is None else float(value)
         return Measurements(plan=plan, values=values)
 
@@ -289,13 +301,14 @@ class Warehouse:
         """For each existing qualified table: {column: data type}, names lower-cased."""
         wanted = {t.lower() for t in tables}
         schemas = sorted({t.rsplit(".", 1)[0] for t in wanted if "." in t})
-        query = (
-            exp.select("table_schema", "table_name", "column_name", "data_type")
-            .from_(exp.to_table("information_schema.columns"))
+        query = exp.select("table_schema", "table_name", "column_name", "data_type").from_(
+            exp.to_table("information_schema.columns")
         )
         if schemas:
             query = query.where(
-                exp.column("table_schema").isin(*[exp.Placeholder(this=f"s{i}") for i in range(len(schemas))])
+                exp.column("table_schema").isin(
+                    *[exp.Placeholder(this=f"s{i}") for i in range(len(schemas))]
+                )
             )
         sql = query.sql(dialect=self.dialect)
         params = {f"s{i}": s for i, s in enumerate(schemas)}
@@ -316,7 +329,9 @@ class Warehouse:
         parsed = exp.to_table(table)
         statements: list[tuple[str, Any]] = []
         if parsed.db:
-            schema = exp.Create(this=exp.Table(this=exp.to_identifier(parsed.db)), kind="SCHEMA", exists=True)
+            schema = exp.Create(
+                this=exp.Table(this=exp.to_identifier(parsed.db)), kind="SCHEMA", exists=True
+            )
             statements.append((schema.sql(dialect=self.dialect, identify=True), None))
         schema_def = exp.Schema(
             this=parsed,
@@ -343,17 +358,25 @@ class Warehouse:
         commit together or not at all.
         """
         target = exp.to_table(table)
-        delete = exp.delete(target, where=exp.EQ(this=exp.column(date_column), expression=exp.Placeholder(this="d")))
+        delete = exp.delete(
+            target, where=exp.EQ(this=exp.column(date_column), expression=exp.Placeholder(this="d"))
+        )
         insert = self._insert_sql(table, columns)
-        self._write([(delete.sql(dialect=self.dialect, identify=True), {"d": date}), (insert, list(rows))])
+        self._write(
+            [(delete.sql(dialect=self.dialect, identify=True), {"d": date}), (insert, list(rows))]
+        )
 
-    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
         """Append ``rows`` to ``table``."""
         self._write([(self._insert_sql(table, columns), list(rows))])
 
     def _insert_sql(self, table: str, columns: Sequence[str]) -> str:
         marker = "?" if self.dialect == "duckdb" else "%s"
-        cols = ", ".join(exp.to_identifier(c, quoted=True).sql(dialect=self.dialect) for c in columns)
+        cols = ", ".join(
+            exp.to_identifier(c, quoted=True).sql(dialect=self.dialect) for c in columns
+        )
         target = exp.to_table(table).sql(dialect=self.dialect, identify=True)
         return f"INSERT INTO {target} ({cols}) VALUES ({', '.join([marker] * len(columns))})"
 
@@ -361,7 +384,9 @@ class Warehouse:
         """Run trusted, parameter-free statements (the demo's builder) in one transaction."""
         self._write([(sql, None) for sql in statements])
 
-    def query(self, sql_tree: exp.Expression, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    def query(
+        self, sql_tree: exp.Expr, params: dict[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
         """Run a sqlglot expression built by a phaseguard module, rendered for this dialect."""
         return self._run(sql_tree.sql(dialect=self.dialect, identify=True), params or {})
 
@@ -370,4 +395,6 @@ class Warehouse:
         try:
             self.driver.transaction(statements)
         except _driver_errors() as exc:
-            raise WarehouseError(f"warehouse write failed ({self.url}): {_first_line(exc)}", url=self.url) from exc
+            raise WarehouseError(
+                f"warehouse write failed ({self.url}): {_first_line(exc)}", url=self.url
+            ) from exc

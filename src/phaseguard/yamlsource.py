@@ -40,7 +40,9 @@ class Source:
     def error(self, message: str, loc: Loc) -> ConfigError:
         """A ConfigError naming this file, the line of ``loc`` and ``loc`` as a dotted key."""
         key = ".".join(str(part) if isinstance(part, str) else f"[{part}]" for part in loc)
-        return ConfigError(message, file=self.file, line=self.line_of(loc), key=key.replace(".[", "["))
+        return ConfigError(
+            message, file=self.file, line=self.line_of(loc), key=key.replace(".[", "[")
+        )
 
 
 def load_yaml(text: str, file: str) -> Source:

@@ -11,8 +11,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..verdicts import Level, RangeVerdict
-from ..warehouse import connect
+from phaseguard.verdicts import Level, RangeVerdict
+from phaseguard.warehouse import connect
+
 from .season import SeasonPlan, season_plan
 
 CONFIG = Path(__file__).with_name("phaseguard.yml")

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what the tests need (PostgreSQL server binaries, the Python deps) and runs
+# the whole suite: ruff, mypy --strict, pytest. The tests start their own throwaway
+# PostgreSQL cluster on 127.0.0.1; nothing here needs a running service.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+need_apt=()
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  need_apt+=(postgresql)
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+
+.venv/bin/ruff check src tests bench
+.venv/bin/ruff format --check src tests bench
+.venv/bin/mypy
+.venv/bin/pytest "$@"

@@ -1,0 +1,168 @@
+"""Checks and verdicts from hand-built measurements: pure, no warehouse."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from conftest import MINI_CONFIG
+from phaseguard.assess import judge, phase_checks
+from phaseguard.checks import grade
+from phaseguard.config import Thresholds, parse
+from phaseguard.plan import ROWS, SCHEDULE, Measurements, Metric, Plan
+from phaseguard.verdicts import Level, Overall, PhaseVerdict, Verdict, combine, exit_code, overall
+
+DAY = dt.date(2026, 1, 15)
+CONFIG = parse(MINI_CONFIG)
+
+
+def measured(values: dict[tuple[str, str], float], scheduled: int = 10) -> Measurements:
+    plan = Plan(DAY, DAY, ())
+    cells: dict[tuple[str, dt.date], dict[str, float | None]] = {
+        (SCHEDULE, DAY): {ROWS.key: scheduled, Metric("units", "game_id").key: scheduled}
+    }
+    for (table, metric), value in values.items():
+        cells.setdefault((table, DAY), {})[metric] = value
+    return Measurements(plan, cells)
+
+
+def verify(values: dict[tuple[str, str], float], scheduled: int = 10) -> dict[str, PhaseVerdict]:
+    result = judge(CONFIG, measured(values, scheduled), phase_checks(CONFIG, "verify"))
+    return {p.phase: p for p in result.dates[0].phases}
+
+
+HEALTHY = {
+    ("box", "rows"): 260,
+    ("box", "units:game_id"): 10,
+    ("A", "rows"): 1,
+    ("B", "rows"): 1,
+    ("C", "rows"): 1,
+    ("preds", "rows"): 100,
+    ("preds", "distinct:system_id"): 2,
+    ("grades", "rows"): 100,
+    ("grades", "aggregate:AVG(ABS(predicted - actual))"): 4.5,
+}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0.95, Level.EXCELLENT),
+        (0.90, Level.EXCELLENT),
+        (0.89, Level.ACCEPTABLE),
+        (0.70, Level.ACCEPTABLE),
+        (0.69, Level.FAIL),
+    ],
+)
+def test_coverage_traffic_lights_match_the_seed(value: float, expected: Level) -> None:
+    assert grade(value, Thresholds(excellent=0.9, acceptable=0.7)) is expected
+
+
+@pytest.mark.parametrize(
+    ("mae", "expected"),
+    [(5.99, Level.EXCELLENT), (6.0, Level.ACCEPTABLE), (7.99, Level.ACCEPTABLE), (8.0, Level.FAIL)],
+)
+def test_lower_is_better_is_strict(mae: float, expected: Level) -> None:
+    assert grade(mae, Thresholds(excellent=6, acceptable=8, direction="lower")) is expected
+
+
+def test_healthy_date_is_excellent_everywhere() -> None:
+    phases = verify(HEALTHY)
+    assert {name: p.level for name, p in phases.items()} == {
+        "ingest": Level.EXCELLENT,
+        "process": Level.EXCELLENT,
+        "predict": Level.EXCELLENT,  # distinct_count (pass tier only) does not cap it
+    }
+
+
+def test_nothing_scheduled_is_na_never_fail() -> None:
+    phases = verify({}, scheduled=0)
+    assert all(p.level is Level.NA for p in phases.values())
+
+
+def test_empty_table_fails_rows_exist_and_names_it() -> None:
+    phases = verify({**HEALTHY, ("box", "rows"): 0, ("box", "units:game_id"): 0})
+    verdict = phases["ingest"].verdicts[0]
+    assert verdict.level is Level.FAIL
+    assert verdict.details["empty"] == ["box"]
+
+
+def test_quorum_missing_required_fails_even_with_enough_present() -> None:
+    phases = verify({**HEALTHY, ("A", "rows"): 0})
+    verdict = phases["process"].verdicts[0]
+    assert verdict.level is Level.FAIL
+    assert verdict.details["missing_required"] == ["A"]
+    assert "missing A" in verdict.observed
+
+
+def test_quorum_tolerates_a_missing_optional_table() -> None:
+    phases = verify({**HEALTHY, ("C", "rows"): 0})
+    assert phases["process"].level is Level.PASS
+    assert phases["process"].verdicts[0].details["missing"] == ["C"]
+
+
+def test_quorum_below_min_present_fails() -> None:
+    phases = verify({**HEALTHY, ("B", "rows"): 0, ("C", "rows"): 0})
+    assert phases["process"].level is Level.FAIL
+
+
+def test_ratio_and_aggregate_observed_and_expected_are_reported() -> None:
+    phases = verify(
+        {
+            **HEALTHY,
+            ("grades", "rows"): 75,
+            ("grades", "aggregate:AVG(ABS(predicted - actual))"): 7.0,
+        }
+    )
+    by_check = {v.check: v for v in phases["predict"].verdicts}
+    ratio = by_check["ratio(grades/preds)"]
+    assert ratio.level is Level.ACCEPTABLE
+    assert ratio.observed.startswith("75%")
+    assert ">= 80% pass" in ratio.expected
+    assert by_check["aggregate(grades)"].level is Level.ACCEPTABLE
+    assert phases["predict"].level is Level.ACCEPTABLE
+
+
+def test_combine_excellent_only_when_every_graded_check_is() -> None:
+    binary = Verdict("exists", Level.PASS, "", "")
+    graded = Verdict("cov", Level.EXCELLENT, "", "", graded=True)
+    assert combine("p", (binary, graded)).level is Level.EXCELLENT
+    assert combine("p", (binary,)).level is Level.PASS
+    assert combine("p", (graded, Verdict("x", Level.FAIL, "", ""))).level is Level.FAIL
+
+
+def _phases(*levels: Level) -> tuple[PhaseVerdict, ...]:
+    return tuple(PhaseVerdict(f"p{i}", lv, ()) for i, lv in enumerate(levels))
+
+
+def test_overall_verdict_follows_the_seed() -> None:
+    rules = {"complete": 85.0, "partial": 70.0, "partial_phases": ["p0", "p1", "p2"]}
+    assert overall(_phases(*[Level.PASS] * 5), 90.0, **rules) is Overall.COMPLETE  # type: ignore[arg-type]
+    late_fail = _phases(Level.PASS, Level.PASS, Level.PASS, Level.PASS, Level.FAIL)
+    assert overall(late_fail, 72.0, **rules) is Overall.PARTIAL  # type: ignore[arg-type]
+    assert overall(late_fail, 60.0, **rules) is Overall.FAILED  # type: ignore[arg-type]
+    early_fail = _phases(Level.FAIL, Level.PASS, Level.PASS, Level.PASS, Level.PASS)
+    assert overall(early_fail, 80.0, **rules) is Overall.FAILED  # type: ignore[arg-type]
+    assert overall((), None, **rules) is Overall.NA  # type: ignore[arg-type]
+
+
+def test_exit_codes() -> None:
+    healthy = judge(CONFIG, measured(HEALTHY), phase_checks(CONFIG, "verify"))
+    assert exit_code(healthy) == 0
+    warn = judge(
+        CONFIG, measured({**HEALTHY, ("grades", "rows"): 75}), phase_checks(CONFIG, "verify")
+    )
+    assert exit_code(warn) == 1
+    fail = judge(CONFIG, measured({**HEALTHY, ("A", "rows"): 0}), phase_checks(CONFIG, "verify"))
+    assert exit_code(fail) == 2
+
+
+def test_smoke_uses_existence_and_quorum_only() -> None:
+    selection = phase_checks(CONFIG, "smoke")
+    kinds = {phase.name: [c.kind for c in checks] for phase, checks in selection}
+    assert kinds == {"ingest": ["rows_exist"], "process": ["quorum"], "predict": ["rows_exist"]}
+    result = judge(
+        CONFIG, measured({**HEALTHY, ("box", "units:game_id"): 1}), selection, mode="smoke"
+    )
+    assert all(p.level is Level.PASS for p in result.dates[0].phases)

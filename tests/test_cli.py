@@ -1,0 +1,132 @@
+"""The CLI: exit codes, output and bad input, as a user sees them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import MINI_CONFIG, seed_mini
+from phaseguard.cli import main
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A directory with the mini config and its DuckDB warehouse; the cwd of the test."""
+    (tmp_path / "phaseguard.yml").write_text(MINI_CONFIG)
+    seed_mini(f"duckdb://{tmp_path / 'mini.duckdb'}", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PHASEGUARD_WAREHOUSE", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    return tmp_path
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    captured = capsys.readouterr()
+    return int(info.value.code or 0), captured.out, captured.err
+
+
+def test_smoke_table_and_exit_code(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["smoke", "2026-01-01", "2026-01-04"], capsys)
+    assert code == 2  # D4 misses a critical processor
+    assert "✅ PASS" in out
+    assert "❌ FAIL" in out
+    assert "3 scheduled: 2 pass, 1 fail" in out
+
+
+def test_one_healthy_date_exits_zero(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["verify", "2026-01-01"], capsys)
+    assert code == 0
+    assert "COMPLETE" in out
+
+
+def test_verify_json_shape(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["verify", "2026-01-01", "2026-01-04", "--format", "json"], capsys)
+    data = json.loads(out)
+    assert code == 2
+    assert data["exit_code"] == 2
+    assert [d["date"] for d in data["dates"]] == [
+        "2026-01-01",
+        "2026-01-02",
+        "2026-01-03",
+        "2026-01-04",
+    ]
+    day4 = data["dates"][3]
+    assert day4["phases"]["process"]["status"] == "FAIL"
+    assert day4["overall"] == "FAILED"
+    check = day4["phases"]["predict"]["checks"][1]
+    assert set(check) >= {"check", "status", "observed", "expected"}
+
+
+def test_verify_lists_failing_checks_with_observed_and_expected(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = run(["verify", "2026-01-01", "2026-01-04"], capsys)
+    assert "unit_coverage(box): 33% (1/3) — expected >= 90% excellent" in out
+
+
+def test_criteria_markdown(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["criteria"], capsys)
+    assert code == 0
+    assert out.startswith("# Success criteria: mini")
+    assert "at least 2 of 3 (A, B, C) have rows including A" in out
+    assert "**COMPLETE**" in out
+
+
+def test_warehouse_override_flag(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["smoke", "2026-01-01", "-w", "duckdb://other.duckdb"], capsys)
+    assert code == 4
+    assert "does not exist" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["verify", "2026-01-05", "2026-01-01"], 3, "reversed range"),
+        (["verify", "2026-13-01"], 3, "bad start date '2026-13-01'"),
+        (["verify", "2010-01-01", "2026-01-01"], 3, "longer than 10 years"),
+        (["verify", "2026-01-01", "-c", "nope.yml"], 3, "nope.yml: config file not found"),
+        (["verify", "2026-01-01", "--format", "xml"], 3, "--format must be table or json"),
+        (["verify", "--bogus"], 3, "No such option"),
+        (["verify", "2026-01-01", "-w", "oracle://x"], 3, "unknown warehouse scheme 'oracle'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_3(
+    project: Path, capsys: pytest.CaptureFixture[str], args: list[str], code: int, message: str
+) -> None:
+    got, out, err = run(args, capsys)
+    assert got == code
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err + out
+
+
+def test_broken_config_names_file_line_and_key(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "phaseguard.yml").write_text(
+        MINI_CONFIG.replace("min_present: 2}", "min_present: 2, extra: 1}", 1)
+    )
+    code, _, err = run(["smoke", "2026-01-01"], capsys)
+    assert code == 3
+    assert "phaseguard.yml:18: phases[1].checks[0].extra: unknown key" in err
+
+
+def test_real_process_no_traceback_unless_debug(project: Path) -> None:
+    exe = [sys.executable, "-m", "phaseguard.cli"]
+    (project / "phaseguard.yml").write_text(MINI_CONFIG.replace("proc.c", "proc.gone"))
+    plain = subprocess.run(
+        [*exe, "smoke", "2026-01-01"], capture_output=True, text=True, check=False
+    )
+    assert plain.returncode == 4
+    assert "table proc.gone does not exist" in plain.stderr
+    assert "Traceback" not in plain.stderr
+    debug = subprocess.run(
+        [*exe, "smoke", "2026-01-01", "--debug"], capture_output=True, text=True, check=False
+    )
+    assert "Traceback" in debug.stderr
