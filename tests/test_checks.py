@@ -160,7 +160,7 @@ def test_exit_codes() -> None:
 
 def test_smoke_uses_existence_and_quorum_only() -> None:
     selection = phase_checks(CONFIG, "smoke")
-    kinds = {phase.name: [c.kind for c in checks] for phase, checks in selection}
+    kinds = {group.name: [c.kind for c in group.checks] for group in selection}
     assert kinds == {"ingest": ["rows_exist"], "process": ["quorum"], "predict": ["rows_exist"]}
     result = judge(
         CONFIG, measured({**HEALTHY, ("box", "units:game_id"): 1}), selection, mode="smoke"

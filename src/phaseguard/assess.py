@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from .checks import Context, evaluate
-from .config import SMOKE_KINDS, Check, Config, Phase, RowsExist
+from .config import SMOKE_KINDS, Check, Config, RowsExist
 from .errors import UsageError
 from .plan import Measurements, build_plan
 from .verdicts import (
@@ -50,26 +51,33 @@ def date_range(start: str, end: str | None) -> tuple[dt.date, dt.date]:
     return first, last
 
 
-def phase_checks(
-    config: Config, mode: Mode, phases: Sequence[str] | None = None
-) -> list[tuple[Phase, list[Check]]]:
+@dataclass(frozen=True)
+class Selected:
+    """A group of checks judged together: a phase (or a gate's upstream) and its tables."""
+
+    name: str
+    tables: list[str]
+    checks: list[Check]
+
+
+def phase_checks(config: Config, mode: Mode, phases: Sequence[str] | None = None) -> list[Selected]:
     """The checks each phase runs in ``mode``; smoke falls back to rows_exist."""
     selected = [config.phase(name) for name in phases] if phases else list(config.phases)
-    out: list[tuple[Phase, list[Check]]] = []
+    out: list[Selected] = []
     for phase in selected:
         checks: list[Check] = list(phase.checks)
         if mode == "smoke":
             checks = [c for c in checks if c.kind in SMOKE_KINDS]
         if not checks:
             checks = [RowsExist(kind="rows_exist")]
-        out.append((phase, checks))
+        out.append(Selected(phase.name, [t.name for t in phase.tables], checks))
     return out
 
 
 def judge(
     config: Config,
     measurements: Measurements,
-    selection: list[tuple[Phase, list[Check]]],
+    selection: list[Selected],
     *,
     mode: Mode = "verify",
     now: dt.datetime | None = None,
@@ -82,10 +90,9 @@ def judge(
     for day in measurements.plan.dates:
         scheduled = measurements.scheduled(day, config.schedule.unit)
         phases: list[PhaseVerdict] = []
-        for phase, checks in selection:
-            tables = [t.name for t in phase.tables]
-            ctx = Context(config, measurements, day, tables, now)
-            verdict = combine(phase.name, tuple(evaluate(c, ctx) for c in checks))
+        for group in selection:
+            ctx = Context(config, measurements, day, group.tables, now)
+            verdict = combine(group.name, tuple(evaluate(c, ctx) for c in group.checks))
             if mode == "smoke" and verdict.level is Level.EXCELLENT:
                 verdict = PhaseVerdict(verdict.phase, Level.PASS, verdict.verdicts)
             phases.append(verdict)
@@ -123,17 +130,8 @@ def assess(
 ) -> RangeVerdict:
     """Measure ``start``..``end`` in one query and judge it."""
     selection = phase_checks(config, mode, phases)
-    plan = build_plan(
-        config,
-        [
-            (check, [t.name for t in phase.tables])
-            for phase, checks in selection
-            for check in checks
-        ],
-        start,
-        end,
-    )
+    plan = build_plan(config, [(c, g.tables) for g in selection for c in g.checks], start, end)
     return judge(config, warehouse.measure(plan), selection, mode=mode, now=now)
 
 
-__all__ = ["Overall", "assess", "date_range", "judge", "parse_date", "phase_checks"]
+__all__ = ["Overall", "Selected", "assess", "date_range", "judge", "parse_date", "phase_checks"]

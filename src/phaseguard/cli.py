@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .errors import PhaseguardError
-from .verdicts import DateVerdict, Level, Overall, RangeVerdict, exit_code, to_dict
+from .verdicts import DateVerdict, Level, Overall, RangeVerdict, exit_code, to_dict, verdict_to_dict
 
 app = typer.Typer(
     name="phaseguard",
@@ -45,6 +45,9 @@ WarehouseOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table or json.")]
+AllDatesOpt = Annotated[
+    bool, typer.Option("--all-dates", help="List every date, not only those with problems.")
+]
 DEFAULT_CONFIG = Path("phaseguard.yml")
 
 ICONS = {
@@ -83,10 +86,20 @@ def _guard(config: Path, warehouse: str | None) -> Any:
     return load(config, warehouse=warehouse)
 
 
-def _cell(level: Level, note: str = "") -> str:
-    text = f"{ICONS[level]} {level.value}"
-    if note:
-        text += f" [dim]{note}[/]"
+SHORT = {
+    Level.EXCELLENT: "EXC",
+    Level.PASS: "PASS",
+    Level.ACCEPTABLE: "ACC",
+    Level.FAIL: "FAIL",
+    Level.ERROR: "ERR",
+    Level.NA: "N/A",
+}
+LEGEND = "EXC = EXCELLENT, ACC = ACCEPTABLE (a warning), N/A = nothing scheduled"
+FULL_TABLE_DATES = 31
+
+
+def _cell(level: Level, *, short: bool = False) -> str:
+    text = f"{ICONS[level]} {SHORT[level] if short else level.value}"
     return f"[{STYLES[level]}]{text}[/]"
 
 
@@ -97,9 +110,15 @@ def _overall_label(day: DateVerdict, mode: str) -> str:
     return f"[{OVERALL_STYLES[day.overall]}]{day.overall.value}[/]"
 
 
-def draw_range(result: RangeVerdict, *, details: bool) -> None:
-    """The date x phase table, then (verify) the failing checks with observed vs expected."""
+def draw_range(result: RangeVerdict, *, details: bool, all_dates: bool = False) -> None:
+    """The date x phase table, then (verify) the failing checks with observed vs expected.
+
+    Long ranges list only the dates that are not clean, unless ``all_dates``.
+    """
     phases = [p.phase for p in result.dates[0].phases] if result.dates else []
+    shown = list(result.dates)
+    if len(shown) > FULL_TABLE_DATES and not all_dates:
+        shown = [d for d in shown if any(p.level.rank < Level.PASS.rank for p in d.phases)]
     table = Table(title=f"phaseguard {result.mode} {result.start} → {result.end}", expand=False)
     table.add_column("date", no_wrap=True)
     for name in phases:
@@ -107,12 +126,16 @@ def draw_range(result: RangeVerdict, *, details: bool) -> None:
     if details:
         table.add_column("health", justify="right")
     table.add_column("overall", no_wrap=True)
-    for day in result.dates:
-        cells = [_cell(day.phase(p).level) for p in phases]
+    for day in shown:
+        cells = [_cell(day.phase(p).level, short=True) for p in phases]
         if details:
             cells.append("" if day.health is None else f"{day.health:.0f}")
         table.add_row(str(day.date), *cells, _overall_label(day, result.mode))
     out.print(table)
+    hidden = len(result.dates) - len(shown)
+    if hidden:
+        out.print(f"[dim]{hidden} clean or unscheduled dates not shown (--all-dates shows them)[/]")
+    out.print(f"[dim]{LEGEND}[/]")
     if details:
         problems = [
             (day, phase, verdict)
@@ -145,11 +168,11 @@ def draw_range(result: RangeVerdict, *, details: bool) -> None:
     )
 
 
-def _emit(result: RangeVerdict, fmt: str, *, details: bool) -> None:
+def _emit(result: RangeVerdict, fmt: str, *, details: bool, all_dates: bool) -> None:
     if fmt == "json":
         sys.stdout.write(json.dumps(to_dict(result), indent=2) + "\n")
     else:
-        draw_range(result, details=details)
+        draw_range(result, details=details, all_dates=all_dates)
     raise typer.Exit(exit_code(result))
 
 
@@ -160,6 +183,7 @@ def smoke(
     config: ConfigOpt = DEFAULT_CONFIG,
     warehouse: WarehouseOpt = None,
     fmt: FormatOpt = "table",
+    all_dates: AllDatesOpt = False,
 ) -> None:
     """PASS/FAIL per phase per date: tables exist and quorums hold (one query)."""
     from .assess import date_range
@@ -168,7 +192,7 @@ def smoke(
     first, last = date_range(start, end)
     with _guard(config, warehouse) as guard:
         result = guard.smoke(first, last)
-    _emit(result, fmt, details=False)
+    _emit(result, fmt, details=False, all_dates=all_dates)
 
 
 @app.command()
@@ -178,6 +202,7 @@ def verify(
     config: ConfigOpt = DEFAULT_CONFIG,
     warehouse: WarehouseOpt = None,
     fmt: FormatOpt = "table",
+    all_dates: AllDatesOpt = False,
 ) -> None:
     """Traffic lights for every criterion, the health score and the overall verdict."""
     from .assess import date_range
@@ -186,7 +211,7 @@ def verify(
     first, last = date_range(start, end)
     with _guard(config, warehouse) as guard:
         result = guard.verify(first, last)
-    _emit(result, fmt, details=True)
+    _emit(result, fmt, details=True, all_dates=all_dates)
 
 
 @app.command()
@@ -223,12 +248,264 @@ def demo(
     with _guard(built.config_path, f"duckdb://{built.warehouse_path.resolve()}") as guard:
         result = guard.verify(built.plan.first_date, built.plan.last_date)
     draw_range(result, details=True)
-    caught = built.caught(result)
-    out.print(f"\n[bold]Caught[/]: {caught[0]} of {caught[1]} injected faults flagged by verify.")
+    missed = built.unflagged(result)
+    flagged = len(built.plan.faults) - len(missed)
+    out.print(f"\n[bold]Flagged[/]: {flagged} of {len(built.plan.faults)} injected faults.")
+    for fault in missed:
+        out.print(f"  not flagged: {fault.kind} ({fault.detail}) — within the criteria by design")
     out.print(
         f"Try: [cyan]phaseguard smoke 2026-01-13 2026-01-23 -c {built.config_path}[/]  "
         f"or  [cyan]phaseguard criteria -c {built.config_path}[/]"
     )
+
+
+def _since(text: str) -> Any:
+    import datetime as dt
+
+    from .overrides import parse_duration
+
+    return dt.datetime.now(dt.timezone.utc) - parse_duration(text)
+
+
+DateOpt = Annotated[str, typer.Option("--date", "-d", help="Partition date, YYYY-MM-DD.")]
+
+
+@app.command()
+def gate(
+    phase: Annotated[str, typer.Argument(help="The gate: the phase it guards.")],
+    date: DateOpt,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    warehouse: WarehouseOpt = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Decide a gate for a date: exit 0 open, 1 open with warnings, 2 blocked."""
+    from .assess import parse_date
+
+    fmt = _check_format(fmt)
+    day = parse_date(date)
+    with _guard(config, warehouse) as guard:
+        decision = guard.gate(phase).decide(day)
+    if fmt == "json":
+        data = {
+            "gate": decision.gate,
+            "date": decision.date.isoformat(),
+            "status": decision.status,
+            "allowed": decision.allowed,
+            "message": decision.message,
+            "override": decision.override.id if decision.override else None,
+            "checks": [verdict_to_dict(v) for v in decision.verdicts],
+            **decision.details,
+        }
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        raise typer.Exit(decision.exit_code)
+    style = {"open": "green", "warn": "yellow", "blocked": "red", "overridden": "yellow"}
+    icon = {"open": "✅", "warn": "⚠️ ", "blocked": "⛔", "overridden": "🔓"}
+    out.print(
+        f"{icon[decision.status]} [bold {style[decision.status]}]{decision.status.upper()}[/] "
+        f"{escape(decision.message)}"
+    )
+    for verdict in decision.verdicts:
+        out.print(
+            f"   {_cell(verdict.level)} {escape(verdict.check)}: {escape(verdict.observed)} "
+            f"[dim](expected {escape(verdict.expected)})[/]"
+        )
+    if decision.override is not None:
+        err.print(
+            f"[bold yellow]!! gate {decision.gate} passed on OVERRIDE {decision.override.id} "
+            f"by {escape(decision.override.by)}, expires {decision.override.expires_at:%Y-%m-%d %H:%M} UTC[/]"
+        )
+    raise typer.Exit(decision.exit_code)
+
+
+@app.command()
+def override(
+    target: Annotated[str, typer.Argument(help="The gate to override, or 'revoke'.")],
+    override_id: Annotated[str | None, typer.Argument(help="With revoke: the override id.")] = None,
+    date: Annotated[str | None, typer.Option("--date", "-d", help="Partition date.")] = None,
+    reason: Annotated[str, typer.Option(help="Why (required).")] = "",
+    by: Annotated[str, typer.Option(help="Who (default: $USER).")] = "",
+    expires: Annotated[str, typer.Option(help="How long it lasts, e.g. 24h, 30m, 7d.")] = "24h",
+    config: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """Let one gate pass for one date (scoped, audited, expiring); or: override revoke ID."""
+    from .assess import parse_date
+    from .errors import UsageError
+    from .overrides import parse_duration
+
+    who = by or os.environ.get("USER", "")
+    with _guard(config, None) as guard:
+        if target == "revoke":
+            if not override_id:
+                raise UsageError("override revoke needs the override id")
+            revoked = guard.overrides.revoke(override_id, who)
+            out.print(f"revoked override {revoked.id} of {revoked.gate} for {revoked.date}")
+            return
+        if override_id is not None:
+            raise UsageError(f"unexpected argument {override_id!r}")
+        guard.gate(target)  # an unknown gate is a usage error
+        if date is None:
+            raise UsageError("override needs --date YYYY-MM-DD")
+        if not reason.strip():
+            raise UsageError("override needs --reason: say why the gate may be passed")
+        made = guard.overrides.create(
+            target, parse_date(date), reason, who, parse_duration(expires)
+        )
+    out.print(
+        f"🔓 override [bold]{made.id}[/]: gate {made.gate} may pass {made.date} until "
+        f"{made.expires_at:%Y-%m-%d %H:%M} UTC (by {escape(made.by)}: {escape(made.reason)})"
+    )
+
+
+@app.command()
+def overrides(
+    show_all: Annotated[bool, typer.Option("--all", help="Include expired and revoked.")] = False,
+    config: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """List the overrides that still count (or all of them)."""
+    with _guard(config, None) as guard:
+        found = guard.overrides.list(include_inactive=show_all)
+        now = guard.clock()
+    table = Table(title="overrides")
+    for column in ("id", "gate", "date", "by", "reason", "expires (UTC)", "state"):
+        table.add_column(column)
+    for o in found:
+        state = "revoked" if o.revoked_at else ("active" if o.is_active(now) else "expired")
+        table.add_row(
+            o.id,
+            o.gate,
+            str(o.date),
+            escape(o.by),
+            escape(o.reason),
+            f"{o.expires_at:%Y-%m-%d %H:%M}",
+            state,
+        )
+    out.print(table if found else "no overrides")
+
+
+@app.command()
+def events(
+    since: Annotated[str, typer.Option(help="How far back, e.g. 7d, 24h.")] = "7d",
+    kind: Annotated[str | None, typer.Option(help="Only this kind, e.g. gate_blocked.")] = None,
+    phase: Annotated[str | None, typer.Option(help="Only this phase.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest.")] = 200,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    fmt: FormatOpt = "table",
+) -> None:
+    """The event log: gate decisions, overrides, alerts, retries and errors."""
+    import dataclasses
+
+    fmt = _check_format(fmt)
+    with _guard(config, None) as guard:
+        found = guard.store.query(since=_since(since), kind=kind, phase=phase, limit=limit)
+    if fmt == "json":
+        rows = []
+        for e in found:
+            row = dataclasses.asdict(e)
+            row["time"] = e.time.isoformat()
+            row["date"] = e.date.isoformat() if e.date else None
+            rows.append(row)
+        sys.stdout.write(json.dumps({"events": rows}, indent=2, default=str) + "\n")
+        return
+    table = Table(title=f"events since {since}")
+    for column in ("time (UTC)", "kind", "severity", "phase", "date", "message"):
+        table.add_column(column, overflow="fold")
+    colours = {"critical": "red", "error": "red", "warning": "yellow"}
+    for e in found:
+        colour = colours.get(e.severity, "")
+        table.add_row(
+            f"{e.time:%Y-%m-%d %H:%M:%S}",
+            e.kind,
+            f"[{colour}]{e.severity}[/]" if colour else e.severity,
+            e.phase or "",
+            str(e.date or ""),
+            escape(e.message),
+        )
+    out.print(table if found else f"no events since {since}")
+
+
+@app.command()
+def errors(
+    since: Annotated[str, typer.Option(help="How far back, e.g. 7d.")] = "7d",
+    config: ConfigOpt = DEFAULT_CONFIG,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Error events grouped by signature: count, first/last seen, dates hit."""
+    from .events import group_errors
+
+    fmt = _check_format(fmt)
+    with _guard(config, None) as guard:
+        groups = group_errors(guard.store.query(since=_since(since)))
+    if fmt == "json":
+        data = [
+            {
+                "signature": g.signature,
+                "count": g.count,
+                "first_seen": g.first_seen.isoformat(),
+                "last_seen": g.last_seen.isoformat(),
+                "dates": [d.isoformat() for d in g.dates],
+                "kinds": list(g.kinds),
+                "example": g.example,
+            }
+            for g in groups
+        ]
+        sys.stdout.write(json.dumps({"errors": data}, indent=2) + "\n")
+        return
+    table = Table(title=f"error signatures since {since}")
+    for column in ("count", "signature", "first seen", "last seen", "dates hit"):
+        table.add_column(column, overflow="fold")
+    for g in groups:
+        dates = ", ".join(str(d) for d in g.dates[:5]) + (" …" if len(g.dates) > 5 else "")
+        table.add_row(
+            str(g.count),
+            escape(g.signature),
+            f"{g.first_seen:%Y-%m-%d %H:%M}",
+            f"{g.last_seen:%Y-%m-%d %H:%M}",
+            dates,
+        )
+    out.print(table if groups else f"no errors since {since}")
+
+
+@app.command("deploy-check")
+def deploy_check(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    warehouse: WarehouseOpt = None,
+    fmt: FormatOpt = "table",
+    timeout: Annotated[
+        float,
+        typer.Option(min=0.01, help="Seconds a probe may take unless it sets timeout_seconds."),
+    ] = 10.0,
+) -> None:
+    """Is everything the pipeline needs there? Schemas, tables, columns, and the probes."""
+    from .infra import Status
+    from .probes import deploy_check as run_deploy_check
+
+    fmt = _check_format(fmt)
+    with _guard(config, warehouse) as guard:
+        report = run_deploy_check(guard.config, guard.warehouse, timeout=timeout)
+        where = guard.warehouse.url
+    if fmt == "json":
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        raise typer.Exit(report.exit_code)
+    icons = {Status.PRESENT: "[green]✅", Status.MISSING: "[red]❌", Status.DRIFT: "[yellow]⚠️ "}
+    out.print(f"[bold]phaseguard deploy-check[/] {escape(report.pipeline)} ({escape(where)})")
+    group = None
+    for item in report.items:
+        if item.group != group:
+            group = item.group
+            out.print(f"\n[bold]{escape(group)}[/]")
+        line = f"  {icons[item.status]} {escape(item.name)}[/]"
+        if item.detail:
+            line += f" — {escape(item.detail)}"
+        out.print(line)
+        if item.status is not Status.PRESENT and item.how_to_check:
+            out.print(f"      [dim]check by hand:[/] {escape(item.how_to_check)}")
+    missing = report.count(Status.MISSING)
+    out.print(
+        f"\n[green]{report.count(Status.PRESENT)} present[/], "
+        f"[{'red' if missing else 'green'}]{missing} missing[/], "
+        f"[yellow]{report.count(Status.DRIFT)} drift[/]."
+    )
+    raise typer.Exit(report.exit_code)
 
 
 def main(argv: list[str] | None = None) -> None:

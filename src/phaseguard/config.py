@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .alerts import Sink
 from .errors import ConfigError
+from .infra import Infrastructure, LocatedError, merge, read_include
 from .yamlsource import Source, load_yaml
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_$-]*"
@@ -233,7 +234,9 @@ class Config(Model):
     gates: list[Gate] = Field(default_factory=list)
     sinks: list[Sink] = Field(default_factory=list)
     health: Health = Field(default_factory=Health)
-    infrastructure: dict[str, Any] | None = None
+    infrastructure: Infrastructure | None = Field(
+        None, description="what deploy-check expects to exist: warehouse objects and probes"
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Config:
@@ -349,9 +352,35 @@ def parse(text: str, file: str = "<config>") -> Config:
     if not isinstance(source.data, dict):
         raise ConfigError("the config must be a mapping of keys", file=file, line=1)
     try:
-        return Config.model_validate(source.data)
+        config = Config.model_validate(source.data)
     except ValidationError as exc:
         raise _first_error(exc, source) from None
+    return _with_includes(config, source)
+
+
+def _with_includes(config: Config, source: Source) -> Config:
+    """Fold the presets and files ``infrastructure.include`` names into the section."""
+    infra = config.infrastructure
+    if infra is None or not infra.include:
+        return config
+    included: list[Infrastructure] = []
+    for i, name in enumerate(infra.include):
+        try:
+            preset = read_include(name, Path(source.file).parent)
+        except LocatedError as exc:
+            raise source.error(str(exc), ("infrastructure", "include", i)) from None
+        try:
+            part = Infrastructure.model_validate(preset.data)
+        except ValidationError as exc:
+            raise _first_error(exc, preset) from None
+        if part.include:
+            raise preset.error("an included file cannot include another", ("include",))
+        included.append(part)
+    try:
+        merged = merge(infra, included)
+    except LocatedError as exc:
+        raise source.error(str(exc), ("infrastructure", *exc.loc)) from None
+    return config.model_copy(update={"infrastructure": merged})
 
 
 def _first_error(exc: ValidationError, source: Source) -> ConfigError:
@@ -359,6 +388,8 @@ def _first_error(exc: ValidationError, source: Source) -> ConfigError:
     ctx_error = (error.get("ctx") or {}).get("error")
     if isinstance(ctx_error, _RefError):
         return source.error(str(ctx_error), ctx_error.loc)
+    if isinstance(ctx_error, LocatedError):  # raised inside a nested model: loc is relative
+        return source.error(str(ctx_error), (*error["loc"], *ctx_error.loc))
     loc = _user_loc(tuple(error["loc"]), source.data)
     message = {
         "extra_forbidden": "unknown key",

@@ -356,7 +356,7 @@ class EventStore:
     # -- connection ------------------------------------------------------------------
 
     def _connect(self) -> Any:
-        if self._conn is not None:
+        if self._conn is not None and not getattr(self._conn, "closed", False):
             return self._conn
         if self._sqlite_path is not None:
             self._sqlite_path.parent.mkdir(parents=True, exist_ok=True)

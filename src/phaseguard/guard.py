@@ -12,7 +12,8 @@ import os
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from . import config as config_module
 from .assess import Mode, assess
@@ -21,15 +22,32 @@ from .verdicts import RangeVerdict
 from .warehouse import Warehouse, connect
 
 if TYPE_CHECKING:
-    from .events import EventStore
+    from .alerts import Notifier
+    from .events import EventStore, Recorder
+    from .gate import Gate
+    from .overrides import Overrides
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
 
 
 class Guard:
     """A pipeline config bound to its warehouse and event store."""
 
-    def __init__(self, config: Config, base_dir: Path, *, warehouse_url: str | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        base_dir: Path,
+        *,
+        warehouse_url: str | None = None,
+        clock: Callable[[], dt.datetime] = _utcnow,
+        recorder: Recorder | None = None,
+    ) -> None:
         self.config = config
         self.base_dir = base_dir
+        self.clock = clock
+        self._recorder = recorder
         self.warehouse_url = (
             warehouse_url or os.environ.get("PHASEGUARD_WAREHOUSE") or config.warehouse
         )
@@ -50,6 +68,45 @@ class Guard:
         return open_store(
             self.config.events, default_path=self.base_dir / ".phaseguard" / "events.sqlite"
         )
+
+    @property
+    def recorder(self) -> Recorder:
+        """Where events go: the store unless another recorder was handed in."""
+        return self._recorder if self._recorder is not None else self.store
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        """Alert delivery to the configured sinks; a sink with an empty URL is off."""
+        from .alerts import Notifier
+
+        sinks = [s for s in self.config.sinks if getattr(s, "url", "x")]
+        return Notifier(
+            sinks, self.recorder, store=self.store, clock=self.clock, pipeline=self.config.pipeline
+        )
+
+    @cached_property
+    def overrides(self) -> Overrides:
+        """The scoped, audited overrides kept in the event store."""
+        from .overrides import Overrides
+
+        return Overrides(self.store, self.recorder, clock=self.clock, pipeline=self.config.pipeline)
+
+    def gate(self, phase: str) -> Gate:
+        """The gate guarding ``phase``; UsageError if the config declares none."""
+        from .errors import UsageError
+        from .gate import Gate
+
+        try:
+            return Gate(self, self.config.gate(phase))
+        except KeyError:
+            known = ", ".join(g.phase for g in self.config.gates) or "none"
+            raise UsageError(f"unknown gate {phase!r} (gates: {known})") from None
+
+    def gated(self, phase: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator enforcing the gate of ``phase`` before a phase's entry point runs."""
+        from .gate import gated
+
+        return gated(self, phase)
 
     def close(self) -> None:
         """Close the warehouse connection if open."""

@@ -152,7 +152,7 @@ class _Backoff(wait_base):
     def __init__(self, base_delay: float, max_delay: float, rng: random.Random | None = None):
         self.base_delay = base_delay
         self.max_delay = max_delay
-        self.rng = rng or random.Random()
+        self.rng = rng if rng is not None else random.Random()
 
     def ceiling(self, attempt: int) -> float:
         """The un-jittered wait after attempt ``attempt`` (1-based) failed."""
@@ -535,10 +535,10 @@ def retry(
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
         label = name or str(getattr(fn, "__qualname__", fn))
+        now = clock if clock is not None else time.monotonic
         settings = _Settings(
-            label, policy, wait, tuple(transient), budget, clock or time.monotonic,
-            recorder, alert, pipeline, gap,
-        )  # fmt: skip
+            label, policy, wait, tuple(transient), budget, now, recorder, alert, pipeline, gap
+        )
 
         if inspect.iscoroutinefunction(fn):
             nap = _async_sleep(sleep) if sleep is not None else asyncio.sleep
@@ -564,7 +564,10 @@ def retry(
             call = _Call(settings, args, kwargs)
             if budget is not None:
                 budget.record_call()
-            retrying = Retrying(sleep=cast(Any, sleep or time.sleep), **call.tenacity_kwargs())
+            retrying = Retrying(
+                sleep=cast(Any, sleep if sleep is not None else time.sleep),
+                **call.tenacity_kwargs(),
+            )
             try:
                 result = retrying(fn, *args, **kwargs)
             except Exception as exc:

@@ -9,6 +9,7 @@ ever formatted into SQL text. Driver errors become :class:`WarehouseError` here.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
@@ -71,7 +72,8 @@ class DuckDBDriver:
                     self.conn.execute(sql, params or {})
             self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            with contextlib.suppress(self._duckdb.Error):
+                self.conn.execute("ROLLBACK")
             raise
 
     def close(self) -> None:
@@ -323,6 +325,38 @@ class Warehouse:
                 out.setdefault(name, {})[str(column).lower()] = str(dtype).upper()
         return out
 
+    def schemas(self) -> list[str]:
+        """Every schema the catalogue shows, lower-cased and sorted (one query)."""
+        query = (
+            exp.select("schema_name").distinct().from_(exp.to_table("information_schema.schemata"))
+        )
+        rows = self._run(query.sql(dialect=self.dialect), {})
+        return sorted({str(name).lower() for (name,) in rows})
+
+    def tables_in_schemas(self, schemas: Iterable[str]) -> dict[str, dict[str, str]]:
+        """Every table and view in ``schemas``: {schema.table: {column: data type}} (one query).
+
+        Names are lower-cased and types upper-cased, as :meth:`columns` returns them.
+        """
+        wanted = sorted({s.lower() for s in schemas})
+        if not wanted:
+            return {}
+        query = (
+            exp.select("table_schema", "table_name", "column_name", "data_type")
+            .from_(exp.to_table("information_schema.columns"))
+            .where(
+                exp.Lower(this=exp.column("table_schema")).isin(
+                    *[exp.Placeholder(this=f"s{i}") for i in range(len(wanted))]
+                )
+            )
+        )
+        params = {f"s{i}": s for i, s in enumerate(wanted)}
+        out: dict[str, dict[str, str]] = {}
+        for schema, table, column, dtype in self._run(query.sql(dialect=self.dialect), params):
+            columns = out.setdefault(f"{schema}.{table}".lower(), {})
+            columns[str(column).lower()] = str(dtype).upper()
+        return out
+
     # --- writes, for the example pipeline and tests ---------------------------------------
     def create_table(self, table: str, columns: dict[str, str]) -> None:
         """Create ``table`` (and its schema) if missing, with ``columns`` {name: SQL type}."""
@@ -381,8 +415,19 @@ class Warehouse:
         return f"INSERT INTO {target} ({cols}) VALUES ({', '.join([marker] * len(columns))})"
 
     def run_script(self, statements: Sequence[str]) -> None:
-        """Run trusted, parameter-free statements (the demo's builder) in one transaction."""
-        self._write([(sql, None) for sql in statements])
+        """Run trusted, parameter-free statements in order (the demo's builder).
+
+        Not atomic: each statement commits on its own. It builds fresh warehouses, where a
+        half-built file is simply built again.
+        """
+        for sql in statements:
+            self.queries_sent += 1
+            try:
+                self.driver.execute(sql)
+            except _driver_errors() as exc:
+                raise WarehouseError(
+                    f"warehouse script failed ({self.url}): {_first_line(exc)}", url=self.url
+                ) from exc
 
     def query(
         self, sql_tree: exp.Expr, params: dict[str, Any] | None = None

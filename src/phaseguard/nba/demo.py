@@ -14,7 +14,7 @@ from pathlib import Path
 from phaseguard.verdicts import Level, RangeVerdict
 from phaseguard.warehouse import connect
 
-from .season import SeasonPlan, season_plan
+from .season import Fault, SeasonPlan, season_plan
 
 CONFIG = Path(__file__).with_name("phaseguard.yml")
 WAREHOUSE_FILE = "nba_props.duckdb"
@@ -30,15 +30,14 @@ class BuiltDemo:
     plan: SeasonPlan
     seconds: float
 
-    def caught(self, result: RangeVerdict) -> tuple[int, int]:
-        """How many injected faults show up as a non-passing phase on one of their dates."""
+    def unflagged(self, result: RangeVerdict) -> list[Fault]:
+        """The injected faults that no non-passing phase shows on any of their dates."""
         flagged = {
             day.date
             for day in result.dates
             if any(p.level.rank < Level.PASS.rank for p in day.phases)
         }
-        hits = sum(1 for fault in self.plan.faults if flagged.intersection(fault.dates))
-        return hits, len(self.plan.faults)
+        return [fault for fault in self.plan.faults if not flagged.intersection(fault.dates)]
 
 
 def build_demo(directory: Path, *, scale: int = 1, seed: int = 7, faults: bool = True) -> BuiltDemo:

@@ -1,0 +1,500 @@
+"""Deployment verification: what the pipeline needs to exist, and whether it does.
+
+The ``infrastructure`` section of the config declares the warehouse objects (schemas, and
+tables with required columns and types) and the external resources, as probes: a command
+that exits 0, a URL that answers the expected status, an environment variable that is set.
+Every table the phases name, and the schedule table, is expected by default.
+
+This module holds the config models and the pure judgement: catalogue in, deploy items out.
+Running the probes is :mod:`phaseguard.probes`; reading the catalogue is the warehouse door's.
+A packaged preset (``include: [gcp]``) is an infrastructure section in ``presets/NAME.yml``.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import string
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from .yamlsource import Source, load_yaml
+
+if TYPE_CHECKING:
+    from .config import Config
+
+
+class LocatedError(ValueError):
+    """A config problem found after parsing, with its key path relative to where it was raised."""
+
+    def __init__(self, message: str, loc: tuple[str | int, ...]) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+def _scalar_text(value: Any) -> Any:
+    # YAML reads `port: 8080` as an int; a template variable is text either way.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_scalar_text)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExpectedTable(_Model):
+    """A table that must exist, with required columns {name: type}; a null type means any."""
+
+    table: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_$-]*(\.[A-Za-z_][A-Za-z0-9_$-]*){0,2}$")
+    columns: dict[str, str | None] = Field(default_factory=dict)
+
+
+class _Probe(_Model):
+    name: str = Field(min_length=1)
+    group: str | None = Field(None, description="heading it is listed under; default: the kind")
+    how_to_check: str | None = Field(None, description="shown when missing; default derived")
+    timeout_seconds: float | None = Field(None, gt=0, description="default: --timeout")
+
+    @property
+    def heading(self) -> str:
+        """The group it is listed under."""
+        return self.group or str(getattr(self, "kind", "probe"))
+
+    def templates(self) -> dict[str, str]:
+        """Every templated text of the probe, keyed by the field it sits in."""
+        return {"how_to_check": self.how_to_check} if self.how_to_check else {}
+
+    def variables(self, shared: Mapping[str, str]) -> dict[str, str]:
+        """The mapping its templates are rendered with: shared vars, then its own, then name."""
+        return {**shared, "name": self.name}
+
+    def default_how(self, variables: Mapping[str, str]) -> str:
+        """The by-hand check shown when no ``how_to_check`` is given."""
+        raise NotImplementedError
+
+    def how(self, variables: Mapping[str, str]) -> str:
+        """The by-hand check, rendered."""
+        if self.how_to_check:
+            return self.how_to_check.format_map(variables)
+        return self.default_how(variables)
+
+
+class CommandProbe(_Probe):
+    """Present when ``argv`` (a list, never a shell string) exits 0 within the timeout."""
+
+    kind: Literal["command"]
+    argv: list[str] = Field(min_length=1)
+    vars: dict[str, Text] = Field(default_factory=dict)
+    env: dict[str, Text] = Field(
+        default_factory=dict, description="extra environment; an entry rendering empty is unset"
+    )
+    expect_output: bool = Field(False, description="also require non-empty standard output")
+
+    def templates(self) -> dict[str, str]:
+        out = {f"argv[{i}]": arg for i, arg in enumerate(self.argv)}
+        out.update({f"env.{key}": value for key, value in self.env.items()})
+        return {**out, **super().templates()}
+
+    def variables(self, shared: Mapping[str, str]) -> dict[str, str]:
+        return {**shared, **self.vars, "name": self.name}
+
+    def command(self, variables: Mapping[str, str]) -> list[str]:
+        """The argv with its placeholders filled in."""
+        return [arg.format_map(variables) for arg in self.argv]
+
+    def environment(self, variables: Mapping[str, str]) -> dict[str, str]:
+        """The extra environment entries that render non-empty."""
+        rendered = {key: value.format_map(variables) for key, value in self.env.items()}
+        return {key: value for key, value in rendered.items() if value}
+
+    def default_how(self, variables: Mapping[str, str]) -> str:
+        prefix = [f"{k}={shlex.quote(v)}" for k, v in self.environment(variables).items()]
+        return " ".join([*prefix, shlex.join(self.command(variables))])
+
+
+class HttpProbe(_Probe):
+    """Present when a GET of ``url`` answers ``expect_status`` within the timeout."""
+
+    kind: Literal["http"]
+    url: str = Field(min_length=1, description="http(s) URL; {placeholders} allowed")
+    expect_status: int = Field(200, ge=100, le=599)
+
+    def templates(self) -> dict[str, str]:
+        return {"url": self.url, **super().templates()}
+
+    def target(self, variables: Mapping[str, str]) -> str:
+        """The URL with its placeholders filled in."""
+        return self.url.format_map(variables)
+
+    def default_how(self, variables: Mapping[str, str]) -> str:
+        url = shlex.quote(self.target(variables))
+        return f"curl -sS -o /dev/null -w '%{{http_code}}\\n' {url}"
+
+
+class EnvProbe(_Probe):
+    """Present when the environment variable is set and non-empty; its value is never shown."""
+
+    kind: Literal["env"]
+    variable: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    def default_how(self, variables: Mapping[str, str]) -> str:
+        return f"echo ${{{self.variable}:+set}}"
+
+
+Probe = Annotated[CommandProbe | HttpProbe | EnvProbe, Field(discriminator="kind")]
+
+
+class Infrastructure(_Model):
+    """The ``infrastructure`` section: expected warehouse objects and probes, plus presets."""
+
+    include: list[str] = Field(default_factory=list, description="preset names or file paths")
+    vars: dict[str, Text] = Field(default_factory=dict, description="values for {placeholders}")
+    schemas: list[str] = Field(default_factory=list, description="schemas that must exist")
+    tables: list[ExpectedTable] = Field(default_factory=list)
+    phase_tables: bool = Field(True, description="expect every table the phases name")
+    probes: list[Probe] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Infrastructure:
+        _check_unique(self.probes, 0)
+        if not self.include:  # with includes, the merge checks against the presets' vars
+            _check_placeholders(self.probes, self.vars)
+            _check_vars_used(self.vars, self.probes, declared=())
+        return self
+
+
+def _check_unique(probes: list[Any], first: int, seen: set[tuple[str, str]] | None = None) -> None:
+    seen = set() if seen is None else seen
+    for i, probe in enumerate(probes, start=first):
+        key = (probe.heading, probe.name)
+        if key in seen:
+            raise LocatedError(
+                f"probe {probe.heading} {probe.name} is declared twice", ("probes", i)
+            )
+        seen.add(key)
+
+
+def placeholders(text: str) -> set[str]:
+    """The variable names a ``str.format`` template uses; ValueError if it is malformed."""
+    names = set()
+    for _, field, _, _ in string.Formatter().parse(text):
+        if field is not None:
+            root = re.split(r"[.\[]", field, maxsplit=1)[0]
+            if not root:
+                raise ValueError("positional {} placeholders are not allowed; name them")
+            names.add(root)
+    return names
+
+
+def _check_placeholders(probes: list[Any], shared: Mapping[str, str], first: int = 0) -> None:
+    for i, probe in enumerate(probes, start=first):
+        known = probe.variables(shared)
+        for field, text in probe.templates().items():
+            try:
+                unknown = sorted(placeholders(text) - set(known))
+            except ValueError as exc:
+                raise LocatedError(f"bad template {text!r}: {exc}", ("probes", i, field)) from None
+            if unknown:
+                names = ", ".join(sorted(known)) or "none"
+                raise LocatedError(
+                    f"unknown placeholder {{{unknown[0]}}} (vars: {names}; write {{{{ for a literal brace)",
+                    ("probes", i, field),
+                )
+
+
+def _check_vars_used(vars_: Mapping[str, str], probes: list[Any], declared: Iterable[str]) -> None:
+    used = set(declared)
+    for probe in probes:
+        for text in probe.templates().values():
+            used |= placeholders(text)
+    for key in vars_:
+        if key not in used:
+            known = ", ".join(sorted(used)) or "none"
+            raise LocatedError(f"var {key!r} is used by no probe (used: {known})", ("vars", key))
+
+
+# --- presets ------------------------------------------------------------------------------
+def presets() -> list[str]:
+    """The names of the packaged presets (``include: [NAME]``)."""
+    folder = resources.files("phaseguard.presets")
+    return sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".yml"))
+
+
+def read_include(name: str, base_dir: Path) -> Source:
+    """The YAML of one include: a packaged preset by name, else a path relative to the config.
+
+    Raises:
+        LocatedError: no such preset or file (loc is empty: the caller knows where it was named).
+    """
+    if re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        resource = resources.files("phaseguard.presets") / f"{name}.yml"
+        if not resource.is_file():
+            raise LocatedError(f"unknown preset {name!r} (presets: {', '.join(presets())})", ())
+        return load_yaml(resource.read_text(encoding="utf-8"), f"preset {name} ({resource})")
+    path = Path(name) if Path(name).is_absolute() else base_dir / name
+    try:
+        return load_yaml(path.read_text(encoding="utf-8"), str(path))
+    except OSError as exc:
+        raise LocatedError(f"cannot read include {name!r}: {exc.strerror} ({path})", ()) from None
+
+
+def merge(main: Infrastructure, included: list[Infrastructure]) -> Infrastructure:
+    """``main`` with its includes folded in: presets' vars are defaults, lists are joined.
+
+    Raises:
+        LocatedError: a var no probe uses, a placeholder no var fills, a probe declared twice
+            (loc relative to ``main``).
+    """
+    shared: dict[str, str] = {}
+    for part in included:
+        shared.update(part.vars)
+    _check_vars_used(main.vars, main.probes, declared=shared)
+    shared.update(main.vars)
+    _check_placeholders(main.probes, shared)
+    seen: set[tuple[str, str]] = set()
+    for part in included:
+        _check_unique(part.probes, 0, seen)
+    _check_unique(main.probes, 0, seen)
+    schemas = list(dict.fromkeys(s for part in [*included, main] for s in part.schemas))
+    return main.model_copy(
+        update={
+            "include": [],
+            "vars": shared,
+            "schemas": schemas,
+            "tables": [t for part in [*included, main] for t in part.tables],
+            "probes": [p for part in [*included, main] for p in part.probes],
+        }
+    )
+
+
+# --- judging the warehouse ------------------------------------------------------------------
+_TYPE_ALIASES = {
+    "TEXT": "VARCHAR",
+    "CHARACTER VARYING": "VARCHAR",
+    "CHAR VARYING": "VARCHAR",
+    "STRING": "VARCHAR",
+    "INT": "INTEGER",
+    "INT4": "INTEGER",
+    "SIGNED": "INTEGER",
+    "INT8": "BIGINT",
+    "INT64": "BIGINT",
+    "LONG": "BIGINT",
+    "INT2": "SMALLINT",
+    "SHORT": "SMALLINT",
+    "DOUBLE PRECISION": "DOUBLE",
+    "FLOAT8": "DOUBLE",
+    "FLOAT64": "DOUBLE",
+    "FLOAT4": "REAL",
+    "TIMESTAMP WITHOUT TIME ZONE": "TIMESTAMP",
+    "DATETIME": "TIMESTAMP",
+    "TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ",
+    "TIME WITHOUT TIME ZONE": "TIME",
+    "BOOL": "BOOLEAN",
+    "LOGICAL": "BOOLEAN",
+    "DECIMAL": "NUMERIC",
+}
+
+
+def normalize_type(name: str) -> str:
+    """One spelling per type across DuckDB and PostgreSQL: ``character varying(20)`` -> VARCHAR."""
+    bare = " ".join(re.sub(r"\(.*?\)", " ", name).upper().split())
+    return _TYPE_ALIASES.get(bare, bare)
+
+
+class Status(str, Enum):
+    """Whether a deploy item is there: PRESENT, MISSING, or DRIFT (there but undeclared)."""
+
+    PRESENT = "present"
+    MISSING = "missing"
+    DRIFT = "drift"
+
+
+@dataclass(frozen=True)
+class DeployItem:
+    """One expected thing (schema, table, probe) or one drifted table, and what was found."""
+
+    group: str
+    name: str
+    status: Status
+    detail: str = ""
+    how_to_check: str = ""
+
+
+@dataclass(frozen=True)
+class DeployReport:
+    """Every deploy item of one ``deploy-check``, warehouse first, then probes in order."""
+
+    pipeline: str
+    items: tuple[DeployItem, ...]
+
+    def count(self, status: Status) -> int:
+        """How many items have ``status``."""
+        return sum(1 for item in self.items if item.status is status)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing is missing (drift alone passes), 2 otherwise."""
+        return 2 if self.count(Status.MISSING) else 0
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON shape of ``deploy-check --format json``."""
+        return {
+            "pipeline": self.pipeline,
+            "ok": self.exit_code == 0,
+            "exit_code": self.exit_code,
+            "counts": {status.value: self.count(status) for status in Status},
+            "items": [
+                {
+                    "group": i.group,
+                    "name": i.name,
+                    "status": i.status.value,
+                    "detail": i.detail,
+                    "how_to_check": i.how_to_check,
+                }
+                for i in self.items
+            ],
+        }
+
+
+class Catalogue(Protocol):
+    """What deploy-check reads from the warehouse (the door implements it)."""
+
+    def schemas(self) -> list[str]:
+        """Every schema, lower-cased."""
+
+    def tables_in_schemas(self, schemas: Iterable[str]) -> dict[str, dict[str, str]]:
+        """{schema.table: {column: TYPE}} for every table in ``schemas``."""
+
+
+def expected_tables(config: Config, infra: Infrastructure) -> dict[str, dict[str, str | None]]:
+    """Table -> required {column: type or None}: schedule and phase tables, then declared ones."""
+    out: dict[str, dict[str, str | None]] = {}
+    if infra.phase_tables:
+        schedule = config.schedule
+        out[schedule.table] = {schedule.date_column: None, schedule.unit: None}
+        for phase in config.phases:
+            for table in phase.tables:
+                columns = out.setdefault(table.table, {})
+                columns.setdefault(table.date_column, None)
+                if table.unit:
+                    columns.setdefault(table.unit, None)
+    for declared in infra.tables:
+        columns = out.setdefault(declared.table, {})
+        for column, dtype in declared.columns.items():
+            if dtype is not None or column not in columns:
+                columns[column] = dtype
+    return out
+
+
+def _candidates(table: str) -> list[str]:
+    parts = table.lower().split(".")[-2:]
+    if len(parts) == 2:
+        return [".".join(parts)]
+    return [f"main.{parts[0]}", f"public.{parts[0]}"]  # the DuckDB and PostgreSQL defaults
+
+
+def catalogue_schemas(config: Config, infra: Infrastructure) -> list[str]:
+    """The schemas whose tables deploy-check reads: declared ones and the expected tables'."""
+    names = [s.lower() for s in infra.schemas]
+    for table in expected_tables(config, infra):
+        names += [c.split(".")[0] for c in _candidates(table)]
+    return list(dict.fromkeys(names))
+
+
+def judge_warehouse(
+    config: Config,
+    infra: Infrastructure,
+    schemas: Iterable[str],
+    tables: Mapping[str, Mapping[str, str]],
+) -> list[DeployItem]:
+    """Schemas, tables, columns and types against the catalogue; then drift (pure)."""
+    present = {s.lower() for s in schemas}
+    items = [
+        DeployItem(
+            "schema",
+            schema,
+            Status.PRESENT if schema.lower() in present else Status.MISSING,
+            "" if schema.lower() in present else "schema does not exist",
+            f"SELECT schema_name FROM information_schema.schemata WHERE schema_name = '{schema}'",
+        )
+        for schema in infra.schemas
+    ]
+    known: set[str] = set()
+    for table, columns in expected_tables(config, infra).items():
+        candidates = _candidates(table)
+        known.update(candidates)
+        found = next((tables[c] for c in candidates if c in tables), None)
+        schema, _, bare = candidates[0].partition(".")
+        how = (
+            "SELECT column_name, data_type FROM information_schema.columns "
+            f"WHERE table_schema = '{schema}' AND table_name = '{bare}'"
+        )
+        if found is None:
+            detail = "table does not exist"
+            if len(table.split(".")) > 1 and schema not in present:
+                detail += f" (nor does schema {schema})"
+            items.append(DeployItem("table", table, Status.MISSING, detail, how))
+            continue
+        problems = []
+        for column, wanted in columns.items():
+            actual = found.get(column.lower())
+            if actual is None:
+                problems.append(f"no column {column}")
+            elif wanted and normalize_type(wanted) != normalize_type(actual):
+                problems.append(f"{column} is {actual}, expected {wanted.upper()}")
+        status = Status.MISSING if problems else Status.PRESENT
+        items.append(DeployItem("table", table, status, "; ".join(problems), how))
+    declared = {s.lower() for s in infra.schemas}
+    for name in sorted(tables):
+        if name.split(".")[0] in declared and name not in known:
+            items.append(
+                DeployItem(
+                    "drift",
+                    name,
+                    Status.DRIFT,
+                    f"in schema {name.split('.')[0]} but not named by the config",
+                    "declare it under infrastructure.tables if the pipeline uses it, else drop it",
+                )
+            )
+    return items
+
+
+def check_warehouse(
+    config: Config, infra: Infrastructure, catalogue: Catalogue
+) -> list[DeployItem]:
+    """Read the catalogue in two queries (schemas, tables with columns) and judge it."""
+    schemas = catalogue.schemas()
+    tables = catalogue.tables_in_schemas(catalogue_schemas(config, infra))
+    return judge_warehouse(config, infra, schemas, tables)
+
+
+__all__ = [
+    "Catalogue",
+    "CommandProbe",
+    "DeployItem",
+    "DeployReport",
+    "EnvProbe",
+    "ExpectedTable",
+    "HttpProbe",
+    "Infrastructure",
+    "LocatedError",
+    "Probe",
+    "Status",
+    "check_warehouse",
+    "expected_tables",
+    "judge_warehouse",
+    "merge",
+    "normalize_type",
+    "presets",
+    "read_include",
+]

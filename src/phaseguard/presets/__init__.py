@@ -1,0 +1,1 @@
+"""Packaged infrastructure presets: ``include: [NAME]`` loads ``NAME.yml`` from here."""
