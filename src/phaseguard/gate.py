@@ -25,7 +25,7 @@ from .assess import Selected, judge
 from .checks import check_name
 from .config import Check, Config, RowsExist
 from .config import Gate as GateConfig
-from .errors import GateBlocked, WarehouseError
+from .errors import GateBlocked, StoreError, WarehouseError
 from .events import Event
 from .plan import build_plan
 from .verdicts import Level, PhaseVerdict, Verdict
@@ -94,7 +94,7 @@ class Gate:
         """Measure the upstream for ``date`` in one query and decide; records and alerts."""
         decision = self._evaluate(date)
         if decision.status == "blocked":
-            override = self.guard.overrides.active(self.name, date)
+            override = self._active_override(date)
             if override is not None:
                 self.guard.overrides.use(override)
                 decision = Decision(
@@ -110,6 +110,17 @@ class Gate:
         self._record(decision)
         self._alert(decision)
         return decision
+
+    def _active_override(self, date: dt.date) -> Override | None:
+        """The override for (this gate, date), after recording any that expired.
+
+        An unreadable store means no override: the gate stays closed.
+        """
+        try:
+            self.guard.overrides.expire_due()
+            return self.guard.overrides.active(self.name, date)
+        except StoreError:
+            return None
 
     def enforce(self, date: dt.date) -> Decision:
         """Decide, and raise :class:`GateBlocked` (carrying the decision) when blocked."""
@@ -214,6 +225,22 @@ class Gate:
         )
 
     def _alert(self, decision: Decision) -> None:
+        """Alert through the incident tracker; a broken store or sink never changes a decision."""
+        try:
+            self._track(decision)
+        except StoreError as exc:
+            self.guard.recorder.record(
+                Event(
+                    kind="alert_failed",
+                    severity="error",
+                    message=f"could not track the incident of gate {self.name}: {exc.message}",
+                    pipeline=self.guard.config.pipeline,
+                    phase=self.name,
+                    date=decision.date,
+                )
+            )
+
+    def _track(self, decision: Decision) -> None:
         notifier = self.guard.notifier
         notifier.retry_pending()
         severity = SEVERITY[decision.status]
