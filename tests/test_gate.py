@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -40,7 +41,7 @@ class Clock:
 class Hook(BaseHTTPRequestHandler):
     """A webhook receiver that keeps every JSON body it is sent."""
 
-    received: list[dict[str, object]] = []
+    received: ClassVar[list[dict[str, object]]] = []
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
@@ -54,7 +55,7 @@ class Hook(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def webhook() -> Iterator[tuple[str, list[dict[str, object]]]]:
-    received: list[dict[str, object]] = []
+    received: ClassVar[list[dict[str, object]]] = []
     handler = type("H", (Hook,), {"received": received})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -265,9 +266,7 @@ def test_cli_gate_override_events_errors(
     )
     assert code == 0
     override_id = out.split("override ")[1].split(":")[0].strip()
-    code, out, err = run(
-        ["gate", "phase5", "--date", "2026-01-20", "--format", "json", *cfg], capsys
-    )
+    code, out, _ = run(["gate", "phase5", "--date", "2026-01-20", "--format", "json", *cfg], capsys)
     assert code == 1
     assert json.loads(out)["status"] == "overridden"
     assert run(["overrides", *cfg], capsys)[1].count(override_id) == 1
