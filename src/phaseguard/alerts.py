@@ -15,101 +15,47 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import hashlib
 import importlib.util
 import json
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import ConfigError, StoreError
 from .events import Event as _Event
 from .events import EventStore, IncidentRow, PendingAlert, Recorder, iso_utc
+from .sinks import (
+    AnySink as AnySink,
+)
+from .sinks import (
+    AppriseSink as AppriseSink,
+)
+from .sinks import (
+    Sink as Sink,
+)
+from .sinks import (
+    SlackSink as SlackSink,
+)
+from .sinks import (
+    StderrSink as StderrSink,
+)
+from .sinks import (
+    WebhookSink as WebhookSink,
+)
+from .sinks import (
+    mask as mask,
+)
 
 Severity = Literal["info", "warning", "critical"]
 Status = Literal["opened", "changed", "resolved", "report"]
 
 _RANK = {"info": 0, "warning": 1, "critical": 2}
 _EMOJI = {"info": ":information_source:", "warning": ":warning:", "critical": ":rotating_light:"}
-
-
-def mask(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret in it replaced by ``***`` (longest secrets first)."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
-
-
-class _SinkBase(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str | None = None
-    min_severity: Severity = "warning"
-
-    @property
-    def label(self) -> str:
-        """How events and messages name this sink: ``kind`` or ``kind:name``, never the URL."""
-        kind: str = getattr(self, "kind")  # noqa: B009 - every subclass has the tag
-        return f"{kind}:{self.name}" if self.name else kind
-
-    @property
-    def key(self) -> str:
-        """A stable id for a pending alert to find its sink again, without storing the URL."""
-        url: str = getattr(self, "url", "")
-        return self.label if self.name else f"{self.label}:{_digest(url)}"
-
-    def __repr_args__(self) -> Any:
-        for key, value in super().__repr_args__():
-            if key == "url":
-                yield key, "***"
-            elif key == "headers" and isinstance(value, dict):
-                yield key, dict.fromkeys(value, "***")
-            else:
-                yield key, value
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-class SlackSink(_SinkBase):
-    """Slack incoming webhook; posts Block Kit messages."""
-
-    kind: Literal["slack"] = "slack"
-    url: str
-
-
-class WebhookSink(_SinkBase):
-    """Any HTTP endpoint; posts the alert as JSON, with extra headers (e.g. a token)."""
-
-    kind: Literal["webhook"] = "webhook"
-    url: str
-    headers: dict[str, str] = Field(default_factory=dict)
-
-
-class AppriseSink(_SinkBase):
-    """Any service Apprise knows (needs the ``apprise`` extra); ``url`` is an Apprise URL."""
-
-    kind: Literal["apprise"] = "apprise"
-    url: str
-
-
-class StderrSink(_SinkBase):
-    """One line per alert on standard error."""
-
-    kind: Literal["stderr"] = "stderr"
-    min_severity: Severity = "info"
-
-
-AnySink = SlackSink | WebhookSink | AppriseSink | StderrSink
-Sink = Annotated[AnySink, Field(discriminator="kind")]
-"""A sink in the config, chosen by its ``kind``."""
 
 
 @dataclass(frozen=True)

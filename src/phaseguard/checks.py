@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .config import (
     Aggregate,
@@ -37,11 +37,11 @@ class Context:
     date: dt.date
     phase_tables: Sequence[str]
     now: dt.datetime
+    scheduled: int = field(init=False)
 
-    @property
-    def scheduled(self) -> int:
-        """Units scheduled on this date."""
-        return self.measurements.scheduled(self.date, self.config.schedule.unit)
+    def __post_init__(self) -> None:
+        scheduled = self.measurements.scheduled(self.date, self.config.schedule.unit)
+        object.__setattr__(self, "scheduled", scheduled)
 
     def rows(self, key: str) -> int:
         """Rows of table ``key`` on this date."""

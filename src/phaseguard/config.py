@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .alerts import Sink
 from .errors import ConfigError
 from .infra import Infrastructure, LocatedError, merge, read_include
+from .sinks import Sink
 from .yamlsource import Source, load_yaml
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_$-]*"

@@ -28,9 +28,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, NamedTuple, Protocol
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, Protocol
 
-import psycopg
+if TYPE_CHECKING:
+    import psycopg
+
 
 from .errors import ConfigError, StoreError
 
@@ -340,7 +342,11 @@ class EventStore:
             "incidents": prefix + "incidents",
             "pending": prefix + "pending_alerts",
         }
-        self._errors: tuple[type[BaseException], ...] = (sqlite3.Error, psycopg.Error, OSError)
+        self._errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)
+        if pg_url:
+            import psycopg
+
+            self._errors = (*self._errors, psycopg.Error)
         identity = pg_url or str(sqlite_path)
         digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
         self.spool_path = spool_dir / "events.spool.jsonl"
@@ -379,6 +385,8 @@ class EventStore:
                 conn.close()
                 raise
         else:
+            import psycopg
+
             conn = psycopg.connect(str(self._pg_url), autocommit=True, connect_timeout=10)
             try:
                 with conn.transaction(), conn.cursor() as cur:
@@ -432,9 +440,10 @@ class EventStore:
                         if lock_key is not None:
                             cur.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (lock_key,))
                         yield cur
-            except psycopg.OperationalError:
+            except Exception as exc:
                 # The server went away: drop the connection so the next call reconnects.
-                self._drop()
+                if type(exc).__name__ == "OperationalError" and self._pg_url:
+                    self._drop()
                 raise
 
     def _drop(self) -> None:

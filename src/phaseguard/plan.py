@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 from .config import Check, Config
@@ -26,7 +27,7 @@ class Metric:
     column: str = ""
     expr: str = ""
 
-    @property
+    @cached_property
     def key(self) -> str:
         """Stable name of the metric, used to look its value up."""
         return ":".join(part for part in (self.kind, self.column, self.expr) if part)
@@ -80,7 +81,7 @@ class Measurements:
 
     def scheduled(self, date: dt.date, unit: str) -> int:
         """Units scheduled on ``date`` (e.g. games)."""
-        return int(self.get(SCHEDULE, date, Metric("units", unit)) or 0)
+        return int(self.values.get((SCHEDULE, date), {}).get(f"units:{unit}") or 0)
 
 
 def metrics_for(

@@ -195,6 +195,18 @@ def parse_aggregate(expr: str) -> exp.Expr:
     return tree
 
 
+_DOUBLE = exp.DataType(this=exp.DataType.Type.DOUBLE)
+
+
+def table_ref(name: str) -> exp.Table:
+    """A table node for a validated ``[catalog.]schema.table`` name, built without parsing."""
+    parts = [exp.to_identifier(part) for part in name.split(".")]
+    table = parts[-1]
+    db = parts[-2] if len(parts) > 1 else None
+    catalog = parts[-3] if len(parts) > 2 else None
+    return exp.Table(this=table, db=db, catalog=catalog)
+
+
 class Warehouse:
     """A connection to the pipeline's warehouse, measured in one query per command."""
 
@@ -204,6 +216,7 @@ class Warehouse:
         self.url = mask_url(url)
         self.queries_sent = 0
         self.last_sql = ""
+        self._sql_cache: dict[tuple[Probe, ...], str] = {}
 
     def __enter__(self) -> Warehouse:
         return self
@@ -217,32 +230,37 @@ class Warehouse:
 
     # --- the one read path --------------------------------------------------------------
     def measurement_sql(self, plan: Plan) -> tuple[str, dict[str, Any]]:
-        """The single statement answering ``plan``, and its bound parameters."""
-        width = max(len(p.metrics) for p in plan.probes)
-        selects = [self._probe_select(i, probe, width) for i, probe in enumerate(plan.probes)]
-        union: exp.Query = selects[0]
-        for select in selects[1:]:
-            union = exp.union(union, select, distinct=False)
-        params = {"start": plan.start, "stop": plan.end + dt.timedelta(days=1)}
-        return union.sql(dialect=self.dialect, identify=True), params
+        """The single statement answering ``plan``, and its bound parameters.
+
+        The text depends only on the probes (the dates are parameters), so it is rendered
+        once per process and reused: repeated gate decisions skip sqlglot entirely.
+        """
+        sql = self._sql_cache.get(plan.probes)
+        if sql is None:
+            width = max(len(p.metrics) for p in plan.probes)
+            selects = [self._probe_select(i, p, width) for i, p in enumerate(plan.probes)]
+            union: exp.Query = selects[0]
+            for select in selects[1:]:
+                union = exp.Union(this=union, expression=select, distinct=False)
+            sql = union.sql(dialect=self.dialect, identify=True)
+            self._sql_cache[plan.probes] = sql
+        return sql, {"start": plan.start, "stop": plan.end + dt.timedelta(days=1)}
 
     def _probe_select(self, index: int, probe: Probe, width: int) -> exp.Select:
         date_col = exp.column(probe.date_column)
-        day = exp.cast(date_col, exp.DataType.build("date"))
+        day = exp.cast(date_col, exp.DataType(this=exp.DataType.Type.DATE))
         columns: list[exp.Expr] = [
             exp.Literal.number(index).as_("src"),
             day.copy().as_("d"),
         ]
         for i in range(width):
             value = self._metric_expr(probe.metrics[i]) if i < len(probe.metrics) else exp.null()
-            columns.append(exp.cast(value, exp.DataType.build("double")).as_(f"m{i}"))
+            columns.append(exp.cast(value, _DOUBLE.copy()).as_(f"m{i}"))
         where = exp.and_(
             exp.GTE(this=date_col.copy(), expression=exp.Placeholder(this="start")),
             exp.LT(this=date_col.copy(), expression=exp.Placeholder(this="stop")),
         )
-        return (
-            exp.select(*columns).from_(exp.to_table(probe.table)).where(where).group_by(day.copy())
-        )
+        return exp.select(*columns).from_(table_ref(probe.table)).where(where).group_by(day.copy())
 
     def _metric_expr(self, metric: Metric) -> exp.Expr:
         if metric.kind == "rows":
@@ -399,6 +417,45 @@ class Warehouse:
         self._write(
             [(delete.sql(dialect=self.dialect, identify=True), {"d": date}), (insert, list(rows))]
         )
+
+    def replace_partition_from_query(
+        self, table: str, date_column: str, date: dt.date, query: str
+    ) -> int:
+        """Atomically replace the partition of ``table`` for ``date`` with a query's rows.
+
+        ``query`` is trusted pipeline code (the example's processors): one SELECT written in
+        DuckDB's dialect, parsed by sqlglot and rendered for this warehouse. It refers to
+        the date as the named parameter ``:d`` (``$d`` also works); the value is bound,
+        never formatted in. Its select list names the target columns. Returns rows written.
+        """
+        try:
+            select = sqlglot.parse_one(query.replace(":d", "$d"), read="duckdb")
+        except sqlglot.errors.ParseError as exc:
+            raise ConfigError(f"cannot parse the query for {table}: {_first_line(exc)}") from None
+        if not isinstance(select, exp.Query):
+            raise ConfigError(f"the query for {table} must be a SELECT")
+        for node in select.find_all(exp.Parameter):
+            node.replace(exp.Placeholder(this="d"))
+        target = exp.to_table(table)
+        columns = [exp.to_identifier(name) for name in select.named_selects]
+        insert = exp.Insert(this=exp.Schema(this=target, expressions=columns), expression=select)
+        delete = exp.delete(
+            target.copy(),
+            where=exp.EQ(this=exp.column(date_column), expression=exp.Placeholder(this="d")),
+        )
+        count = (
+            exp.select(exp.Count(this=exp.Star()))
+            .from_(target.copy())
+            .where(exp.EQ(this=exp.column(date_column), expression=exp.Placeholder(this="d")))
+        )
+        params = {"d": date}
+        self._write(
+            [
+                (delete.sql(dialect=self.dialect, identify=True), params),
+                (insert.sql(dialect=self.dialect, identify=True), params),
+            ]
+        )
+        return int(self._run(count.sql(dialect=self.dialect, identify=True), params)[0][0])
 
     def insert_rows(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]

@@ -51,6 +51,9 @@ class FaultModel:
         retry_after: seconds, sent with every 429.
         outages: ``(start, end)`` windows on the server's clock in which every request is 503.
         slow_seconds: how long a ``slow`` answer is held, in real seconds.
+        script: faults for the first requests, in order, before any draw (``""`` for none;
+            ``"429"`` and the ``kinds`` names): ``("drop", "")`` drops the first request and
+            answers the second. Outage windows still come first.
     """
 
     transient_rate: float = 0.0
@@ -59,6 +62,7 @@ class FaultModel:
     retry_after: float = 30.0
     outages: tuple[tuple[float, float], ...] = ()
     slow_seconds: float = 1.0
+    script: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         rates = (self.transient_rate, self.rate_limit_rate)
@@ -161,6 +165,7 @@ class _Httpd(ThreadingHTTPServer):
     faults: FaultModel
     rng: random.Random
     rng_lock: threading.Lock
+    scripted: int = 0
     clock: Callable[[], float]
     api_key: str
     stats: ServerStats
@@ -171,6 +176,9 @@ class _Httpd(ThreadingHTTPServer):
         if self.faults.in_outage(self.clock()):
             return "outage"
         with self.rng_lock:
+            if self.scripted < len(self.faults.script):
+                self.scripted += 1
+                return self.faults.script[self.scripted - 1] or None
             u, pick = self.rng.random(), self.rng.choice(self.faults.kinds)
         if u < self.faults.rate_limit_rate:
             return "429"

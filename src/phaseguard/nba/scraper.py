@@ -49,7 +49,7 @@ COLUMNS = tuple(SCHEMA[TABLE])
 DEFAULT_BASE_URL = "https://api.balldontlie.io"
 SEED_POLICY = RetryPolicy(max_attempts=5, base_delay=60.0, max_delay=1800.0, jitter="full")
 """The action plan's retry: ``@retry_with_jitter(max_attempts=5, base_delay=60, max_delay=1800)``."""
-_PER_PAGE = 100  # balldontlie's largest page: one page holds any date's games
+PER_PAGE = 100  # balldontlie's largest page: one page holds any date's games
 
 
 def bdl_client(api_key: str | None = None, *, base_url: str | None = None) -> Any:
@@ -119,7 +119,7 @@ def with_deadline(call: Callable[[], T], timeout: float, what: str) -> T:
 def _games_page(client: Any, day: dt.date, cursor: int | None, *, timeout: float) -> Any:
     api = client.nba.games
     params = api._prepare_params(
-        {"dates": [day.isoformat()], "per_page": _PER_PAGE, "cursor": cursor}
+        {"dates": [day.isoformat()], "per_page": PER_PAGE, "cursor": cursor}
     )
     what = f"GET nba/v1/games?dates[]={day}"
     return with_deadline(lambda: api._get("nba/v1/games", params=params), timeout, what)
