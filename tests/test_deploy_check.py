@@ -227,12 +227,19 @@ def test_commands_exit_codes_and_a_hang_cut_at_its_timeout() -> None:
     - {kind: command, name: nowhere, argv: [no-such-command-phaseguard]}
     - {kind: command, name: silent, argv: ["true"], expect_output: true}
     - {kind: command, name: says, argv: [echo, "{word}"], expect_output: true}
+    - {kind: command, name: s1, argv: [sleep, "1"]}
+    - {kind: command, name: s2, argv: [sleep, "1"]}
+    - {kind: command, name: s3, argv: [sleep, "1"]}
+    - {kind: command, name: s4, argv: [sleep, "1"]}
 """,
         word="hello",
     )
     started = time.monotonic()
-    items = by_key(run_probes(infra.probes, infra.vars, timeout=5))
-    assert time.monotonic() - started < 10
+    listed = run_probes(infra.probes, infra.vars, timeout=5)
+    assert time.monotonic() - started < 3  # in parallel: one after another takes over 5 s
+    assert [i.name for i in listed] == [p.name for p in infra.probes]
+    items = by_key(listed)
+    assert all(items["command", f"s{n}"].status is Status.PRESENT for n in range(1, 5))
     assert items["command", "true"].status is Status.PRESENT
     assert items["command", "false"].detail == "exit 1"
     assert items["command", "three"].detail == "exit 3"
@@ -242,7 +249,6 @@ def test_commands_exit_codes_and_a_hang_cut_at_its_timeout() -> None:
     assert items["command", "nowhere"].detail == "no-such-command-phaseguard: command not found"
     assert items["command", "silent"].detail == "exit 0 but no output"
     assert items["command", "says"].status is Status.PRESENT
-    assert [i.name for i in run_probes(infra.probes, infra.vars)] == [p.name for p in infra.probes]
 
 
 def test_env_probe_never_shows_the_value(monkeypatch: pytest.MonkeyPatch) -> None:

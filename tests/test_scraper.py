@@ -47,7 +47,7 @@ def warehouse(tmp_path: Path) -> Iterator[Warehouse]:
 
 def count(wh: Warehouse, sql: str, *params: Any) -> int:
     """One number from the warehouse's own DuckDB connection."""
-    rows = wh.driver.execute(sql, dict(enumerate(params, start=1)) if params else None)
+    rows = wh.driver.execute(sql, {str(i): p for i, p in enumerate(params, start=1)})
     return int(rows[0][0])
 
 
@@ -88,7 +88,8 @@ def test_ten_percent_faults_still_load_every_game(warehouse: Warehouse) -> None:
     assert "retry_exhausted" not in events.kinds()
     for day, result in zip(DAYS, results, strict=True):
         expected = {g.game_id for g in season_games(7)[day]}
-        assert result.complete and result.games_expected == result.games_loaded == len(expected)
+        assert result.complete
+        assert result.games_expected == result.games_loaded == len(expected)
         loaded = warehouse.driver.execute(
             f"SELECT DISTINCT game_id FROM {TABLE} WHERE game_date = $1", {"1": day}
         )
@@ -187,7 +188,8 @@ def test_outage_longer_than_every_wait_exhausts_and_alerts_once(warehouse: Wareh
     assert events.kinds() == ["retry_attempt"] * 4 + ["retry_exhausted"]
     assert len(alerts) == 1
     (alert,) = alerts
-    assert alert.kind == "retry_exhausted" and alert.date == DAY
+    assert alert.kind == "retry_exhausted"
+    assert alert.date == DAY
     assert alert.details["source"] == "bdl"
     assert alert.details["date"] == DAY.isoformat()
     assert alert.details["table"] == TABLE
@@ -210,9 +212,8 @@ def test_outage_shorter_than_the_waits_is_ridden_out(warehouse: Warehouse) -> No
 def test_small_simulation_retries_beat_no_retries(tmp_path: Path) -> None:
     result = simulate(dates=10, seed=7, workdir=tmp_path, scenarios=DEFAULT_SCENARIOS)
     bare, retried, caught_up = (result.scenario(s.name) for s in DEFAULT_SCENARIOS)
-    assert result.outage_date is not None and result.games == sum(
-        len(season_games(7)[d]) for d in list(season_games(7))[:10]
-    )
+    assert result.outage_date is not None
+    assert result.games == sum(len(season_games(7)[d]) for d in list(season_games(7))[:10])
     assert bare.coverage < retried.coverage <= caught_up.coverage == 1.0
     assert bare.alerts > retried.alerts >= 1
     # The 20-minute outage outlasts every wait of its night: that date, and only it, alerts.

@@ -508,6 +508,161 @@ def deploy_check(
     raise typer.Exit(report.exit_code)
 
 
+def _draw_receipt(receipt: Any) -> None:
+    """The backfill receipt: per date, health before -> after, lights, and why it fails."""
+    from .runner import Receipt
+
+    assert isinstance(receipt, Receipt)
+    phases = [p.phase for p in receipt.after.dates[0].phases] if receipt.after.dates else []
+    table = Table(title=f"backfill receipt {receipt.start} → {receipt.end}")
+    table.add_column("date", no_wrap=True)
+    table.add_column("health", justify="right", no_wrap=True)
+    for name in phases:
+        table.add_column(name, no_wrap=True)
+    table.add_column("overall", no_wrap=True)
+    for run in receipt.runs:
+        before, after = receipt.before_of(run.date), receipt.after_of(run.date)
+        health = f"{_num(before.health)} → {_num(after.health)}"
+        if run.skipped_complete:
+            health = f"{_num(after.health)} (skipped)"
+        cells = [_cell(after.phase(p).level, short=True) for p in phases]
+        table.add_row(str(run.date), health, *cells, _overall_label(after, "verify"))
+    out.print(table)
+    out.print(f"[dim]{LEGEND}[/]")
+    for run in receipt.runs:
+        after = receipt.after_of(run.date)
+        reasons = [r for r in run.phases if r.status in ("blocked", "failed")]
+        failing = [(p.phase, v) for p in after.phases for v in p.failing]
+        if not reasons and not failing:
+            continue
+        out.print(f"\n[bold]{run.date}[/] {after.overall.value}")
+        for r in reasons:
+            out.print(f"  {r.phase} {r.status.upper()}: {escape(r.message)}")
+        for phase, verdict in failing:
+            out.print(
+                f"  {phase} {_cell(verdict.level)} {escape(verdict.check)}: "
+                f"{escape(verdict.observed)} — expected {escape(verdict.expected)}"
+            )
+        for gap in receipt.gaps.get(run.date, []):
+            out.print(
+                f"  gap: {escape(str(gap.get('source', '')))} {escape(str(gap.get('key', '')))} "
+                f"{escape(str(gap.get('error_class', '')))}: {escape(str(gap.get('message', '')))}"
+            )
+    whole_before, whole_after = receipt.before, receipt.after
+    ran = sum(1 for r in receipt.runs if not r.skipped_complete)
+    out.print(
+        f"\n{len(receipt.runs)} scheduled dates, {ran} run, "
+        f"{len(receipt.runs) - ran} already complete. Health {_num(whole_before.health)} → "
+        f"{_num(whole_after.health)}. Overall: "
+        f"[{OVERALL_STYLES[whole_after.overall]}]{whole_after.overall.value}[/] "
+        f"({receipt.seconds:.1f}s)"
+    )
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f}"
+
+
+def _progress_runner(guard: Any, total: int) -> tuple[Any, Any]:
+    """A Runner that reports each phase: a progress bar on a terminal, plain lines otherwise."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .runner import Runner
+
+    phases = len(guard.config.phases)
+    if out.is_terminal:
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+        )
+        task = progress.add_task("backfill", total=max(total * phases, 1))
+
+        def on_phase(date: Any, run: Any) -> None:
+            progress.update(task, advance=1, description=f"{date} {run.phase} {run.status}")
+
+        return Runner(guard, on_phase=on_phase), progress
+
+    def plain(date: Any, run: Any) -> None:
+        note = f": {run.message}" if run.status in ("blocked", "failed") else ""
+        err.print(f"{date} {run.phase} {run.status}{escape(note)}", highlight=False)
+
+    return Runner(guard, on_phase=plain), None
+
+
+@app.command("run")
+def run_command(
+    date: DateOpt,
+    from_phase: Annotated[
+        str | None, typer.Option("--from-phase", help="Start at this phase.")
+    ] = None,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Run every phase for one date: gate -> step -> check, downstream stopped on a block."""
+    import contextlib
+
+    from .assess import parse_date
+
+    day = parse_date(date)
+    with _guard(config, warehouse) as guard:
+        runner, progress = _progress_runner(guard, 1)
+        with progress if progress is not None else contextlib.nullcontext():
+            result = runner.run_date(day, from_phase=from_phase)
+        verdict = guard.verify(day)
+    for run in result.phases:
+        out.print(f"  {run.phase:<10} {run.status:<8} {escape(run.message)}")
+    draw_range(verdict, details=True)
+    raise typer.Exit(exit_code(verdict))
+
+
+@app.command()
+def backfill(
+    start: Annotated[str, typer.Argument(help="First date, YYYY-MM-DD.")],
+    end: Annotated[str | None, typer.Argument(help="Last date (default: START).")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Dates run in parallel.")] = 1,
+    from_phase: Annotated[
+        str | None, typer.Option("--from-phase", help="Start at this phase.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Run dates that are already COMPLETE too.")] = False,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    warehouse: WarehouseOpt = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Backfill a range through the gates, then verify it: the backfill receipt."""
+    import contextlib
+
+    from .assess import date_range
+    from .errors import UsageError
+    from .runner import backfill as run_backfill
+    from .runner import receipt_to_dict
+
+    fmt = _check_format(fmt)
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, not {jobs}")
+    first, last = date_range(start, end)
+    with _guard(config, warehouse) as guard:
+        runner, progress = _progress_runner(guard, (last - first).days + 1)
+        with progress if progress is not None else contextlib.nullcontext():
+            receipt = run_backfill(
+                guard,
+                first,
+                last,
+                jobs=jobs,
+                from_phase=from_phase,
+                force=force,
+                runner=runner,
+                guard_factory=lambda: _guard(config, warehouse),
+            )
+    if fmt == "json":
+        sys.stdout.write(json.dumps(receipt_to_dict(receipt), indent=2, default=str) + "\n")
+    else:
+        _draw_receipt(receipt)
+    raise typer.Exit(exit_code(receipt.after))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: PhaseguardError -> one red line and its exit code."""
     args = list(sys.argv[1:] if argv is None else argv)

@@ -16,7 +16,7 @@ import re
 import shlex
 import string
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import Enum
 from importlib import resources
 from pathlib import Path
@@ -166,16 +166,15 @@ class Infrastructure(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> Infrastructure:
-        _check_unique(self.probes, 0)
+        _check_unique(self.probes, set())
         if not self.include:  # with includes, the merge checks against the presets' vars
             _check_placeholders(self.probes, self.vars)
             _check_vars_used(self.vars, self.probes, declared=())
         return self
 
 
-def _check_unique(probes: list[Any], first: int, seen: set[tuple[str, str]] | None = None) -> None:
-    seen = set() if seen is None else seen
-    for i, probe in enumerate(probes, start=first):
+def _check_unique(probes: list[Any], seen: set[tuple[str, str]]) -> None:
+    for i, probe in enumerate(probes):
         key = (probe.heading, probe.name)
         if key in seen:
             raise LocatedError(
@@ -196,8 +195,8 @@ def placeholders(text: str) -> set[str]:
     return names
 
 
-def _check_placeholders(probes: list[Any], shared: Mapping[str, str], first: int = 0) -> None:
-    for i, probe in enumerate(probes, start=first):
+def _check_placeholders(probes: list[Any], shared: Mapping[str, str]) -> None:
+    for i, probe in enumerate(probes):
         known = probe.variables(shared)
         for field, text in probe.templates().items():
             try:
@@ -258,13 +257,13 @@ def merge(main: Infrastructure, included: list[Infrastructure]) -> Infrastructur
     shared: dict[str, str] = {}
     for part in included:
         shared.update(part.vars)
+    _check_placeholders(main.probes, {**shared, **main.vars})
     _check_vars_used(main.vars, main.probes, declared=shared)
     shared.update(main.vars)
-    _check_placeholders(main.probes, shared)
     seen: set[tuple[str, str]] = set()
     for part in included:
-        _check_unique(part.probes, 0, seen)
-    _check_unique(main.probes, 0, seen)
+        _check_unique(part.probes, seen)
+    _check_unique(main.probes, seen)
     schemas = list(dict.fromkeys(s for part in [*included, main] for s in part.schemas))
     return main.model_copy(
         update={
@@ -278,31 +277,21 @@ def merge(main: Infrastructure, included: list[Infrastructure]) -> Infrastructur
 
 
 # --- judging the warehouse ------------------------------------------------------------------
-_TYPE_ALIASES = {
-    "TEXT": "VARCHAR",
-    "CHARACTER VARYING": "VARCHAR",
-    "CHAR VARYING": "VARCHAR",
-    "STRING": "VARCHAR",
-    "INT": "INTEGER",
-    "INT4": "INTEGER",
-    "SIGNED": "INTEGER",
-    "INT8": "BIGINT",
-    "INT64": "BIGINT",
-    "LONG": "BIGINT",
-    "INT2": "SMALLINT",
-    "SHORT": "SMALLINT",
-    "DOUBLE PRECISION": "DOUBLE",
-    "FLOAT8": "DOUBLE",
-    "FLOAT64": "DOUBLE",
-    "FLOAT4": "REAL",
-    "TIMESTAMP WITHOUT TIME ZONE": "TIMESTAMP",
-    "DATETIME": "TIMESTAMP",
-    "TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ",
-    "TIME WITHOUT TIME ZONE": "TIME",
-    "BOOL": "BOOLEAN",
-    "LOGICAL": "BOOLEAN",
-    "DECIMAL": "NUMERIC",
+# Spellings of one type across DuckDB, PostgreSQL and BigQuery: canonical -> aliases.
+_TYPE_FAMILIES = {
+    "VARCHAR": ("TEXT", "CHARACTER VARYING", "CHAR VARYING", "STRING"),
+    "INTEGER": ("INT", "INT4", "SIGNED"),
+    "BIGINT": ("INT8", "INT64", "LONG"),
+    "SMALLINT": ("INT2", "SHORT"),
+    "DOUBLE": ("DOUBLE PRECISION", "FLOAT8", "FLOAT64"),
+    "REAL": ("FLOAT4",),
+    "TIMESTAMP": ("TIMESTAMP WITHOUT TIME ZONE", "DATETIME"),
+    "TIMESTAMPTZ": ("TIMESTAMP WITH TIME ZONE",),
+    "TIME": ("TIME WITHOUT TIME ZONE",),
+    "BOOLEAN": ("BOOL", "LOGICAL"),
+    "NUMERIC": ("DECIMAL",),
 }
+_TYPE_ALIASES = {alias: name for name, aliases in _TYPE_FAMILIES.items() for alias in aliases}
 
 
 def normalize_type(name: str) -> str:
@@ -353,16 +342,7 @@ class DeployReport:
             "ok": self.exit_code == 0,
             "exit_code": self.exit_code,
             "counts": {status.value: self.count(status) for status in Status},
-            "items": [
-                {
-                    "group": i.group,
-                    "name": i.name,
-                    "status": i.status.value,
-                    "detail": i.detail,
-                    "how_to_check": i.how_to_check,
-                }
-                for i in self.items
-            ],
+            "items": [{**asdict(i), "status": i.status.value} for i in self.items],
         }
 
 
@@ -476,25 +456,3 @@ def check_warehouse(
     schemas = catalogue.schemas()
     tables = catalogue.tables_in_schemas(catalogue_schemas(config, infra))
     return judge_warehouse(config, infra, schemas, tables)
-
-
-__all__ = [
-    "Catalogue",
-    "CommandProbe",
-    "DeployItem",
-    "DeployReport",
-    "EnvProbe",
-    "ExpectedTable",
-    "HttpProbe",
-    "Infrastructure",
-    "LocatedError",
-    "Probe",
-    "Status",
-    "check_warehouse",
-    "expected_tables",
-    "judge_warehouse",
-    "merge",
-    "normalize_type",
-    "presets",
-    "read_include",
-]

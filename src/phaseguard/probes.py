@@ -153,13 +153,3 @@ def deploy_check(
     items = check_warehouse(config, infra, catalogue)
     items += run_probes(infra.probes, infra.vars, timeout=timeout)
     return DeployReport(pipeline=config.pipeline, items=tuple(items))
-
-
-__all__ = [
-    "DEFAULT_TIMEOUT",
-    "deploy_check",
-    "fetch_status",
-    "run_command",
-    "run_probe",
-    "run_probes",
-]

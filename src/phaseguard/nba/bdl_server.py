@@ -73,6 +73,8 @@ class FaultModel:
             raise UsageError(
                 f"fault kinds must be among {', '.join(FAULT_KINDS)}, got {self.kinds}"
             )
+        if set(self.script) - {"", "429", *FAULT_KINDS}:
+            raise UsageError(f"unknown fault in script {self.script}")
         object.__setattr__(self, "outages", tuple((float(a), float(b)) for a, b in self.outages))
 
     def in_outage(self, now: float) -> bool:
@@ -200,11 +202,11 @@ class _Handler(BaseHTTPRequestHandler):
             srv.stats.count(path, "dropped", fault)
             self.close_connection = True
             return
-        if fault == "slow":
-            srv.stopping.wait(srv.faults.slow_seconds)
         status, body, headers = self._answer(path, parse_qs(url.query), fault)
         srv.stats.count(path, str(status), fault)
         data = json.dumps(body).encode()
+        if fault == "slow":
+            srv.stopping.wait(srv.faults.slow_seconds)
         try:
             self.send_response(status)
             for name, value in {"Content-Type": "application/json", **headers}.items():

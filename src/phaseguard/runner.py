@@ -1,0 +1,408 @@
+"""Running the pipeline: per date, per phase in dependency order, gate -> step -> check.
+
+``run_date`` is what ``phaseguard run --date D`` does; ``backfill`` runs it over a range
+and ends with a receipt (health before -> after, the traffic lights, and why whatever
+still fails fails). A blocked gate or a failed step stops that date's downstream phases:
+they never run on incomplete upstream data. Other dates go on.
+
+Steps come from the config: a Python callable (``module:function``, called with the date
+and a :class:`StepContext`) or a shell command with ``{date}``. Transient step failures
+are retried with :func:`phaseguard.retry.retry`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import inspect
+import shlex
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from .errors import (
+    ConfigError,
+    GateBlocked,
+    PhaseguardError,
+    RetryBudgetExceeded,
+    RetryExhausted,
+    UsageError,
+)
+from .events import Event
+from .retry import retry
+from .verdicts import DateVerdict, Overall, RangeVerdict
+
+if TYPE_CHECKING:
+    from .config import Phase, Step
+    from .gate import Decision
+    from .guard import Guard
+    from .warehouse import Warehouse
+
+PhaseStatus = Literal["ran", "blocked", "failed", "skipped", "no_step"]
+
+
+class StepFailed(PhaseguardError):
+    """A phase's step failed for a date (after its retries, if the failure was transient)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+@dataclass
+class StepContext:
+    """What a step callable gets besides the date: the open warehouse and the guard."""
+
+    guard: Guard
+    phase: str
+    date: dt.date
+
+    @property
+    def warehouse(self) -> Warehouse:
+        """The pipeline's warehouse, already open."""
+        return self.guard.warehouse
+
+
+@dataclass(frozen=True)
+class PhaseRun:
+    """What happened to one phase for one date."""
+
+    phase: str
+    status: PhaseStatus
+    message: str = ""
+    gate: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class DateRun:
+    """One date's run: what each phase did."""
+
+    date: dt.date
+    phases: tuple[PhaseRun, ...]
+    skipped_complete: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Every phase ran (or had nothing to run)."""
+        return all(p.status in ("ran", "no_step") for p in self.phases)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The end of a backfill: per date, before -> after, and why anything still fails."""
+
+    start: dt.date
+    end: dt.date
+    runs: tuple[DateRun, ...]
+    before: RangeVerdict
+    after: RangeVerdict
+    gaps: dict[dt.date, list[dict[str, Any]]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def before_of(self, date: dt.date) -> DateVerdict:
+        """The verdict of ``date`` before the backfill."""
+        return next(d for d in self.before.dates if d.date == date)
+
+    def after_of(self, date: dt.date) -> DateVerdict:
+        """The verdict of ``date`` after the backfill."""
+        return next(d for d in self.after.dates if d.date == date)
+
+
+def load_callable(spec: str) -> Callable[..., Any]:
+    """Import ``module:function``; a ConfigError naming the spec if it cannot."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"step call {spec!r} must look like module:function", key="step.call")
+    try:
+        module = importlib.import_module(module_name)
+        fn = getattr(module, attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot import step {spec!r}: {exc}", key="step.call") from None
+    if not callable(fn):
+        raise ConfigError(f"step {spec!r} is not callable", key="step.call")
+    return fn  # type: ignore[no-any-return]
+
+
+def _run_step(step: Step, date: dt.date, ctx: StepContext) -> None:
+    if step.call is not None:
+        fn = load_callable(step.call)
+        params = inspect.signature(fn).parameters
+        fn(date, ctx) if len(params) >= 2 else fn(date)
+        return
+    assert step.command is not None
+    argv = [part.replace("{date}", date.isoformat()) for part in shlex.split(step.command)]
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=step.timeout_seconds, check=False
+        )
+    except FileNotFoundError:
+        raise StepFailed(f"step command not found: {argv[0]}") from None
+    except subprocess.TimeoutExpired:
+        raise StepFailed(
+            f"step timed out after {step.timeout_seconds:g}s", transient=True
+        ) from None
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
+        # EX_TEMPFAIL (75) is the shell's way to say "try again later".
+        raise StepFailed(
+            f"step exited {done.returncode}: {tail[0][:300]}", transient=done.returncode == 75
+        )
+
+
+class Runner:
+    """Runs phases for dates through their gates, with retries on transient step failures."""
+
+    def __init__(
+        self,
+        guard: Guard,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        on_phase: Callable[[dt.date, PhaseRun], None] | None = None,
+        step_attempts: int = 3,
+        step_base_delay: float = 2.0,
+        step_max_delay: float = 60.0,
+    ) -> None:
+        self.guard = guard
+        self.sleep = sleep
+        self.on_phase = on_phase
+        self.step_attempts = step_attempts
+        self.step_base_delay = step_base_delay
+        self.step_max_delay = step_max_delay
+
+    def run_date(self, date: dt.date, *, from_phase: str | None = None) -> DateRun:
+        """Every phase for ``date`` in dependency order (from ``from_phase`` on)."""
+        config = self.guard.config
+        names = [p.name for p in config.phases]
+        if from_phase is not None and from_phase not in names:
+            raise UsageError(f"unknown phase {from_phase!r} (phases: {', '.join(names)})")
+        start = names.index(from_phase) if from_phase else 0
+        stopped: dict[str, str] = {}
+        runs: list[PhaseRun] = []
+        for phase in config.phases[start:]:
+            blocked_by = [d for d in _upstream(config.phases, phase.name) if d in stopped]
+            if blocked_by:
+                run = PhaseRun(phase.name, "skipped", f"upstream {blocked_by[0]} did not complete")
+            else:
+                run = self._run_phase(phase, date)
+            if run.status in ("blocked", "failed", "skipped"):
+                stopped[phase.name] = run.status
+            runs.append(run)
+            if self.on_phase is not None:
+                self.on_phase(date, run)
+        return DateRun(date, tuple(runs))
+
+    def _run_phase(self, phase: Phase, date: dt.date) -> PhaseRun:
+        started = time.perf_counter()
+        gate_name = (
+            phase.name if any(g.phase == phase.name for g in self.guard.config.gates) else None
+        )
+        if gate_name is not None:
+            decision: Decision = self.guard.gate(gate_name).decide(date)
+            if not decision.allowed:
+                return PhaseRun(phase.name, "blocked", decision.message, gate_name)
+        if phase.step is None:
+            return PhaseRun(phase.name, "no_step", "no step configured", gate_name)
+        try:
+            self._retrying(phase, date)(phase.step, date, StepContext(self.guard, phase.name, date))
+        except (RetryExhausted, RetryBudgetExceeded) as exc:
+            cause = exc.last_error
+            return self._failed(phase, date, gate_name, started, f"{exc.message}: {cause}")
+        except GateBlocked as exc:  # a step may enforce a gate of its own
+            return PhaseRun(phase.name, "blocked", exc.message, gate_name)
+        except Exception as exc:
+            return self._failed(phase, date, gate_name, started, f"{type(exc).__name__}: {exc}")
+        seconds = time.perf_counter() - started
+        self._event(
+            "phase_ran",
+            "info",
+            f"{phase.name} ran for {date}",
+            phase.name,
+            date,
+            seconds=round(seconds, 3),
+        )
+        return PhaseRun(phase.name, "ran", "", gate_name, seconds)
+
+    def _retrying(self, phase: Phase, date: dt.date) -> Callable[..., None]:
+        return retry(
+            max_attempts=self.step_attempts,
+            base_delay=self.step_base_delay,
+            max_delay=self.step_max_delay,
+            sleep=self.sleep,
+            recorder=self.guard.recorder,
+            name=f"step:{phase.name}",
+            pipeline=self.guard.config.pipeline,
+            gap=lambda _args, _kwargs: {
+                "source": f"step:{phase.name}",
+                "date": date.isoformat(),
+                "key": phase.name,
+            },
+        )(_run_step)
+
+    def _failed(
+        self, phase: Phase, date: dt.date, gate: str | None, started: float, message: str
+    ) -> PhaseRun:
+        self._event(
+            "phase_failed", "error", f"{phase.name} failed for {date}: {message}", phase.name, date
+        )
+        return PhaseRun(phase.name, "failed", message, gate, time.perf_counter() - started)
+
+    def _event(
+        self, kind: str, severity: str, message: str, phase: str, date: dt.date, **details: Any
+    ) -> None:
+        self.guard.recorder.record(
+            Event(
+                kind=kind,
+                severity=severity,
+                message=message,
+                pipeline=self.guard.config.pipeline,
+                phase=phase,
+                date=date,
+                details=details,
+            )
+        )
+
+
+def _upstream(phases: Sequence[Phase], name: str) -> list[str]:
+    """Every phase ``name`` depends on, directly or through others."""
+    deps = {p.name: p.depends_on for p in phases}
+    seen: list[str] = []
+    todo = list(deps[name])
+    while todo:
+        dep = todo.pop()
+        if dep not in seen:
+            seen.append(dep)
+            todo.extend(deps[dep])
+    return seen
+
+
+def backfill(
+    guard: Guard,
+    start: dt.date,
+    end: dt.date,
+    *,
+    jobs: int = 1,
+    from_phase: str | None = None,
+    force: bool = False,
+    runner: Runner | None = None,
+    guard_factory: Callable[[], Guard] | None = None,
+) -> Receipt:
+    """Run every scheduled, not yet COMPLETE date of ``start``..``end``; return the receipt.
+
+    Resumable: a date already COMPLETE is skipped unless ``force``. Each phase's write is
+    an atomic partition replace, so a backfill killed midway and run again loses nothing
+    and duplicates nothing. With ``jobs`` > 1, dates run in parallel, each worker with its
+    own guard (``guard_factory``); use it only when dates do not depend on each other.
+    """
+    started = time.perf_counter()
+    runner = runner or Runner(guard)
+    before = guard.verify(start, end)
+    todo = [
+        d.date
+        for d in before.dates
+        if d.overall is not Overall.NA and (force or d.overall is not Overall.COMPLETE)
+    ]
+    guard.recorder.record(
+        Event(
+            kind="backfill_started",
+            severity="info",
+            message=f"backfill {start}..{end}: {len(todo)} dates to run",
+            pipeline=guard.config.pipeline,
+            details={
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "dates": len(todo),
+                "jobs": jobs,
+            },
+        )
+    )
+    runs: dict[dt.date, DateRun] = {}
+    if jobs <= 1 or guard_factory is None:
+        for day in todo:
+            runs[day] = runner.run_date(day, from_phase=from_phase)
+    else:
+
+        def work(day: dt.date) -> DateRun:
+            with guard_factory() as worker:
+                return Runner(worker, sleep=runner.sleep, on_phase=runner.on_phase).run_date(
+                    day, from_phase=from_phase
+                )
+
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            for run in pool.map(work, todo):
+                runs[run.date] = run
+    all_runs = tuple(
+        runs.get(d.date) or DateRun(d.date, (), skipped_complete=d.overall is Overall.COMPLETE)
+        for d in before.dates
+        if d.overall is not Overall.NA
+    )
+    after = guard.verify(start, end)
+    gaps = _gaps(guard, start, end)
+    receipt = Receipt(start, end, all_runs, before, after, gaps, time.perf_counter() - started)
+    guard.recorder.record(
+        Event(
+            kind="backfill_finished",
+            severity="info" if after.overall is Overall.COMPLETE else "warning",
+            message=f"backfill {start}..{end}: health {before.health} -> {after.health}, {after.overall.value}",
+            pipeline=guard.config.pipeline,
+            details={"seconds": round(receipt.seconds, 2), "overall": after.overall.value},
+        )
+    )
+    return receipt
+
+
+def _gaps(guard: Guard, start: dt.date, end: dt.date) -> dict[dt.date, list[dict[str, Any]]]:
+    """The gap ledger: retry exhaustion events per date (why data is missing)."""
+    out: dict[dt.date, list[dict[str, Any]]] = {}
+    try:
+        events = guard.store.query(kind="retry_exhausted")
+    except PhaseguardError:
+        return out
+    for event in events:
+        if event.date is not None and start <= event.date <= end:
+            out.setdefault(event.date, []).append({"message": event.message, **event.details})
+    return out
+
+
+def receipt_to_dict(receipt: Receipt) -> dict[str, Any]:
+    """The receipt as JSON-ready data."""
+    from .verdicts import verdict_to_dict
+
+    dates = []
+    for run in receipt.runs:
+        before, after = receipt.before_of(run.date), receipt.after_of(run.date)
+        dates.append(
+            {
+                "date": run.date.isoformat(),
+                "skipped_complete": run.skipped_complete,
+                "health_before": before.health,
+                "health_after": after.health,
+                "overall_before": before.overall.value,
+                "overall": after.overall.value,
+                "phases": {
+                    p.phase: {
+                        "status": p.level.value,
+                        "failing": [verdict_to_dict(v) for v in p.failing],
+                    }
+                    for p in after.phases
+                },
+                "runs": [
+                    {"phase": r.phase, "status": r.status, "message": r.message} for r in run.phases
+                ],
+                "gaps": receipt.gaps.get(run.date, []),
+            }
+        )
+    return {
+        "start": receipt.start.isoformat(),
+        "end": receipt.end.isoformat(),
+        "seconds": round(receipt.seconds, 2),
+        "health_before": receipt.before.health,
+        "health_after": receipt.after.health,
+        "overall": receipt.after.overall.value,
+        "dates": dates,
+    }
