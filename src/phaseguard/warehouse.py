@@ -12,15 +12,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import sqlglot
 from sqlglot import exp
 
 from .errors import ConfigError, UnknownObjectError, WarehouseError
-from .plan import Measurements, Metric, Plan, Probe
+from .plan import ROWS, Measurements, Metric, Plan, Probe
 
 
 class Driver(Protocol):
@@ -39,6 +40,52 @@ class Driver(Protocol):
 
     def close(self) -> None:
         """Release the connection."""
+
+
+@runtime_checkable
+class CatalogDriver(Protocol):
+    """A driver that reads the catalogue through its engine's API (BigQuery, Spark), where
+    ``information_schema`` is missing or scoped differently."""
+
+    def describe(self, tables: Iterable[str]) -> dict[str, dict[str, str]]:
+        """{schema.table: {column: TYPE}} for each of ``tables`` that exists, lower-cased."""
+
+    def schemas(self) -> list[str]:
+        """Every schema, lower-cased."""
+
+    def tables_in_schemas(self, schemas: Iterable[str]) -> dict[str, dict[str, str]]:
+        """{schema.table: {column: TYPE}} for every table in ``schemas``."""
+
+
+@runtime_checkable
+class BulkDriver(Protocol):
+    """A driver with its own write paths, where row-by-row DML is slow or missing."""
+
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Append ``rows``."""
+
+    def replace_partition(
+        self,
+        table: str,
+        date_column: str,
+        date: dt.date,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+    ) -> None:
+        """Replace the rows of ``date`` with ``rows``."""
+
+
+@runtime_checkable
+class ScanDriver(Protocol):
+    """A driver that bills by bytes scanned (BigQuery): it reports partitioning and dry runs."""
+
+    def partitioning(self, table: str) -> str | None:
+        """The column ``table`` is partitioned on by day (lower-cased), else None."""
+
+    def bytes_scanned(self, sql: str, params: dict[str, Any]) -> int:
+        """The bytes running ``sql`` would scan, from a dry run."""
 
 
 class DuckDBDriver:
@@ -127,6 +174,12 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
         errors.append(psycopg.Error)
     except ImportError:  # pragma: no cover
         pass
+    # The optional drivers' errors count only once their module has been opened, so a
+    # DuckDB user never pays for importing the BigQuery or Spark client.
+    for name in ("phaseguard.warehouse_bigquery", "phaseguard.warehouse_spark"):
+        module = sys.modules.get(name)
+        if module is not None:
+            errors.extend(module.driver_errors())
     return tuple(errors)
 
 
@@ -136,7 +189,12 @@ def mask_url(url: str) -> str:
 
 
 def connect(url: str, *, base_dir: Path | None = None) -> Warehouse:
-    """Open the warehouse at ``url``: ``duckdb://FILE`` (relative to base_dir) or ``postgresql://``."""
+    """Open the warehouse at ``url``.
+
+    ``duckdb://FILE`` (relative to base_dir), ``postgresql://USER@HOST:PORT/DB``,
+    ``bigquery://PROJECT[/DATASET][?location=&endpoint=]`` (extra ``phaseguard[bigquery]``),
+    ``spark://local[2]``, ``spark://HOST:PORT`` or ``sc://HOST:PORT`` (extra ``phaseguard[spark]``).
+    """
     try:
         if url.startswith("duckdb:"):
             path = url.removeprefix("duckdb:").removeprefix("//")
@@ -145,16 +203,40 @@ def connect(url: str, *, base_dir: Path | None = None) -> Warehouse:
             return Warehouse(DuckDBDriver(path), url)
         if url.startswith(("postgresql://", "postgres://")):
             return Warehouse(PostgresDriver(url), url)
+        if url.startswith(("bigquery://", "spark://", "sc://")):
+            return Warehouse(_optional_driver(url), url)
     except _driver_errors() as exc:
         raise WarehouseError(
             f"cannot connect to warehouse {mask_url(url)}: {_first_line(exc)}", url=mask_url(url)
         ) from exc
+    except ValueError as exc:
+        raise ConfigError(str(exc), key="warehouse") from None
     scheme = url.split(":", 1)[0]
     raise ConfigError(
         f"unknown warehouse scheme {scheme!r} in {mask_url(url)} "
-        "(supported: duckdb://FILE, postgresql://USER@HOST:PORT/DB)",
+        "(supported: duckdb://FILE, postgresql://USER@HOST:PORT/DB, bigquery://PROJECT, "
+        "spark://local[2], spark://HOST:PORT, sc://HOST:PORT)",
         key="warehouse",
     )
+
+
+def _optional_driver(url: str) -> Driver:
+    """The BigQuery or Spark driver, whose client libraries are optional extras."""
+    extra = "bigquery" if url.startswith("bigquery:") else "spark"
+    try:
+        if extra == "bigquery":
+            from .warehouse_bigquery import BigQueryDriver
+
+            return BigQueryDriver.from_url(url)
+        from .warehouse_spark import SparkDriver
+
+        return SparkDriver.from_url(url)
+    except ImportError as exc:
+        raise ConfigError(
+            f"{mask_url(url)} needs the {extra} extra: pip install 'phaseguard[{extra}]' "
+            f"({_first_line(exc)})",
+            key="warehouse",
+        ) from None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -196,6 +278,7 @@ def parse_aggregate(expr: str) -> exp.Expr:
 
 
 _DOUBLE = exp.DataType(this=exp.DataType.Type.DOUBLE)
+_T = TypeVar("_T")
 
 
 def table_ref(name: str) -> exp.Table:
@@ -216,6 +299,7 @@ class Warehouse:
         self.url = mask_url(url)
         self.queries_sent = 0
         self.last_sql = ""
+        self.notes: list[str] = []
         self._sql_cache: dict[tuple[Probe, ...], str] = {}
 
     def __enter__(self) -> Warehouse:
@@ -235,16 +319,87 @@ class Warehouse:
         The text depends only on the probes (the dates are parameters), so it is rendered
         once per process and reused: repeated gate decisions skip sqlglot entirely.
         """
+        params: dict[str, Any] = {"start": plan.start, "stop": plan.end + dt.timedelta(days=1)}
+        from_metadata = [i for i, p in enumerate(plan.probes) if self._counts_from_metadata(p)]
+        self.notes = [
+            f"{plan.probes[i].table}: rows read from INFORMATION_SCHEMA.PARTITIONS "
+            f"(partitioned by {plan.probes[i].date_column}; 0 bytes scanned)"
+            for i in from_metadata
+        ]
+        params.update({f"t{i}": plan.probes[i].table.rsplit(".", 1)[-1] for i in from_metadata})
         sql = self._sql_cache.get(plan.probes)
         if sql is None:
             width = max(len(p.metrics) for p in plan.probes)
-            selects = [self._probe_select(i, p, width) for i, p in enumerate(plan.probes)]
+            selects = [
+                self._partitions_select(i, p, width)
+                if i in from_metadata
+                else self._probe_select(i, p, width)
+                for i, p in enumerate(plan.probes)
+            ]
             union: exp.Query = selects[0]
             for select in selects[1:]:
                 union = exp.Union(this=union, expression=select, distinct=False)
             sql = union.sql(dialect=self.dialect, identify=True)
             self._sql_cache[plan.probes] = sql
-        return sql, {"start": plan.start, "stop": plan.end + dt.timedelta(days=1)}
+        return sql, params
+
+    def _counts_from_metadata(self, probe: Probe) -> bool:
+        """Row counts only, on a table partitioned by day on the checked date column."""
+        return (
+            isinstance(self.driver, ScanDriver)
+            and probe.metrics == (ROWS,)
+            and probe.table.count(".") == 1
+            and self.driver.partitioning(probe.table) == probe.date_column.lower()
+        )
+
+    def _partitions_select(self, index: int, probe: Probe, width: int) -> exp.Select:
+        """Rows per date from the partition metadata: BigQuery scans no table bytes for it.
+
+        The metadata is read through a subquery (a form every BigQuery accepts and the
+        local emulator also answers). Rows still in the streaming buffer are not counted.
+        """
+        schema = probe.table.rsplit(".", 1)[0]
+        metadata = exp.Table(
+            this=exp.to_identifier("PARTITIONS"),
+            db=exp.to_identifier("INFORMATION_SCHEMA"),
+            catalog=exp.to_identifier(schema),
+        )
+        source = exp.select("table_name", "partition_id", "total_rows").from_(metadata)
+        day = exp.SafeFunc(
+            this=exp.StrToDate(
+                this=exp.column("partition_id", table="p"), format=exp.Literal.string("%Y%m%d")
+            )
+        )
+        columns: list[exp.Expr] = [exp.Literal.number(index).as_("src"), day.copy().as_("d")]
+        for i in range(width):
+            value = exp.column("total_rows", table="p") if i == 0 else exp.null()
+            columns.append(exp.cast(value, _DOUBLE.copy()).as_(f"m{i}"))
+        where = exp.and_(
+            exp.EQ(
+                this=exp.column("table_name", table="p"),
+                expression=exp.Placeholder(this=f"t{index}"),
+            ),
+            exp.GTE(this=day.copy(), expression=exp.Placeholder(this="start")),
+            exp.LT(this=day.copy(), expression=exp.Placeholder(this="stop")),
+        )
+        return exp.select(*columns).from_(source.subquery("p")).where(where)
+
+    def dry_run(self, plan: Plan) -> tuple[str, int | None]:
+        """The statement ``plan`` would send and the bytes it would scan (None: not reported).
+
+        Only BigQuery reports bytes (from a dry run: nothing runs, nothing is billed, and
+        it is not counted in ``queries_sent``); :attr:`notes` says which tables would be
+        counted from partition metadata instead of scanned.
+        """
+        sql, params = self.measurement_sql(plan)
+        if not isinstance(self.driver, ScanDriver):
+            return sql, None
+        try:
+            return sql, self.driver.bytes_scanned(sql, params)
+        except _driver_errors() as exc:
+            raise WarehouseError(
+                f"dry run failed ({self.url}): {_first_line(exc)}", url=self.url, sql=sql
+            ) from exc
 
     def _probe_select(self, index: int, probe: Probe, width: int) -> exp.Select:
         date_col = exp.column(probe.date_column)
@@ -269,7 +424,11 @@ class Warehouse:
             return exp.Count(this=exp.Distinct(expressions=[exp.column(metric.column)]))
         if metric.kind == "aggregate":
             return parse_aggregate(metric.expr)
-        return exp.TimeToUnix(this=exp.Max(this=exp.column(metric.column)))
+        newest = exp.Max(this=exp.column(metric.column))
+        if self.dialect == "bigquery":  # sqlglot has no BigQuery rendering of TimeToUnix
+            timestamp = exp.DataType(this=exp.DataType.Type.TIMESTAMPTZ)
+            return exp.UnixSeconds(this=exp.cast(newest, timestamp))
+        return exp.TimeToUnix(this=newest)
 
     def measure(self, plan: Plan) -> Measurements:
         """Read every metric of ``plan`` for every date of its range, in one query."""
@@ -320,6 +479,11 @@ class Warehouse:
     def columns(self, tables: Iterable[str]) -> dict[str, dict[str, str]]:
         """For each existing qualified table: {column: data type}, names lower-cased."""
         wanted = {t.lower() for t in tables}
+        if isinstance(self.driver, CatalogDriver):
+            try:
+                return self.driver.describe(wanted)
+            except _driver_errors() as exc:
+                raise WarehouseError(f"cannot read the catalogue: {_first_line(exc)}") from exc
         schemas = sorted({t.rsplit(".", 1)[0] for t in wanted if "." in t})
         query = exp.select("table_schema", "table_name", "column_name", "data_type").from_(
             exp.to_table("information_schema.columns")
@@ -345,6 +509,8 @@ class Warehouse:
 
     def schemas(self) -> list[str]:
         """Every schema the catalogue shows, lower-cased and sorted (one query)."""
+        if isinstance(self.driver, CatalogDriver):
+            return self._catalogue(self.driver.schemas)
         query = (
             exp.select("schema_name").distinct().from_(exp.to_table("information_schema.schemata"))
         )
@@ -359,6 +525,9 @@ class Warehouse:
         wanted = sorted({s.lower() for s in schemas})
         if not wanted:
             return {}
+        if isinstance(self.driver, CatalogDriver):
+            driver = self.driver
+            return self._catalogue(lambda: driver.tables_in_schemas(wanted))
         query = (
             exp.select("table_schema", "table_name", "column_name", "data_type")
             .from_(exp.to_table("information_schema.columns"))
@@ -374,6 +543,15 @@ class Warehouse:
             columns = out.setdefault(f"{schema}.{table}".lower(), {})
             columns[str(column).lower()] = str(dtype).upper()
         return out
+
+    def _catalogue(self, read: Callable[[], _T]) -> _T:
+        self.queries_sent += 1
+        try:
+            return read()
+        except _driver_errors() as exc:
+            raise WarehouseError(
+                f"cannot read the catalogue ({self.url}): {_first_line(exc)}", url=self.url
+            ) from exc
 
     # --- writes, for the example pipeline and tests ---------------------------------------
     def create_table(self, table: str, columns: dict[str, str]) -> None:
@@ -393,6 +571,11 @@ class Warehouse:
             ],
         )
         create = exp.Create(this=schema_def, kind="TABLE", exists=True)
+        if self.dialect == "spark":  # else Spark makes a Hive table, which needs a metastore
+            create.set(
+                "properties",
+                exp.Properties(expressions=[exp.FileFormatProperty(this=exp.var("PARQUET"))]),
+            )
         statements.append((create.sql(dialect=self.dialect, identify=True), None))
         self._write(statements)
 
@@ -407,8 +590,13 @@ class Warehouse:
         """Atomically replace the partition of ``table`` for ``date`` with ``rows``.
 
         Re-running a date replaces it and never duplicates it: the delete and the insert
-        commit together or not at all.
+        commit together or not at all (BigQuery: one MERGE; Spark parquet tables have no
+        transactions, see :mod:`phaseguard.warehouse_spark`).
         """
+        if isinstance(self.driver, BulkDriver):
+            driver = self.driver
+            self._bulk(lambda: driver.replace_partition(table, date_column, date, columns, rows))
+            return
         target = exp.to_table(table)
         delete = exp.delete(
             target, where=exp.EQ(this=exp.column(date_column), expression=exp.Placeholder(this="d"))
@@ -461,7 +649,20 @@ class Warehouse:
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:
         """Append ``rows`` to ``table``."""
+        if isinstance(self.driver, BulkDriver):
+            driver = self.driver
+            self._bulk(lambda: driver.insert_rows(table, columns, rows))
+            return
         self._write([(self._insert_sql(table, columns), list(rows))])
+
+    def _bulk(self, write: Callable[[], None]) -> None:
+        self.queries_sent += 1
+        try:
+            write()
+        except _driver_errors() as exc:
+            raise WarehouseError(
+                f"warehouse write failed ({self.url}): {_first_line(exc)}", url=self.url
+            ) from exc
 
     def _insert_sql(self, table: str, columns: Sequence[str]) -> str:
         marker = "?" if self.dialect == "duckdb" else "%s"

@@ -68,7 +68,7 @@ class BigQueryDriver:
             from google.auth.credentials import AnonymousCredentials
 
             options = {
-                "credentials": AnonymousCredentials(),
+                "credentials": AnonymousCredentials(),  # type: ignore[no-untyped-call]
                 "client_options": ClientOptions(api_endpoint=endpoint),
             }
         self.client = bigquery.Client(project=project, location=location, **options)
@@ -106,7 +106,8 @@ class BigQueryDriver:
         if job.error_result:  # emulators may report a failure on a finished job
             from google.api_core.exceptions import BadRequest
 
-            raise BadRequest(str(job.error_result.get("message", job.error_result)))
+            message = str(job.error_result.get("message", job.error_result))
+            raise BadRequest(message)  # type: ignore[no-untyped-call]
         return [tuple(row.values()) for row in rows]
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -126,10 +127,12 @@ class BigQueryDriver:
 
     def close(self) -> None:
         """Close the client's HTTP session."""
-        self.client.close()
+        self.client.close()  # type: ignore[no-untyped-call]
 
     # --- bulk writes ----------------------------------------------------------------------
-    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
         """Append ``rows`` with multi-row INSERT statements (DML, so no streaming buffer that
         would block a later DELETE), parameters typed from the table's schema."""
         for chunk in _chunks(rows, max(1, MAX_PARAMS // max(1, len(columns)))):

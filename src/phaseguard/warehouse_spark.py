@@ -48,10 +48,7 @@ class SparkDriver:
 
         self._owns_session = SparkSession.getActiveSession() is None
         builder: Any = SparkSession.builder
-        if remote:
-            builder = builder.remote(remote)
-        else:
-            builder = builder.master(master or "local[2]")
+        builder = builder.remote(remote) if remote else builder.master(master or "local[2]")
         for key, value in conf.items():
             builder = builder.config(key, value)
         self.spark: Any = builder.getOrCreate()
@@ -66,7 +63,9 @@ class SparkDriver:
         # urlsplit cannot parse "local[2]" as a host; take the text between :// and ? as is.
         master = url.split("://", 1)[1].split("?", 1)[0].rstrip("/")
         if not master:
-            raise ValueError(f"no master in {url!r}: expected spark://local[2] or spark://HOST:PORT")
+            raise ValueError(
+                f"no master in {url!r}: expected spark://local[2] or spark://HOST:PORT"
+            )
         if master.startswith("local"):
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
             return cls(master=master, conf={**LOCAL_DEFAULTS, **conf})
@@ -97,7 +96,9 @@ class SparkDriver:
             self.spark.stop()
 
     # --- bulk writes ----------------------------------------------------------------------
-    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
         """Append ``rows`` as one DataFrame write (one job, not one statement per row)."""
         if rows:
             self._frame(table, columns, rows).write.insertInto(table)
@@ -119,7 +120,7 @@ class SparkDriver:
         from pyspark.sql import functions as f
 
         current = self.spark.table(table)
-        same_day = f.coalesce(f.col(date_column) == f.lit(date), f.lit(False))  # noqa: FBT003
+        same_day = f.coalesce(f.col(date_column) == f.lit(date), f.lit(False))
         kept = current.where(~same_day)
         if rows:
             kept = kept.unionByName(self._frame(table, columns, rows))
@@ -135,14 +136,19 @@ class SparkDriver:
         fields = [by_name[c.lower()] for c in columns]
         floats = [isinstance(field.dataType, DoubleType | FloatType) for field in fields]
         data = [
-            tuple(float(v) if fl and isinstance(v, int) else v for v, fl in zip(row, floats, strict=True))
+            tuple(
+                float(v) if fl and isinstance(v, int) else v
+                for v, fl in zip(row, floats, strict=True)
+            )
             for row in rows
         ]
         frame = self.spark.createDataFrame(data, StructType(fields))
         given = {c.lower() for c in columns}
         return frame.select(
             *[
-                f.col(field.name) if field.name.lower() in given else f.lit(None).cast(field.dataType)
+                f.col(field.name)
+                if field.name.lower() in given
+                else f.lit(None).cast(field.dataType)
                 for field in schema.fields
             ]
         )
