@@ -167,3 +167,71 @@ def mini(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, str]:
         url = request.getfixturevalue("pg_url")
     seed_mini(url, tmp_path)
     return config, url
+
+
+@pytest.fixture(scope="session")
+def bq_endpoint() -> Iterator[str]:
+    """A local BigQuery emulator (bqemulator, see tests/bq_emulator.py); yields its REST URL.
+
+    Never skips: without ``.venv-bq`` the BigQuery tests fail, naming the script that builds it.
+    """
+    import bq_emulator
+
+    try:
+        proc, url = bq_emulator.start()
+    except bq_emulator.EmulatorMissing as exc:
+        pytest.fail(str(exc))
+    try:
+        yield url
+    finally:
+        bq_emulator.stop(proc)
+
+
+@pytest.fixture
+def mini_bq(bq_endpoint: str, tmp_path: Path) -> tuple[Path, str]:
+    """The mini pipeline seeded in the BigQuery emulator, in a project of its own."""
+    config = tmp_path / "phaseguard.yml"
+    config.write_text(MINI_CONFIG)
+    url = f"bigquery://t-{uuid.uuid4().hex[:12]}?endpoint={bq_endpoint}&timeout=30"
+    seed_mini(url, tmp_path)
+    return config, url
+
+
+@pytest.fixture(scope="session")
+def spark_session() -> Iterator[object]:
+    """One local Spark session (``local[2]``) for the whole test run; warehouse in a temp dir.
+
+    Never skips: without pyspark (the ``spark`` extra) or Java the Spark tests fail.
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        pytest.fail("pyspark is not installed: pip install -e '.[spark]' (test.sh does)")
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    root = Path(tempfile.mkdtemp(prefix="phaseguard-spark-"))
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .config("spark.sql.warehouse.dir", str(root / "warehouse"))
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={root}")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("FATAL")  # expected failures would print Java stack traces
+    try:
+        yield spark
+    finally:
+        spark.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def mini_spark(spark_session: object, tmp_path: Path) -> tuple[Path, str]:
+    """The mini pipeline seeded in the session's Spark catalogue (its databases reset first)."""
+    for schema in ("raw", "proc", "out"):
+        spark_session.sql(f"DROP DATABASE IF EXISTS {schema} CASCADE")  # type: ignore[attr-defined]
+    config = tmp_path / "phaseguard.yml"
+    config.write_text(MINI_CONFIG)
+    url = "spark://local[2]"
+    seed_mini(url, tmp_path)
+    return config, url

@@ -10,6 +10,7 @@ Exit codes (documented in the README):
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
@@ -168,11 +169,19 @@ def draw_range(result: RangeVerdict, *, details: bool, all_dates: bool = False) 
     )
 
 
-def _emit(result: RangeVerdict, fmt: str, *, details: bool, all_dates: bool) -> None:
+def _emit(
+    result: RangeVerdict, fmt: str, *, details: bool, all_dates: bool, gaps: dict[Any, Any]
+) -> None:
     if fmt == "json":
-        sys.stdout.write(json.dumps(to_dict(result), indent=2) + "\n")
+        data = to_dict(result)
+        for day in data["dates"]:  # type: ignore[attr-defined]
+            ledger = gaps.get(dt.date.fromisoformat(day["date"]))
+            if ledger:
+                day["gaps"] = ledger
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
     else:
         draw_range(result, details=details, all_dates=all_dates)
+        _draw_gaps(gaps)
     raise typer.Exit(exit_code(result))
 
 
@@ -192,7 +201,8 @@ def smoke(
     first, last = date_range(start, end)
     with _guard(config, warehouse) as guard:
         result = guard.smoke(first, last)
-    _emit(result, fmt, details=False, all_dates=all_dates)
+        gaps = guard.gaps(first, last) if result.worst.is_failure else {}
+    _emit(result, fmt, details=False, all_dates=all_dates, gaps=gaps)
 
 
 @app.command()
@@ -211,7 +221,8 @@ def verify(
     first, last = date_range(start, end)
     with _guard(config, warehouse) as guard:
         result = guard.verify(first, last)
-    _emit(result, fmt, details=True, all_dates=all_dates)
+        gaps = guard.gaps(first, last) if result.worst.rank < Level.PASS.rank else {}
+    _emit(result, fmt, details=True, all_dates=all_dates, gaps=gaps)
 
 
 @app.command()
@@ -257,6 +268,19 @@ def demo(
         f"Try: [cyan]phaseguard smoke 2026-01-13 2026-01-23 -c {built.config_path}[/]  "
         f"or  [cyan]phaseguard criteria -c {built.config_path}[/]"
     )
+
+
+def _draw_gaps(gaps: dict[Any, list[dict[str, Any]]]) -> None:
+    """The gap ledger under the table: why a partition is missing."""
+    if not gaps:
+        return
+    out.print("\n[bold]Gap ledger[/] (calls whose every retry failed):")
+    for day in sorted(gaps):
+        for gap in gaps[day]:
+            out.print(
+                f"  {day} {escape(str(gap.get('source', '')))} {escape(str(gap.get('key', '')))}: "
+                f"{escape(str(gap.get('error_class', '')))} after {gap.get('attempt', '?')} attempts"
+            )
 
 
 def _since(text: str) -> Any:

@@ -107,6 +107,24 @@ class Guard:
 
         return gated(self, phase)
 
+    def gaps(self, start: dt.date, end: dt.date) -> dict[dt.date, list[dict[str, Any]]]:
+        """The gap ledger: per date, the retried calls whose every attempt failed.
+
+        Each entry is a ``retry_exhausted`` event's details (source, key, error class) and
+        its message: why a partition is missing. An unreadable store gives an empty ledger.
+        """
+        from .errors import PhaseguardError
+
+        out: dict[dt.date, list[dict[str, Any]]] = {}
+        try:
+            events = self.store.query(kind="retry_exhausted")
+        except PhaseguardError:
+            return out
+        for event in events:
+            if event.date is not None and start <= event.date <= end:
+                out.setdefault(event.date, []).append({"message": event.message, **event.details})
+        return out
+
     def close(self) -> None:
         """Close the warehouse connection if open."""
         if self._warehouse is not None:

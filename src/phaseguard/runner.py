@@ -342,7 +342,7 @@ def backfill(
         if d.overall is not Overall.NA
     )
     after = guard.verify(start, end)
-    gaps = _gaps(guard, start, end)
+    gaps = guard.gaps(start, end)
     receipt = Receipt(start, end, all_runs, before, after, gaps, time.perf_counter() - started)
     guard.recorder.record(
         Event(
@@ -354,19 +354,6 @@ def backfill(
         )
     )
     return receipt
-
-
-def _gaps(guard: Guard, start: dt.date, end: dt.date) -> dict[dt.date, list[dict[str, Any]]]:
-    """The gap ledger: retry exhaustion events per date (why data is missing)."""
-    out: dict[dt.date, list[dict[str, Any]]] = {}
-    try:
-        events = guard.store.query(kind="retry_exhausted")
-    except PhaseguardError:
-        return out
-    for event in events:
-        if event.date is not None and start <= event.date <= end:
-            out.setdefault(event.date, []).append({"message": event.message, **event.details})
-    return out
 
 
 def receipt_to_dict(receipt: Receipt) -> dict[str, Any]:

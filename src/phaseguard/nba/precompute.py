@@ -83,8 +83,8 @@ FROM mix
 """
 
 # Fatigue: 70 on a back-to-back, 15 less per day of rest up to three, 5 more per game in the
-# last week. Matchup: 50 against a league-average defence, 2 more per point the opponent
-# allows above the league. Home/away: the player's scoring at home (or away) over his season.
+# last week. Matchup: 50 against a league-average defence, 1.5 more per point the opponent
+# allows above the league, within 0..100. Home/away: the player's scoring at home (or away) over his season.
 _PLAYER_COMPOSITE_FACTORS = f"""
 WITH context AS (
   SELECT game_id, player_id, opponent, is_home, days_rest
@@ -104,7 +104,8 @@ SELECT {DAY} AS game_date, c.game_id, c.player_id,
   CAST(LEAST(100, GREATEST(0,
     70 - 15 * LEAST(c.days_rest, 3) + 5 * COALESCE(p.last_week, 0))) AS DOUBLE)
     AS fatigue_score,
-  {rounded("50 + 2 * COALESCE(a.allowed - l.allowed, 0)")} AS matchup_score,
+  {rounded("LEAST(100, GREATEST(0, 50 + 1.5 * COALESCE(a.allowed - l.allowed, 0)))")}
+    AS matchup_score,
   {rounded("COALESCE(CASE WHEN c.is_home THEN p.home ELSE p.away END - p.season, 0)", 2)}
     AS home_away_adj,
   {NOW} AS processed_at
@@ -200,9 +201,7 @@ def player_composite_factors(date: dt.date, warehouse: Warehouse) -> int:
     Returns:
         The rows written.
     """
-    return warehouse.replace_partition_from_query(
-        PCF, "game_date", date, _PLAYER_COMPOSITE_FACTORS
-    )
+    return warehouse.replace_partition_from_query(PCF, "game_date", date, _PLAYER_COMPOSITE_FACTORS)
 
 
 def team_defense_zone_analysis(date: dt.date, warehouse: Warehouse) -> int:

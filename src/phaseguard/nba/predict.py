@@ -39,7 +39,8 @@ _PREDICTED = {
 # opponent_adjusted scales the season average by how many points the opponent allows
 # against the league (the date's TDZA mean); home_away_split takes the player's average at
 # home (or away) this season; both fall back to the season average when they cannot tell.
-# The line stands in for the bookmaker's: the season average's floor plus a half point.
+# The line stands in for the bookmaker's, who weighs the season and recent form alike: the
+# floor of the mean of the season and last-5 averages, plus a half point.
 _BASE = f"""
 WITH features AS (
   SELECT game_id, player_id, points_avg_season, points_avg_last5, opp_def_rating, is_home
@@ -58,7 +59,8 @@ base AS (
       AS opponent_adjusted,
     COALESCE(CASE WHEN f.is_home THEN s.home ELSE s.away END, f.points_avg_season)
       AS home_away_split,
-    FLOOR(f.points_avg_season) + 0.5 AS line
+    FLOOR((f.points_avg_season + COALESCE(f.points_avg_last5, f.points_avg_season)) / 2) + 0.5
+      AS line
   FROM features f
   CROSS JOIN league l
   LEFT JOIN split s ON s.player_id = f.player_id),
@@ -121,7 +123,8 @@ def predictions(date: dt.date, warehouse: Warehouse, systems: Iterable[str] = SY
     * ``home_away_split``: the player's average at home, or away, this season.
     * ``ensemble``: the mean of the four.
 
-    ``line`` is the season average's floor plus 0.5; the recommendation is OVER or UNDER
+    ``line`` is the floor of the mean of the season and last-5 averages, plus 0.5 (a
+    bookmaker's line stand-in); the recommendation is OVER or UNDER
     when the prediction is at least a point above or below it, else PASS.
 
     Returns:

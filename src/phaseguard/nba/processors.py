@@ -89,9 +89,7 @@ class ProcessorsFailed(RuntimeError):
         self.rows = rows
         total = len(failures) + len(rows)
         named = "; ".join(f"{name}: {error}" for name, error in failures.items())
-        super().__init__(
-            f"{phase} {date}: {len(failures)} of {total} processors failed ({named})"
-        )
+        super().__init__(f"{phase} {date}: {len(failures)} of {total} processors failed ({named})")
 
 
 # --- fault injection ------------------------------------------------------------------------

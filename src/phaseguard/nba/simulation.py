@@ -7,7 +7,7 @@ window) and the retry decorator (its sleeps), so a season of backoffs takes no r
 
 The time model: the run for game date ``d`` starts at ``(d - first date).days * 86400``
 virtual seconds; HTTP requests take no virtual time (a ``slow`` answer costs the client's
-real timeout, a fraction of a second); only the retry waits move the clock within a run. The
+real timeout, a quarter of a second); only the retry waits move the clock within a run. The
 outage starts exactly as the run of one seeded date starts, the worst case: the scraper meets
 the whole window. With the action plan's policy the waits of one call add up to at most
 60 + 120 + 240 + 480 = 900 s (full jitter: 450 s on average), so a 20-minute outage outlasts
@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from phaseguard.errors import RetryExhausted
+from phaseguard.errors import RetryExhausted, UsageError
 from phaseguard.events import Event
 from phaseguard.nba.bdl_data import Game, season_games
 from phaseguard.nba.bdl_server import FAULT_KINDS, FaultModel, VirtualClock, serve
@@ -222,8 +222,8 @@ def simulate(
     outage_minutes: float = 20.0,
     dates: int | None = None,
     kinds: tuple[str, ...] = FAULT_KINDS,
-    timeout: float = 0.05,
-    slow_seconds: float = 0.2,
+    timeout: float = 0.25,
+    slow_seconds: float = 0.5,
     scenarios: tuple[Scenario, ...] = DEFAULT_SCENARIOS,
     workdir: Path | None = None,
 ) -> SimulationResult:
@@ -242,7 +242,12 @@ def simulate(
 
     Returns:
         The measures of every scenario.
+
+    Raises:
+        UsageError: ``slow`` answers would not outlast the timeout.
     """
+    if "slow" in kinds and slow_seconds <= timeout:
+        raise UsageError(f"slow_seconds ({slow_seconds}) must exceed timeout ({timeout})")
     schedule = season_games(seed)
     days = list(schedule)[:dates] if dates else list(schedule)
     scheduled = sum(len(schedule[d]) for d in days)
