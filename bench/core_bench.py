@@ -107,6 +107,12 @@ def bench_scale(scale: int, directory: Path, repeat: int) -> dict[str, object]:
         row["verify_vs_grouped"] = row["verify"] / row["hand_grouped"]
         row["per_date_vs_verify"] = row["hand_per_date"] / row["verify"]
         results[label] = row
+    if scale == 1:
+        day = dt.date(2026, 1, 21)  # the phase-4 outage: the breaker blocks
+        results["gate_decision"] = median_time(lambda: guard.gate("phase5").decide(day), repeat)
+        results["gate_decision_open"] = median_time(
+            lambda: guard.gate("phase4").decide(dt.date(2026, 1, 10)), repeat
+        )
     guard.close()
     conn.close()
     if scale == 1:
@@ -156,6 +162,11 @@ def main() -> None:
                 f"  {label:<10} {row['verify']:8.3f} {row['smoke']:8.3f} {row['hand_grouped']:8.3f} "
                 f"{row['hand_per_date']:9.3f} {row['verify_vs_grouped']:15.2f}x "
                 f"{row['per_date_vs_verify']:15.1f}x"
+            )
+        if "gate_decision" in res:
+            print(
+                f"  gate decision, warm, in-process (decide + record + incident): "
+                f"blocked {res['gate_decision'] * 1000:.1f} ms, open {res['gate_decision_open'] * 1000:.1f} ms"
             )
         if "smoke_process_season" in res:
             print(

@@ -34,7 +34,7 @@ from phaseguard.alerts import (
     slack_payload,
 )
 from phaseguard.errors import ConfigError
-from phaseguard.events import EventStore, open_store
+from phaseguard.store import EventStore, open_store
 
 DAY = dt.date(2026, 1, 18)
 T0 = dt.datetime(2026, 1, 20, 16, 0, tzinfo=dt.timezone.utc)

@@ -15,13 +15,8 @@ import psycopg
 import pytest
 
 from phaseguard.errors import ConfigError, StoreError
-from phaseguard.events import (
-    Event,
-    EventStore,
-    group_errors,
-    open_store,
-    signature,
-)
+from phaseguard.events import Event, group_errors, signature
+from phaseguard.store import EventStore, open_store
 
 Opener = Callable[..., EventStore]
 T0 = dt.datetime(2026, 1, 20, 16, 0, tzinfo=dt.timezone.utc)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from phaseguard.errors import UsageError
-from phaseguard.events import EventStore, open_store
 from phaseguard.overrides import Override, Overrides, parse_duration
+from phaseguard.store import EventStore, open_store
 
 T0 = dt.datetime(2026, 1, 20, 16, 0, tzinfo=dt.timezone.utc)
 DAY = dt.date(2026, 1, 18)

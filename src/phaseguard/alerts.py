@@ -28,7 +28,7 @@ import httpx
 
 from .errors import ConfigError, StoreError
 from .events import Event as _Event
-from .events import EventStore, IncidentRow, PendingAlert, Recorder, iso_utc
+from .events import Recorder
 from .sinks import (
     AnySink as AnySink,
 )
@@ -50,6 +50,7 @@ from .sinks import (
 from .sinks import (
     mask as mask,
 )
+from .store import EventStore, IncidentRow, PendingAlert, iso_utc
 
 Severity = Literal["info", "warning", "critical"]
 Status = Literal["opened", "changed", "resolved", "report"]

@@ -22,9 +22,10 @@ from .warehouse import Warehouse, connect
 
 if TYPE_CHECKING:
     from .alerts import Notifier
-    from .events import EventStore, Recorder
+    from .events import Recorder
     from .gate import Gate
     from .overrides import Overrides
+    from .store import EventStore
 
 
 def _utcnow() -> dt.datetime:
@@ -62,7 +63,7 @@ class Guard:
     @cached_property
     def store(self) -> EventStore:
         """The event store: the config's ``events`` URL, else SQLite beside the config."""
-        from .events import open_store
+        from .store import open_store
 
         return open_store(
             self.config.events, default_path=self.base_dir / ".phaseguard" / "events.sqlite"

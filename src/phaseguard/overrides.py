@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import UsageError
-from .events import Event, EventStore, OverrideRow, Recorder, iso_utc
+from .events import Event, Recorder
+from .store import EventStore, OverrideRow, iso_utc
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")

@@ -15,13 +15,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import ClassVar
 
 import jinja2
 
 from .alerts import Alert, AlertCheck, Severity
 from .checks import check_name
 from .config import Aggregate, Config
-from .events import Event, group_errors
+from .events import ErrorGroup, Event, group_errors
 from .verdicts import DateVerdict, Level, Overall, RangeVerdict
 
 EVENT_WINDOW = dt.timedelta(days=30)
@@ -67,35 +68,27 @@ class Cell:
 
     date: dt.date
     phase: str
-    status: str
-    css: str
-    glyph: str
+    level: Level
     text: str
-    anchor: str | None
 
-
-@dataclass(frozen=True)
-class Day:
-    """One date column of the heatmap: its number, weekday, overall verdict and health."""
-
-    date: dt.date
-    overall: str
-    css: str
-    text: str
+    @property
+    def below_pass(self) -> bool:
+        """Whether the cell links to the date's failing checks."""
+        return self.level.rank < Level.PASS.rank
 
 
 @dataclass(frozen=True)
 class Month:
-    """The heatmap of one calendar month: one row of cells per phase."""
+    """The heatmap of one calendar month: its dates, and one row of cells per phase."""
 
     label: str
-    days: tuple[Day, ...]
+    days: tuple[tuple[DateVerdict, str], ...]
     rows: tuple[tuple[str, tuple[Cell, ...]], ...]
 
 
 @dataclass(frozen=True)
 class Mark:
-    """A bar or a dot of a chart, in SVG user units."""
+    """A bar or a dot of a chart, in SVG user units, with its hover text."""
 
     x: float
     y: float
@@ -106,105 +99,51 @@ class Mark:
 
 
 @dataclass(frozen=True)
-class Rule:
-    """A horizontal line across a chart (a threshold or a y tick) with its label."""
-
-    y: float
-    label: str
-    css: str
-
-
-@dataclass(frozen=True)
 class Chart:
-    """An inline SVG chart: plot box, bars or dots, the line through them, rules and ticks."""
+    """An inline SVG chart over the range's dates: bars or dots, rules and month ticks.
+
+    ``rules`` are (y, label, css) lines across the plot (css ``tick`` for a y-axis value).
+    """
+
+    width: ClassVar[int] = 760
+    left: ClassVar[int] = 40
+    right: ClassVar[int] = 750
+    top: ClassVar[int] = 10
 
     title: str
     summary: str
-    width: int
     height: int
-    left: int
-    right: int
-    top: int
-    bottom: int
     marks: tuple[Mark, ...]
     line: str
-    rules: tuple[Rule, ...]
+    rules: tuple[tuple[float, str, str], ...]
     xticks: tuple[tuple[float, str], ...]
     bars: bool
 
-
-@dataclass(frozen=True)
-class CheckRow:
-    """One check below PASS on a failing date."""
-
-    phase: str
-    check: str
-    status: str
-    css: str
-    observed: str
-    expected: str
-
-
-@dataclass(frozen=True)
-class FailingDate:
-    """A date where some phase is below PASS, with the checks that put it there."""
-
-    date: dt.date
-    anchor: str
-    overall: str
-    css: str
-    health: float | None
-    rows: tuple[CheckRow, ...]
-
-
-@dataclass(frozen=True)
-class EventRow:
-    """A gate decision or override event as a table row."""
-
-    time: str
-    kind: str
-    severity: str
-    css: str
-    phase: str
-    date: str
-    message: str
-
-
-@dataclass(frozen=True)
-class ErrorRow:
-    """One error signature from the event log."""
-
-    count: int
-    signature: str
-    first_seen: str
-    last_seen: str
-    dates: str
-    kinds: str
+    @property
+    def bottom(self) -> int:
+        """The y of the date axis."""
+        return self.height - 20
 
 
 @dataclass(frozen=True)
 class ReportView:
-    """Everything the template shows, already formatted."""
+    """Everything the template shows."""
 
     title: str
+    result: RangeVerdict
     pipeline: str
-    start: dt.date
-    end: dt.date
-    overall: str
-    overall_css: str
-    health: str
-    counts: tuple[tuple[str, int, str], ...]
     phases: tuple[tuple[str, str], ...]
+    counts: tuple[tuple[str, int, str], ...]
+    legend: tuple[tuple[str, Level], ...]
     months: tuple[Month, ...]
     health_chart: Chart
     trends: tuple[Chart, ...]
-    failing: tuple[FailingDate, ...]
-    decisions: tuple[EventRow, ...]
+    failing: tuple[DateVerdict, ...]
+    decisions: tuple[Event, ...]
     decisions_hidden: int
-    errors: tuple[ErrorRow, ...]
+    errors: tuple[ErrorGroup, ...]
     events_error: str | None
     provenance: Provenance
-    legend: tuple[tuple[str, str], ...]
 
 
 def events_since(start: dt.date, now: dt.datetime) -> dt.datetime:
@@ -224,7 +163,7 @@ def relevant(
     ]
 
 
-def _cell_text(day: DateVerdict, phase: str) -> tuple[Level, str]:
+def _cell_text(day: DateVerdict, phase: str) -> str:
     verdict = day.phase(phase)
     lines = [f"{day.date} {phase}: {verdict.level.value}"]
     if day.scheduled == 0 and verdict.level is Level.NA:
@@ -233,7 +172,7 @@ def _cell_text(day: DateVerdict, phase: str) -> tuple[Level, str]:
         f"{v.check}: {v.level.value}, observed {v.observed}, expected {v.expected}"
         for v in verdict.verdicts
     ]
-    return verdict.level, "\n".join(lines)
+    return "\n".join(lines)
 
 
 def _anchor(date: dt.date) -> str:
@@ -247,27 +186,23 @@ def _months(result: RangeVerdict, phases: Sequence[str]) -> tuple[Month, ...]:
     months = []
     for days in groups.values():
         heads = tuple(
-            Day(
-                d.date,
-                d.overall.value,
-                css(d.overall),
+            (
+                d,
                 f"{d.date:%a} {d.date}: {d.overall.value}, {d.scheduled} scheduled, "
                 f"health {_num(d.health)}",
             )
             for d in days
         )
-        rows = []
-        for phase in phases:
-            cells = []
-            for d in days:
-                level, text = _cell_text(d, phase)
-                below = level.rank < Level.PASS.rank
-                cells.append(
-                    Cell(d.date, phase, level.value, css(level), _GLYPH.get(level, ""), text,
-                         _anchor(d.date) if below else None)
-                )  # fmt: skip
-            rows.append((phase, tuple(cells)))
-        months.append(Month(f"{days[0].date:%B %Y}", heads, tuple(rows)))
+        rows = tuple(
+            (
+                phase,
+                tuple(
+                    Cell(d.date, phase, d.phase(phase).level, _cell_text(d, phase)) for d in days
+                ),
+            )
+            for phase in phases
+        )
+        months.append(Month(f"{days[0].date:%B %Y}", heads, rows))
     return tuple(months)
 
 
@@ -275,32 +210,29 @@ def _num(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}".removesuffix(".0")
 
 
-_W, _LEFT, _RIGHT, _TOP = 760, 40, 10, 10
-
-
 def _chart(
     title: str,
     summary: str,
     result: RangeVerdict,
     values: Sequence[tuple[dt.date, float, str, str]],
-    *,
-    lo: float,
-    hi: float,
     rules: Sequence[tuple[float, str, str]],
+    span: tuple[float, float],
     height: int,
+    *,
     bars: bool,
 ) -> Chart:
-    """Place ``values`` (date, value, css, text) on a date axis spanning the whole range."""
+    """Place ``values`` (date, value, css, text) on a date axis spanning the whole range, and
+    ``rules`` (value, label, css) across it; ``span`` is the (low, high) of the value axis."""
+    lo, hi = span
     bottom = height - 20
-    span = (result.end - result.start).days + 1
-    step = (_W - _LEFT - _RIGHT) / span
+    step = (Chart.right - Chart.left) / ((result.end - result.start).days + 1)
 
     def x(date: dt.date) -> float:
-        return round(_LEFT + ((date - result.start).days + 0.5) * step, 1)
+        return round(Chart.left + ((date - result.start).days + 0.5) * step, 1)
 
     def y(value: float) -> float:
         share = 0.5 if hi == lo else (value - lo) / (hi - lo)
-        return round(bottom - share * (bottom - _TOP), 1)
+        return round(bottom - share * (bottom - Chart.top), 1)
 
     width = max(1.0, round(step * 0.8, 1))
     marks = tuple(
@@ -315,10 +247,8 @@ def _chart(
         for d in result.dates
         if d.date.day == 1 or d.date == result.start
     )
-    return Chart(
-        title, summary, _W, height, _LEFT, _W - _RIGHT, _TOP, bottom, marks, line,
-        tuple(Rule(y(v), label, c) for v, label, c in rules), ticks, bars,
-    )  # fmt: skip
+    placed = tuple((y(v), label, c) for v, label, c in rules)
+    return Chart(title, summary, height, marks, line, placed, ticks, bars)
 
 
 def _health_chart(result: RangeVerdict, config: Config) -> Chart:
@@ -338,8 +268,7 @@ def _health_chart(result: RangeVerdict, config: Config) -> Chart:
     summary = (
         f"Health score per date, {scored} scheduled dates; range health {_num(result.health)}."
     )
-    return _chart("Health score", summary, result, values, lo=0, hi=100, rules=rules,
-                  height=190, bars=True)  # fmt: skip
+    return _chart("Health score", summary, result, values, rules, (0, 100), 190, bars=True)
 
 
 def _trends(result: RangeVerdict, config: Config) -> tuple[Chart, ...]:
@@ -378,59 +307,14 @@ def _trends(result: RangeVerdict, config: Config) -> tuple[Chart, ...]:
             rules += [(lo + pad, f"{lo + pad:.3g}", "tick"), (hi - pad, f"{hi - pad:.3g}", "tick")]
             last = f"latest {values[-1][1]:g} on {values[-1][0]}" if values else "no values"
             summary = f"{name} of {phase.name} per date ({check.direction} is better); {last}."
-            charts.append(
-                _chart(f"{name} ({phase.name})", summary, result, values, lo=lo, hi=hi,
-                       rules=rules, height=140, bars=False)
-            )  # fmt: skip
+            title = f"{name} ({phase.name})"
+            charts.append(_chart(title, summary, result, values, rules, (lo, hi), 140, bars=False))
     return tuple(charts)
 
 
-def _failing(result: RangeVerdict) -> tuple[FailingDate, ...]:
-    found = []
-    for day in result.dates:
-        rows = tuple(
-            CheckRow(p.phase, v.check, v.level.value, css(v.level), v.observed, v.expected)
-            for p in day.phases
-            for v in p.failing
-        )
-        if rows:
-            found.append(
-                FailingDate(
-                    day.date, _anchor(day.date), day.overall.value, css(day.overall), day.health,
-                    rows,
-                )
-            )  # fmt: skip
-    return tuple(found)
-
-
-def _decisions(events: Sequence[Event]) -> list[EventRow]:
+def _decisions(events: Sequence[Event]) -> list[Event]:
     chosen = [e for e in events if e.kind in DECISION_KINDS or e.kind.startswith("override_")]
-    chosen.sort(key=lambda e: e.time, reverse=True)
-    return [
-        EventRow(
-            f"{e.time.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M}",
-            e.kind,
-            e.severity,
-            _SEVERITY_CSS.get(e.severity, "s-pass"),
-            e.phase or "",
-            str(e.date or ""),
-            e.message,
-        )
-        for e in chosen
-    ]
-
-
-def _errors(events: Sequence[Event]) -> tuple[ErrorRow, ...]:
-    rows = []
-    for g in group_errors(events)[:MAX_ERRORS]:
-        dates = ", ".join(str(d) for d in g.dates[:5]) + (" …" if len(g.dates) > 5 else "")
-        rows.append(
-            ErrorRow(
-                g.count, g.signature, f"{g.first_seen:%Y-%m-%d %H:%M}",
-                f"{g.last_seen:%Y-%m-%d %H:%M}", dates, ", ".join(g.kinds),
-            )
-        )  # fmt: skip
-    return tuple(rows)
+    return sorted(chosen, key=lambda e: e.time, reverse=True)
 
 
 def build(
@@ -465,32 +349,28 @@ def build(
         )
     )
     decisions = _decisions(kept)
-    scores: dict[str, float] = dict(config.health.scores)
+    scores = {str(k): v for k, v in config.health.scores.items()}
     legend = tuple(
-        (f"{lv.value} ({scores[lv.value]:g})" if lv.value in scores else lv.value, css(lv))
+        (f"{lv.value} ({scores[lv.value]:g})" if lv.value in scores else lv.value, lv)
         for lv in (Level.EXCELLENT, Level.PASS, Level.ACCEPTABLE, Level.FAIL, Level.ERROR, Level.NA)
     )
     span = str(result.start) if result.start == result.end else f"{result.start} → {result.end}"
     return ReportView(
         title=f"{config.pipeline} health report {span}",
+        result=result,
         pipeline=config.pipeline,
-        start=result.start,
-        end=result.end,
-        overall=result.overall.value,
-        overall_css=css(result.overall),
-        health=_num(result.health),
-        counts=(("dates", len(result.dates), ""), ("scheduled", len(scheduled), ""), *counts),
         phases=tuple((p, described.get(p, "")) for p in phases),
+        counts=(("dates", len(result.dates), ""), ("scheduled", len(scheduled), ""), *counts),
+        legend=legend,
         months=_months(result, phases),
         health_chart=_health_chart(result, config),
         trends=_trends(result, config),
-        failing=_failing(result),
+        failing=tuple(d for d in result.dates if any(p.failing for p in d.phases)),
         decisions=tuple(decisions[:MAX_DECISIONS]),
         decisions_hidden=max(0, len(decisions) - MAX_DECISIONS),
-        errors=_errors(kept),
+        errors=tuple(group_errors(kept)[:MAX_ERRORS]),
         events_error=events_error,
         provenance=provenance,
-        legend=legend,
     )
 
 
@@ -500,6 +380,8 @@ def _template() -> jinja2.Template:
     env = jinja2.Environment(
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
     )
+    env.filters.update(css=css, num=_num, glyph=lambda level: _GLYPH.get(level, ""))
+    env.globals.update(severity_css=_SEVERITY_CSS, anchor=_anchor)
     return env.from_string(source)
 
 

@@ -23,11 +23,11 @@ from phaseguard.warehouse import Warehouse
 from .analytics import BOX, CONTEXT, DAY, NOW, SCHEDULE, SUMMARY, TEAM_DEFENSE, rounded
 
 __all__ = [
+    "FEATURES",
     "PCF",
     "PDC",
     "PSZA",
     "TDZA",
-    "FEATURES",
     "ml_feature_store",
     "player_composite_factors",
     "player_daily_cache",

@@ -1,0 +1,590 @@
+"""The event store: where events, overrides, incidents and pending alerts are kept.
+
+A SQLite file (WAL mode, one short transaction per write, so many processes can write at
+once) or a PostgreSQL database. Besides events it keeps the little state the other modules
+need between runs: overrides, open incidents and alerts waiting to be re-sent. It is the
+only module that talks SQL to the store; the others work on the plain rows it returns.
+Every value is bound as a parameter; only table names, which are constants, go into SQL text.
+When the store cannot be written, events go to a spool file and are flushed on the next
+good write: none is lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import sqlite3
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, Protocol
+
+from .errors import ConfigError, StoreError
+from .events import Event
+
+if TYPE_CHECKING:
+    import psycopg
+
+
+# --- rows the store keeps for other modules ----------------------------------------------
+
+
+class OverrideRow(NamedTuple):
+    """An override as stored: times are ISO UTC strings, ``date`` an ISO date."""
+
+    id: str
+    gate: str
+    date: str
+    reason: str
+    created_by: str
+    created_at: str
+    expires_at: str
+    revoked_at: str | None = None
+    revoked_by: str | None = None
+    expiry_recorded_at: str | None = None
+
+
+class IncidentRow(NamedTuple):
+    """An incident (one gate, one date) as stored; ``status`` is ``open`` or ``resolved``."""
+
+    gate: str
+    date: str
+    severity: str | None
+    peak_severity: str | None
+    opened_at: str
+    updated_at: str
+    status: str
+
+
+class PendingAlert(NamedTuple):
+    """An alert whose delivery failed, kept to be sent again; ``alert`` is its JSON."""
+
+    id: str
+    sink: str
+    alert: str
+    attempts: int
+    created_at: str
+    last_error: str
+
+
+def iso_utc(moment: dt.datetime) -> str:
+    """``moment`` as a sortable ISO string in UTC (naive times are taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def _event_row(event: Event) -> tuple[Any, ...]:
+    return (
+        event.id,
+        iso_utc(event.time),
+        event.kind,
+        event.severity,
+        event.pipeline,
+        event.phase,
+        event.date.isoformat() if event.date else None,
+        event.message,
+        json.dumps(event.details, default=str, sort_keys=True),
+        event.host,
+        event.pid,
+    )
+
+
+def _row_event(row: Sequence[Any]) -> Event:
+    return Event(
+        id=row[0],
+        time=dt.datetime.fromisoformat(row[1]),
+        kind=row[2],
+        severity=row[3],
+        pipeline=row[4],
+        phase=row[5],
+        date=dt.date.fromisoformat(row[6]) if row[6] else None,
+        message=row[7],
+        details=json.loads(row[8]),
+        host=row[9],
+        pid=int(row[10]),
+    )
+
+
+_EVENT_COLUMNS = "id, time, kind, severity, pipeline, phase, date, message, details, host, pid"
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS {events} (id TEXT PRIMARY KEY, time TEXT NOT NULL,"
+    " kind TEXT NOT NULL, severity TEXT NOT NULL, pipeline TEXT NOT NULL, phase TEXT,"
+    " date TEXT, message TEXT NOT NULL, details TEXT NOT NULL, host TEXT NOT NULL,"
+    " pid INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS {events}_time ON {events} (time)",
+    "CREATE INDEX IF NOT EXISTS {events}_kind ON {events} (kind)",
+    "CREATE TABLE IF NOT EXISTS {overrides} (id TEXT PRIMARY KEY, gate TEXT NOT NULL,"
+    " date TEXT NOT NULL, reason TEXT NOT NULL, created_by TEXT NOT NULL,"
+    " created_at TEXT NOT NULL, expires_at TEXT NOT NULL, revoked_at TEXT, revoked_by TEXT,"
+    " expiry_recorded_at TEXT)",
+    "CREATE INDEX IF NOT EXISTS {overrides}_gate ON {overrides} (gate, date)",
+    "CREATE TABLE IF NOT EXISTS {incidents} (gate TEXT NOT NULL, date TEXT NOT NULL,"
+    " severity TEXT, peak_severity TEXT, opened_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
+    " status TEXT NOT NULL, PRIMARY KEY (gate, date))",
+    "CREATE TABLE IF NOT EXISTS {pending} (id TEXT PRIMARY KEY, sink TEXT NOT NULL,"
+    " alert TEXT NOT NULL, attempts INTEGER NOT NULL, created_at TEXT NOT NULL,"
+    " last_error TEXT NOT NULL)",
+)
+
+
+class _Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]], /) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class _PgCursor:
+    """A psycopg cursor that takes the ``?`` placeholders the SQLite SQL uses."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self._cursor = cursor
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    def execute(self, sql: str, params: Sequence[Any] = (), /) -> Any:
+        return self._cursor.execute(sql.replace("?", "%s"), params)
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]], /) -> Any:
+        return self._cursor.executemany(sql.replace("?", "%s"), params)
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+
+class EventStore:
+    """The event store: events, overrides, incidents and pending alerts, in SQLite or Postgres.
+
+    Build it with ``open_store``. It connects on first use, so a store that cannot be opened
+    still accepts ``record`` (the event is spooled to a file) and raises ``StoreError`` only
+    from the methods that must answer (``query`` and the state methods).
+    """
+
+    def __init__(
+        self,
+        *,
+        sqlite_path: Path | None = None,
+        pg_url: str | None = None,
+        spool_dir: Path,
+        busy_timeout: float = 30.0,
+    ) -> None:
+        self._sqlite_path = sqlite_path
+        self._pg_url = pg_url
+        self._busy_timeout = busy_timeout
+        self._lock = threading.RLock()
+        self._conn: Any = None
+        # Postgres tables share a schema with the warehouse's, hence the prefix there.
+        prefix = "phaseguard_" if pg_url else ""
+        self._t = {
+            "events": prefix + "events",
+            "overrides": prefix + "overrides",
+            "incidents": prefix + "incidents",
+            "pending": prefix + "pending_alerts",
+        }
+        self._errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)
+        if pg_url:
+            import psycopg
+
+            self._errors = (*self._errors, psycopg.Error)
+        identity = pg_url or str(sqlite_path)
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+        self.spool_path = spool_dir / "events.spool.jsonl"
+        self.fallback_spool_path = Path(tempfile.gettempdir()) / f"phaseguard-spool-{digest}.jsonl"
+
+    @property
+    def location(self) -> str:
+        """Where the store is, fit to print (a Postgres password is masked)."""
+        if self._pg_url:
+            return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", self._pg_url)
+        return f"sqlite:///{self._sqlite_path}"
+
+    # -- connection ------------------------------------------------------------------
+
+    def _connect(self) -> Any:
+        if self._conn is not None and not getattr(self._conn, "closed", False):
+            return self._conn
+        if self._sqlite_path is not None:
+            self._sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+            conn: Any = sqlite3.connect(
+                self._sqlite_path,
+                timeout=self._busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                # WAL with synchronous=NORMAL stays consistent on power loss, and is much
+                # faster than FULL for one small transaction per event.
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in _SCHEMA:
+                    conn.execute(statement.format(**self._t))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.close()
+                raise
+        else:
+            import psycopg
+
+            conn = psycopg.connect(str(self._pg_url), autocommit=True, connect_timeout=10)
+            try:
+                with conn.transaction(), conn.cursor() as cur:
+                    # Concurrent CREATE TABLE IF NOT EXISTS can collide in Postgres' catalog.
+                    cur.execute("SELECT pg_advisory_xact_lock(hashtext('phaseguard_schema'))")
+                    for statement in _SCHEMA:
+                        cur.execute(statement.format(**self._t))
+            except BaseException:
+                conn.close()
+                raise
+        self._conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Close the connection; the store reconnects if used again."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self, lock_key: str | None = None, *, write: bool = True) -> Iterator[_Cursor]:
+        """One transaction; ``lock_key`` serialises writers of the same row in Postgres."""
+        with self._lock:
+            try:
+                conn = self._connect()
+                if self._sqlite_path is not None and not write:
+                    # A lone SELECT is its own read transaction; in WAL mode it never waits.
+                    yield conn.cursor()
+                elif self._sqlite_path is not None:
+                    cur = conn.cursor()
+                    # IMMEDIATE takes the write lock up front, so the busy timeout applies
+                    # instead of a deadlock error when a reader upgrades to a writer.
+                    cur.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield cur
+                        conn.execute("COMMIT")
+                    finally:
+                        if conn.in_transaction:
+                            with suppress(sqlite3.Error):
+                                conn.execute("ROLLBACK")
+                else:
+                    with conn.transaction(), conn.cursor() as raw:
+                        cur = _PgCursor(raw)
+                        if lock_key is not None:
+                            cur.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (lock_key,))
+                        yield cur
+            except Exception as exc:
+                # The server went away: drop the connection so the next call reconnects.
+                if type(exc).__name__ == "OperationalError" and self._pg_url:
+                    self._drop()
+                raise
+
+    def _drop(self) -> None:
+        with suppress(*self._errors):
+            if self._conn is not None:
+                self._conn.close()
+        self._conn = None
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        try:
+            with self._transaction(write=False) as cur:
+                cur.execute(sql.format(**self._t), params)
+                return cur.fetchall()
+        except self._errors as exc:
+            raise StoreError(f"cannot read the event store {self.location}: {exc}") from exc
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        try:
+            with self._transaction() as cur:
+                cur.execute(sql.format(**self._t), params)
+                return cur.rowcount
+        except self._errors as exc:
+            raise StoreError(f"cannot write the event store {self.location}: {exc}") from exc
+
+    # -- events ------------------------------------------------------------------------
+
+    def record(self, event: Event) -> None:
+        """Keep ``event``; never raises. A store that cannot be written gets it spooled.
+
+        The spool is a JSON-lines file beside the store (or, if that directory cannot be
+        written either, in the temp directory). The next successful ``record`` inserts the
+        spooled events first, ignoring ids already stored, so none is lost or doubled.
+        """
+        try:
+            self.flush_spool()
+            self._insert_events([_event_row(event)])
+        except self._errors:
+            self._spool(event)
+
+    def _insert_events(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        sql = (
+            f"INSERT INTO {self._t['events']} ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 11)})"
+            " ON CONFLICT (id) DO NOTHING"
+        )
+        with self._transaction() as cur:
+            cur.executemany(sql, rows)
+
+    def _spool(self, event: Event) -> None:
+        line = json.dumps(_event_row(event)) + "\n"
+        for path in (self.spool_path, self.fallback_spool_path):
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("a", encoding="utf-8") as spool, _locked(spool):
+                    spool.write(line)
+                return
+            except OSError:
+                continue
+        # Nowhere left to keep it: the last resort is the operator's terminal.
+        print(f"phaseguard: event store and spool unwritable, event: {line}", file=sys.stderr)
+
+    def flush_spool(self) -> int:
+        """Insert the spooled events into the store, then empty the spool.
+
+        Returns:
+            How many spooled lines were read.
+
+        Raises:
+            sqlite3.Error, psycopg.Error, OSError: the store is still unwritable.
+        """
+        count = 0
+        for path in (self.spool_path, self.fallback_spool_path):
+            try:
+                if path.stat().st_size == 0:
+                    continue
+            except OSError:
+                continue
+            with path.open("r+", encoding="utf-8") as spool, _locked(spool):
+                rows = []
+                for line in spool.read().splitlines():
+                    try:
+                        rows.append(tuple(json.loads(line)))
+                    except ValueError:
+                        # A line cut short by a crash mid-write; it cannot be recovered.
+                        continue
+                if rows:
+                    self._insert_events(rows)
+                spool.seek(0)
+                spool.truncate()
+                count += len(rows)
+        return count
+
+    def query(
+        self,
+        since: dt.datetime | None = None,
+        kind: str | None = None,
+        phase: str | None = None,
+        date: dt.date | None = None,
+        severity: str | None = None,
+        limit: int | None = None,
+    ) -> list[Event]:
+        """The stored events that match every filter given, newest last.
+
+        Args:
+            since: only events at or after this time.
+            kind: only this kind.
+            phase: only this phase.
+            date: only this partition date.
+            severity: only this severity.
+            limit: only the newest ``limit`` events.
+
+        Raises:
+            StoreError: the store cannot be read.
+        """
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("time >= ?", iso_utc(since) if since else None),
+            ("kind = ?", kind),
+            ("phase = ?", phase),
+            ("date = ?", date.isoformat() if date else None),
+            ("severity = ?", severity),
+        ):
+            if value is not None:
+                where.append(column)
+                params.append(value)
+        sql = f"SELECT {_EVENT_COLUMNS} FROM {{events}}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY time DESC, id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return [_row_event(row) for row in reversed(self._read(sql, params))]
+
+    # -- overrides -----------------------------------------------------------------------
+
+    def add_override(self, row: OverrideRow) -> bool:
+        """Insert an override; False if its id is taken."""
+        sql = (
+            "INSERT INTO {overrides} (id, gate, date, reason, created_by, created_at,"
+            " expires_at, revoked_at, revoked_by, expiry_recorded_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
+        )
+        return self._write(sql, tuple(row)) == 1
+
+    def overrides(
+        self, *, id: str | None = None, gate: str | None = None, date: str | None = None
+    ) -> list[OverrideRow]:
+        """The overrides matching the filters, oldest first."""
+        where, params = ["1 = 1"], []
+        for column, value in (("id = ?", id), ("gate = ?", gate), ("date = ?", date)):
+            if value is not None:
+                where.append(column)
+                params.append(value)
+        sql = f"SELECT * FROM {{overrides}} WHERE {' AND '.join(where)} ORDER BY created_at, id"
+        return [OverrideRow(*row) for row in self._read(sql, params)]
+
+    def revoke_override(self, id: str, by: str, at: str) -> bool:
+        """Mark an override revoked; False if unknown or already revoked."""
+        sql = (
+            "UPDATE {overrides} SET revoked_at = ?, revoked_by = ?"
+            " WHERE id = ? AND revoked_at IS NULL"
+        )
+        return self._write(sql, (at, by, id)) == 1
+
+    def claim_override_expiry(self, id: str, at: str) -> bool:
+        """Note that an override's expiry was recorded; True for the one caller that did it."""
+        sql = (
+            "UPDATE {overrides} SET expiry_recorded_at = ?"
+            " WHERE id = ? AND expiry_recorded_at IS NULL AND revoked_at IS NULL"
+        )
+        return self._write(sql, (at, id)) == 1
+
+    # -- incidents -----------------------------------------------------------------------
+
+    def swap_incident(
+        self,
+        gate: str,
+        date: str,
+        update: Callable[[IncidentRow | None], IncidentRow | None],
+    ) -> IncidentRow | None:
+        """Read, change and write one incident in one transaction.
+
+        ``update`` gets the stored row (or None) and returns the row to store (or None to
+        leave it). No other process can change the row in between, so two runs that see the
+        same failure open it once.
+
+        Returns:
+            The row as it was before.
+        """
+        try:
+            with self._transaction(lock_key=f"incident:{gate}:{date}") as cur:
+                cur.execute(
+                    "SELECT gate, date, severity, peak_severity, opened_at, updated_at, status"
+                    f" FROM {self._t['incidents']} WHERE gate = ? AND date = ?",
+                    (gate, date),
+                )
+                found = cur.fetchone()
+                before = IncidentRow(*found) if found else None
+                after = update(before)
+                if after is not None:
+                    cur.execute(
+                        f"INSERT INTO {self._t['incidents']} (gate, date, severity,"
+                        " peak_severity, opened_at, updated_at, status)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (gate, date) DO UPDATE SET"
+                        " severity = excluded.severity, peak_severity = excluded.peak_severity,"
+                        " opened_at = excluded.opened_at, updated_at = excluded.updated_at,"
+                        " status = excluded.status",
+                        tuple(after),
+                    )
+                return before
+        except self._errors as exc:
+            raise StoreError(f"cannot write the event store {self.location}: {exc}") from exc
+
+    def incidents(self, *, open_only: bool = True) -> list[IncidentRow]:
+        """The incidents (only the open ones by default), oldest first."""
+        sql = (
+            "SELECT gate, date, severity, peak_severity, opened_at, updated_at, status"
+            " FROM {incidents}"
+        )
+        params: tuple[str, ...] = ()
+        if open_only:
+            sql += " WHERE status = ?"
+            params = ("open",)
+        return [IncidentRow(*row) for row in self._read(sql + " ORDER BY opened_at", params)]
+
+    # -- pending alerts ------------------------------------------------------------------
+
+    def add_pending(self, row: PendingAlert) -> None:
+        """Keep an alert to re-send (replacing one with the same id)."""
+        sql = (
+            "INSERT INTO {pending} (id, sink, alert, attempts, created_at, last_error)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+            " attempts = excluded.attempts, last_error = excluded.last_error"
+        )
+        self._write(sql, tuple(row))
+
+    def pending(self) -> list[PendingAlert]:
+        """The alerts waiting to be re-sent, oldest first."""
+        sql = "SELECT * FROM {pending} ORDER BY created_at, id"
+        return [PendingAlert(*row) for row in self._read(sql)]
+
+    def remove_pending(self, id: str) -> bool:
+        """Forget a pending alert; True for the one caller that removed it."""
+        return self._write("DELETE FROM {pending} WHERE id = ?", (id,)) == 1
+
+
+@contextmanager
+def _locked(file: IO[str]) -> Iterator[None]:
+    """Hold an exclusive lock on an open file, so spool appends and flushes do not interleave."""
+    if sys.platform == "win32":  # pragma: no cover - no flock; the spool is best effort there
+        yield
+        return
+    import fcntl
+
+    fcntl.flock(file.fileno(), fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(file.fileno(), fcntl.LOCK_UN)
+
+
+def open_store(url: str | None, *, default_path: Path, busy_timeout: float = 30.0) -> EventStore:
+    """Open the event store named by ``url``.
+
+    Args:
+        url: None for a SQLite file at ``default_path``; ``sqlite:///relative/path`` or
+            ``sqlite:////absolute/path``; ``postgresql://...`` (or ``postgres://``) for
+            tables ``phaseguard_*`` in that database, created if missing.
+        default_path: the SQLite file used when ``url`` is None; the CLI passes
+            ``<config dir>/.phaseguard/events.sqlite``. Its directory also holds the spool.
+        busy_timeout: seconds a SQLite write waits for another writer before giving up.
+
+    Raises:
+        ConfigError: the URL has a scheme phaseguard cannot store events in.
+    """
+    if url is None:
+        return EventStore(
+            sqlite_path=default_path, spool_dir=default_path.parent, busy_timeout=busy_timeout
+        )
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///") :])
+        return EventStore(sqlite_path=path, spool_dir=path.parent, busy_timeout=busy_timeout)
+    if url.startswith(("postgresql://", "postgres://")):
+        return EventStore(pg_url=url, spool_dir=default_path.parent, busy_timeout=busy_timeout)
+    scheme = url.split(":", 1)[0]
+    raise ConfigError(
+        f"event store URL scheme {scheme!r} is not supported; use sqlite:/// or postgresql://",
+        key="events",
+    )
