@@ -46,7 +46,7 @@ MLFS = "nba_predictions.ml_feature_store_v2"
 PREDICTIONS = "nba_predictions.player_prop_predictions"
 GRADES = "nba_predictions.prediction_grades"
 DATE_COLUMN = {PDC: "cache_date", PSZA: "analysis_date", TDZA: "analysis_date"}
-N_DATES = 7
+N_DATES = 6
 # Columns that hold the time a row was written, which differ between runs.
 STAMPS = {"processed_at", "created_at", "graded_at", "scraped_at"}
 

@@ -22,7 +22,7 @@ from .warehouse import Warehouse, connect
 
 if TYPE_CHECKING:
     from .alerts import Notifier
-    from .events import Recorder
+    from .events import Event, Recorder
     from .gate import Gate
     from .overrides import Overrides
     from .store import EventStore
@@ -107,6 +107,27 @@ class Guard:
         from .gate import gated
 
         return gated(self, phase)
+
+    def alert(self, event: Event) -> None:
+        """Send an event as an alert to the configured sinks (e.g. a retry's last failure).
+
+        Pass it as ``phaseguard.retry(..., alert=guard.alert)``: only the final failure of a
+        retried call alerts, never its intermediate attempts.
+        """
+        from .alerts import Alert
+
+        severity = "critical" if event.severity in ("error", "critical") else event.severity
+        self.notifier.notify(
+            Alert(
+                title=f"{event.kind.replace('_', ' ')}: {event.message}"[:150],
+                severity=severity if severity in ("info", "warning", "critical") else "warning",  # type: ignore[arg-type]
+                pipeline=self.config.pipeline,
+                phase=event.phase,
+                date=event.date,
+                status="opened",
+                text=event.message,
+            )
+        )
 
     def gaps(self, start: dt.date, end: dt.date) -> dict[dt.date, list[dict[str, Any]]]:
         """The gap ledger: per date, the retried calls whose every attempt failed.

@@ -247,25 +247,26 @@ class Runner:
     def _failed(
         self, phase: Phase, date: dt.date, gate: str | None, started: float, message: str
     ) -> PhaseRun:
-        self._event(
+        event = self._event(
             "phase_failed", "error", f"{phase.name} failed for {date}: {message}", phase.name, date
         )
+        self.guard.alert(event)  # once, after the last attempt: retries themselves never alert
         return PhaseRun(phase.name, "failed", message, gate, time.perf_counter() - started)
 
     def _event(
         self, kind: str, severity: str, message: str, phase: str, date: dt.date, **details: Any
-    ) -> None:
-        self.guard.recorder.record(
-            Event(
-                kind=kind,
-                severity=severity,
-                message=message,
-                pipeline=self.guard.config.pipeline,
-                phase=phase,
-                date=date,
-                details=details,
-            )
+    ) -> Event:
+        event = Event(
+            kind=kind,
+            severity=severity,
+            message=message,
+            pipeline=self.guard.config.pipeline,
+            phase=phase,
+            date=date,
+            details=details,
         )
+        self.guard.recorder.record(event)
+        return event
 
 
 def _upstream(phases: Sequence[Phase], name: str) -> list[str]:

@@ -250,9 +250,10 @@ def scrape_box_scores(
     }
 
     def gap(endpoint: str) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
-        key = f"{endpoint} {day.isoformat()}"
+        # What a final failure leaves missing, for the retry_exhausted event and its alert.
         iso = day.isoformat()
-        return lambda args, kwargs: {"source": "bdl", "table": TABLE, "date": iso, "key": key}
+        found = {"source": "bdl", "table": TABLE, "date": iso, "key": f"{endpoint} {iso}"}
+        return lambda args, kwargs: found
 
     games_page = retry(name="bdl.games", gap=gap("nba/v1/games"), **settings)(
         functools.partial(_games_page, client, day, timeout=timeout)
