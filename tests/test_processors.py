@@ -310,8 +310,11 @@ def test_crash_dates_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
         "PSZA": {dt.date(2026, 1, 5), dt.date(2026, 1, 6)},
         "PDC": {dt.date(2026, 2, 10), dt.date(2026, 3, 1)},
     }
-    with pytest.raises(RuntimeError, match=r"^PDC crashed \(injected fault\)$"):
-        PROCESSORS["PDC"](dt.date(2026, 2, 10), connect("duckdb://:memory:"))
+    with (
+        connect("duckdb://:memory:") as wh,
+        pytest.raises(RuntimeError, match=r"^PDC crashed \(injected fault\)$"),
+    ):
+        PROCESSORS["PDC"](dt.date(2026, 2, 10), wh)
 
 
 @pytest.mark.parametrize(

@@ -241,6 +241,9 @@ def demo(
         Path, typer.Option("--dir", help="Where to write the demo warehouse and config.")
     ] = Path("phaseguard-demo"),
     scale: Annotated[int, typer.Option(help="Rows per game and per date multiplier.")] = 1,
+    story: Annotated[
+        bool, typer.Option("--story/--verify-only", help="Also gate and backfill the season.")
+    ] = True,
 ) -> None:
     """Build the NBA props example warehouse with seeded faults, verify it, show what it caught."""
     from .nba.demo import build_demo
@@ -264,9 +267,26 @@ def demo(
     out.print(f"\n[bold]Flagged[/]: {flagged} of {len(built.plan.faults)} injected faults.")
     for fault in missed:
         out.print(f"  not flagged: {fault.kind} ({fault.detail}) — within the criteria by design")
+    if not story:
+        return
+    from .nba.demo import backfill_story
+
+    out.print("\n[bold]Gates[/] on the broken dates (alerts go to the configured sinks):")
+    told = backfill_story(built)
+    for decision in told.decisions:
+        icon = "⛔" if decision.status == "blocked" else "✅"
+        out.print(f"  {icon} {escape(decision.message)}")
     out.print(
-        f"Try: [cyan]phaseguard smoke 2026-01-13 2026-01-23 -c {built.config_path}[/]  "
-        f"or  [cyan]phaseguard criteria -c {built.config_path}[/]"
+        "\n[bold]Backfill[/] of the season through the gates, scraping a local balldontlie API "
+        "that fails 10 % of requests and goes down for 20 minutes (virtual clock):"
+    )
+    _draw_receipt(told.first)
+    out.print("\n[bold]Run again[/] an hour later (resumable: COMPLETE dates are skipped):")
+    _draw_receipt(told.second)
+    out.print(
+        f"\nAPI: {told.api_requests} requests, {told.api_faults} faults injected, "
+        f"{told.retries} retried attempts; {told.alerts_sent} alerts sent. "
+        f"Events: [cyan]phaseguard events -c {built.config_path}[/]"
     )
 
 
@@ -544,7 +564,11 @@ def _draw_receipt(receipt: Any) -> None:
     for name in phases:
         table.add_column(name, no_wrap=True)
     table.add_column("overall", no_wrap=True)
-    for run in receipt.runs:
+    shown = [r for r in receipt.runs if not r.skipped_complete]
+    if not shown and receipt.runs:
+        out.print(f"nothing to run: all {len(receipt.runs)} scheduled dates are COMPLETE")
+        return
+    for run in shown:
         before, after = receipt.before_of(run.date), receipt.after_of(run.date)
         health = f"{_num(before.health)} → {_num(after.health)}"
         if run.skipped_complete:
@@ -553,7 +577,7 @@ def _draw_receipt(receipt: Any) -> None:
         table.add_row(str(run.date), health, *cells, _overall_label(after, "verify"))
     out.print(table)
     out.print(f"[dim]{LEGEND}[/]")
-    for run in receipt.runs:
+    for run in shown:
         after = receipt.after_of(run.date)
         reasons = [r for r in run.phases if r.status in ("blocked", "failed")]
         failing = [(p.phase, v) for p in after.phases for v in p.failing]

@@ -48,16 +48,18 @@ class Guard:
         self.base_dir = base_dir
         self.clock = clock
         self._recorder = recorder
-        self.warehouse_url = (
-            warehouse_url or os.environ.get("PHASEGUARD_WAREHOUSE") or config.warehouse
-        )
+        given = warehouse_url or os.environ.get("PHASEGUARD_WAREHOUSE")
+        self.warehouse_url = given or config.warehouse
+        # A relative path on the command line is relative to where you stand; in the
+        # config, to the config file.
+        self.warehouse_base = Path.cwd() if given else base_dir
         self._warehouse: Warehouse | None = None
 
     @property
     def warehouse(self) -> Warehouse:
         """The open warehouse connection (opened on first use)."""
         if self._warehouse is None:
-            self._warehouse = connect(self.warehouse_url, base_dir=self.base_dir)
+            self._warehouse = connect(self.warehouse_url, base_dir=self.warehouse_base)
         return self._warehouse
 
     @cached_property

@@ -234,7 +234,7 @@ def _chart(
         share = 0.5 if hi == lo else (value - lo) / (hi - lo)
         return round(bottom - share * (bottom - Chart.top), 1)
 
-    width = max(1.0, round(step * 0.8, 1))
+    width = max(1.0, min(24.0, round(step * 0.8, 1)))
     marks = tuple(
         Mark(x(d) - width / 2, y(v), width, round(bottom - y(v), 1), c, t)
         if bars
@@ -242,13 +242,15 @@ def _chart(
         for d, v, c, t in values
     )
     line = "" if bars else " ".join(f"{'L' if i else 'M'}{m.x},{m.y}" for i, m in enumerate(marks))
-    ticks = tuple(
-        (x(d.date), f"{d.date:%b}" if d.date.month != 1 else f"{d.date:%b %Y}")
-        for d in result.dates
-        if d.date.day == 1 or d.date == result.start
-    )
+    # The first date, then each month (each year past ~13 months), none too close to it.
+    years = (result.end - result.start).days > 400
+    ticks = [(x(result.start), str(result.start) if years else f"{result.start:%b %d}")]
+    for d in result.dates:
+        if d.date.day == 1 and (d.date.month == 1 or not years) and x(d.date) - ticks[0][0] > 40:
+            label = f"{d.date:%b}" if d.date.month != 1 else f"{d.date:%b %Y}"
+            ticks.append((x(d.date), str(d.date.year) if years else label))
     placed = tuple((y(v), label, c) for v, label, c in rules)
-    return Chart(title, summary, height, marks, line, placed, ticks, bars)
+    return Chart(title, summary, height, marks, line, placed, tuple(ticks), bars)
 
 
 def _health_chart(result: RangeVerdict, config: Config) -> Chart:

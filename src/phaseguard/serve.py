@@ -201,6 +201,8 @@ class _Handler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The base class's own errors (bad request line, 414, 431, 501) as JSON."""
         self.close_connection = True
+        if self.request_version == "HTTP/0.9":  # an unparsable request line: answer in 1.0
+            self.request_version = "HTTP/1.0"
         text = message or HTTPStatus(code).phrase
         self._send(code, _json({"error": text}), "application/json", self.command != "HEAD")
 

@@ -6,11 +6,18 @@ next to a copy of the example config.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from phaseguard.gate import Decision
+from phaseguard.guard import load
+from phaseguard.nba import steps
+from phaseguard.nba.bdl_server import FaultModel, VirtualClock, serve
+from phaseguard.nba.scraper import bdl_client
+from phaseguard.runner import Receipt, Runner, backfill
 from phaseguard.verdicts import Level, RangeVerdict
 from phaseguard.warehouse import connect
 
@@ -18,6 +25,7 @@ from .season import Fault, SeasonPlan, season_plan
 
 CONFIG = Path(__file__).with_name("phaseguard.yml")
 WAREHOUSE_FILE = "nba_props.duckdb"
+DEMO_KEY = "demo-key"
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,7 @@ def build_demo(directory: Path, *, scale: int = 1, seed: int = 7, faults: bool =
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "phaseguard.yml"
     shutil.copyfile(CONFIG, config_path)
+    shutil.rmtree(directory / ".phaseguard", ignore_errors=True)  # a fresh event log
     warehouse_path = directory / WAREHOUSE_FILE
     for stale in (warehouse_path, warehouse_path.with_name(WAREHOUSE_FILE + ".wal")):
         stale.unlink(missing_ok=True)
@@ -58,4 +67,69 @@ def build_demo(directory: Path, *, scale: int = 1, seed: int = 7, faults: bool =
         warehouse_path=warehouse_path,
         plan=plan,
         seconds=time.perf_counter() - started,
+    )
+
+
+@dataclass(frozen=True)
+class Story:
+    """The second half of the demo: gates on the broken dates, then a backfill that fixes them."""
+
+    decisions: tuple[Decision, ...]
+    first: Receipt
+    second: Receipt
+    api_requests: int
+    api_faults: int
+    alerts_sent: int
+    retries: int
+
+
+GATE_DATES = (("phase4", dt.date(2026, 1, 16)), ("phase4", dt.date(2026, 1, 18)))
+BREAKER_DATES = tuple(("phase5", dt.date(2026, 1, d)) for d in range(20, 24))
+
+
+def backfill_story(built: BuiltDemo, *, seed: int = 7) -> Story:
+    """Ask the gates about the broken dates, then backfill the season through a flaky API.
+
+    The fault-injecting balldontlie server answers 10 % of requests with a transient error
+    and is down for the first 20 minutes of the run, on a virtual clock shared with the
+    retries (a season of 60-second back-offs takes seconds). The first backfill leaves the
+    date the outage swallowed FAILED, with its gap in the ledger; the second, after the
+    outage, finishes it: a backfill is resumable and skips COMPLETE dates.
+    """
+    clock = VirtualClock()
+    faults = FaultModel(
+        transient_rate=0.10,
+        kinds=("500", "502", "503", "drop"),
+        outages=((0.0, 20 * 60.0),),  # down as the run starts; back after 20 minutes
+    )
+    url = f"duckdb://{built.warehouse_path.resolve()}"
+    first_day, last_day = built.plan.first_date, built.plan.last_date
+    with serve(api_key=DEMO_KEY, faults=faults, clock=clock, seed=seed) as server:
+        steps.configure(
+            sleep=clock.sleep,
+            clock=clock,
+            client=bdl_client(DEMO_KEY, base_url=server.url),
+            timeout=2.0,
+        )
+        try:
+            with load(built.config_path, warehouse=url) as guard:
+                decisions = tuple(
+                    guard.gate(gate).decide(day) for gate, day in GATE_DATES + BREAKER_DATES
+                )
+                runner = Runner(guard, sleep=clock.sleep)
+                first = backfill(guard, first_day, last_day, runner=runner)
+                clock.advance_to(clock() + 3600)  # the next run, an hour later
+                second = backfill(guard, first_day, last_day, runner=runner)
+                events = guard.store.query()
+        finally:
+            steps.configure()
+        stats = server.stats
+    return Story(
+        decisions=decisions,
+        first=first,
+        second=second,
+        api_requests=stats.requests,
+        api_faults=sum(stats.faults.values()),
+        alerts_sent=sum(1 for e in events if e.kind == "alert_sent"),
+        retries=sum(1 for e in events if e.kind == "retry_attempt"),
     )

@@ -15,8 +15,9 @@ pipeline where one crashed processor leaves the rest of phase 4 in place.
 Faults for the benchmarks: a processor (a :data:`PROCESSORS` name) or a prediction system
 (a :data:`~phaseguard.nba.season.SYSTEMS` name) crashes on chosen dates, named in the
 environment variable ``PHASEGUARD_NBA_CRASH`` (``"PSZA:2026-01-05,PDC:2026-02-10"``) or set
-with :func:`set_crash_dates`. A crashing processor raises ``RuntimeError`` before writing; a
-crashing system is left out of the predictions, whose writing then raises.
+with :func:`set_crash_dates`. A crashing processor raises ``RuntimeError`` before writing
+(rows it wrote for that date on an earlier run stay); a crashing system is left out of the
+predictions, written without it, and then the predictions processor raises.
 """
 
 from __future__ import annotations
