@@ -218,6 +218,7 @@ class Runner:
         except Exception as exc:
             return self._failed(phase, date, gate_name, started, f"{type(exc).__name__}: {exc}")
         seconds = time.perf_counter() - started
+        self._incident(phase.name, date, None)
         self._event(
             "phase_ran",
             "info",
@@ -250,8 +251,33 @@ class Runner:
         event = self._event(
             "phase_failed", "error", f"{phase.name} failed for {date}: {message}", phase.name, date
         )
-        self.guard.alert(event)  # once, after the last attempt: retries themselves never alert
+        self._incident(phase.name, date, event)
         return PhaseRun(phase.name, "failed", message, gate, time.perf_counter() - started)
+
+    def _incident(self, phase: str, date: dt.date, failure: Event | None) -> None:
+        """One alert per failing (step, date): when it fails, and when it runs clean again.
+
+        Retries never alert; only the last attempt's failure does, once, however many runs
+        find the step still failing. A broken store never changes what the runner does.
+        """
+        from .alerts import Alert
+
+        def make(status: str, severity: str) -> Alert:
+            text = failure.message if failure else f"{phase} ran for {date}"
+            return Alert(
+                title=f"{phase} {'failed' if failure else 'recovered'} for {date}",
+                severity=severity,  # type: ignore[arg-type]
+                pipeline=self.guard.config.pipeline,
+                phase=phase,
+                date=date,
+                status=status,  # type: ignore[arg-type]
+                text=text,
+            )
+
+        try:
+            self.guard.notifier.track(f"step:{phase}", date, "critical" if failure else None, make)
+        except PhaseguardError:
+            pass
 
     def _event(
         self, kind: str, severity: str, message: str, phase: str, date: dt.date, **details: Any

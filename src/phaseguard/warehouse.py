@@ -301,6 +301,7 @@ class Warehouse:
         self.last_sql = ""
         self.notes: list[str] = []
         self._sql_cache: dict[tuple[Probe, ...], str] = {}
+        self._write_cache: dict[tuple[str, str, str], tuple[str, str, str]] = {}
 
     def __enter__(self) -> Warehouse:
         return self
@@ -616,6 +617,20 @@ class Warehouse:
         the date as the named parameter ``:d`` (``$d`` also works); the value is bound,
         never formatted in. Its select list names the target columns. Returns rows written.
         """
+        key = (table, date_column, query)
+        statements = self._write_cache.get(key)
+        if statements is None:
+            statements = self._partition_query_sql(table, date_column, query)
+            self._write_cache[key] = statements
+        delete, insert, count = statements
+        params = {"d": date}
+        self._write([(delete, params), (insert, params)])
+        return int(self._run(count, params)[0][0])
+
+    def _partition_query_sql(
+        self, table: str, date_column: str, query: str
+    ) -> tuple[str, str, str]:
+        """The delete, insert and count statements of a partition replace, rendered once."""
         try:
             select = sqlglot.parse_one(query.replace(":d", "$d"), read="duckdb")
         except sqlglot.errors.ParseError as exc:
@@ -627,23 +642,13 @@ class Warehouse:
         target = exp.to_table(table)
         columns = [exp.to_identifier(name) for name in select.named_selects]
         insert = exp.Insert(this=exp.Schema(this=target, expressions=columns), expression=select)
-        delete = exp.delete(
-            target.copy(),
-            where=exp.EQ(this=exp.column(date_column), expression=exp.Placeholder(this="d")),
-        )
-        count = (
-            exp.select(exp.Count(this=exp.Star()))
-            .from_(target.copy())
-            .where(exp.EQ(this=exp.column(date_column), expression=exp.Placeholder(this="d")))
-        )
-        params = {"d": date}
-        self._write(
-            [
-                (delete.sql(dialect=self.dialect, identify=True), params),
-                (insert.sql(dialect=self.dialect, identify=True), params),
-            ]
-        )
-        return int(self._run(count.sql(dialect=self.dialect, identify=True), params)[0][0])
+        on_date = exp.EQ(this=exp.column(date_column), expression=exp.Placeholder(this="d"))
+        delete = exp.delete(target.copy(), where=on_date.copy())
+        count = exp.select(exp.Count(this=exp.Star())).from_(target.copy()).where(on_date)
+        rendered = [
+            node.sql(dialect=self.dialect, identify=True) for node in (delete, insert, count)
+        ]
+        return rendered[0], rendered[1], rendered[2]
 
     def insert_rows(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]

@@ -35,8 +35,8 @@ def phase2(date: dt.date, ctx: Any) -> int:
     """Step: scrape ``date``'s box scores into ``nba_raw.bdl_player_boxscores``.
 
     The API is ``BALLDONTLIE_BASE_URL`` with ``BALLDONTLIE_API_KEY`` (see
-    :func:`~phaseguard.nba.scraper.bdl_client`). Only the final failure of a call alerts,
-    through the pipeline's sinks; every attempt is an event.
+    :func:`~phaseguard.nba.scraper.bdl_client`). Every attempt is an event; when a call's
+    last attempt fails the step fails, and the runner alerts once for that (phase, date).
     """
     guard = ctx.guard
     result = scrape_box_scores(
@@ -44,7 +44,6 @@ def phase2(date: dt.date, ctx: Any) -> int:
         client=_settings["client"] or bdl_client(),
         warehouse=ctx.warehouse,
         recorder=guard.recorder,
-        alert=guard.alert,
         sleep=_settings["sleep"] or time.sleep,
         clock=_settings["clock"],
         timeout=_settings["timeout"],
