@@ -300,6 +300,11 @@ def test_head_and_unknown_paths(dashboard: tuple[str, Guard]) -> None:
     missing = httpx.get(url + "/static/../../etc/passwd")
     assert missing.status_code == 404
     assert "not found" in missing.json()["error"]
+    page = httpx.get(url + "/", params={"start": "<script>alert(1)</script>"})
+    assert page.status_code == 400
+    assert page.headers["content-type"].startswith("text/html")
+    assert "&lt;script&gt;" in page.text
+    assert "<script>" not in page.text
 
 
 def test_warehouse_error_is_a_503(tmp_path: Path, demo: BuiltDemo) -> None:

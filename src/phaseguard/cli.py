@@ -765,7 +765,7 @@ def report(
             except PhaseguardError as exc:
                 events_error = exc.message
             source = report_module.provenance(
-                str(config), guard.warehouse.url, now, guard.store.location
+                str(config.resolve()), guard.warehouse.url, now, guard.store.location
             )
             view = report_module.build(
                 result, events, config=guard.config, provenance=source, events_error=events_error
@@ -822,22 +822,28 @@ def serve(
 
     first = parse_date(start, "start date") if start else None
     last = parse_date(end, "end date") if end else None
-    guard = _guard(config, warehouse)
-    server = make_server(
-        guard, host=host, port=port, start=first, end=last, config_path=str(config), log=stderr_log
-    )
-    out.print(
-        f"phaseguard dashboard for {escape(guard.config.pipeline)} on {server.url} (Ctrl-C stops)"
-    )
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        err.print(f"[yellow]listening on {escape(host)}: the dashboard has no authentication[/]")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        out.print("stopped")
-    finally:
-        server.server_close()
-        guard.close()
+    with _guard(config, warehouse) as guard:
+        server = make_server(
+            guard,
+            host=host,
+            port=port,
+            start=first,
+            end=last,
+            config_path=str(config.resolve()),
+            log=stderr_log,
+        )
+        pipeline = escape(guard.config.pipeline)
+        out.print(f"phaseguard dashboard for {pipeline} on {server.url} (Ctrl-C stops)")
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            err.print(
+                f"[yellow]listening on {escape(host)}: the dashboard has no authentication[/]"
+            )
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            out.print("stopped")
+        finally:
+            server.server_close()
 
 
 def main(argv: list[str] | None = None) -> None:

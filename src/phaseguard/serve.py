@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -73,13 +74,16 @@ class Dashboard(ThreadingHTTPServer):
         self.config_path = config_path
         self.log = log
         self.lock = threading.Lock()
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
 
     @property
     def url(self) -> str:
         """The base URL the server listens on."""
         host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}/"
+        host = f"[{host!s}]" if ":" in str(host) else str(host)
+        return f"http://{host}:{port}/"
 
     def default_range(self) -> tuple[dt.date, dt.date]:
         """The range given at start-up, else the last 30 days ending today (UTC)."""

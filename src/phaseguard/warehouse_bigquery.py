@@ -55,8 +55,8 @@ class BigQueryDriver:
         endpoint: str | None = None,
         timeout: float = 120.0,
     ) -> None:
-        from google.api_core.retry import Retry
         from google.cloud import bigquery
+        from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY
 
         self._bq = bigquery
         self.project = project
@@ -72,9 +72,11 @@ class BigQueryDriver:
                 "client_options": ClientOptions(api_endpoint=endpoint),
             }
         self.client = bigquery.Client(project=project, location=location, **options)
-        # The client's default retry keeps trying for 10 minutes; phaseguard has its own
-        # retry policy one level up, so a down endpoint must fail within the timeout.
-        self._retry = Retry(deadline=timeout)
+        # The client's default retries keep trying for 10 minutes; phaseguard has its own
+        # retry policy one level up, so a down endpoint or a failing job must fail within
+        # the timeout.
+        self._retry = bigquery.DEFAULT_RETRY.with_deadline(timeout)
+        self._job_retry = DEFAULT_JOB_RETRY.with_deadline(timeout)
         self._partitioning: dict[str, str | None] = {}
         self._schemas: dict[str, dict[str, str]] = {}
 
@@ -100,7 +102,11 @@ class BigQueryDriver:
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one statement as a query job and return its rows."""
         job = self.client.query(
-            sql, job_config=self._job_config(params or {}), retry=self._retry, timeout=self.timeout
+            sql,
+            job_config=self._job_config(params or {}),
+            retry=self._retry,
+            job_retry=self._job_retry,
+            timeout=self.timeout,
         )
         rows = job.result(retry=self._retry, timeout=self.timeout)
         if job.error_result:  # emulators may report a failure on a finished job
