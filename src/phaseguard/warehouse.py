@@ -356,22 +356,25 @@ class Warehouse:
     def _partitions_select(self, index: int, probe: Probe, width: int) -> exp.Select:
         """Rows per date from the partition metadata: BigQuery scans no table bytes for it.
 
-        The metadata is read through a subquery (a form every BigQuery accepts and the
-        local emulator also answers). Rows still in the streaming buffer are not counted.
+        Partition ids (YYYYMMDD) are filtered as strings, which keeps out ``__NULL__`` and
+        ``__UNPARTITIONED__`` before any is parsed as a date. The view is named as one
+        quoted path, the form the local emulator also recognises. Rows still in the
+        streaming buffer are not counted.
         """
         schema = probe.table.rsplit(".", 1)[0]
-        metadata = exp.Table(
-            this=exp.to_identifier("PARTITIONS"),
-            db=exp.to_identifier("INFORMATION_SCHEMA"),
-            catalog=exp.to_identifier(schema),
-        )
-        source = exp.select("table_name", "partition_id", "total_rows").from_(metadata)
-        day = exp.SafeFunc(
-            this=exp.StrToDate(
-                this=exp.column("partition_id", table="p"), format=exp.Literal.string("%Y%m%d")
+        metadata = exp.Table(this=exp.to_identifier(f"{schema}.INFORMATION_SCHEMA.PARTITIONS"))
+        partition = exp.column("partition_id", table="p")
+        ymd = exp.Literal.string("%Y%m%d")
+
+        def as_id(name: str) -> exp.Expr:
+            return exp.TimeToStr(
+                this=exp.TsOrDsToDate(this=exp.Placeholder(this=name)), format=ymd.copy()
             )
-        )
-        columns: list[exp.Expr] = [exp.Literal.number(index).as_("src"), day.copy().as_("d")]
+
+        columns: list[exp.Expr] = [
+            exp.Literal.number(index).as_("src"),
+            exp.StrToDate(this=partition.copy(), format=ymd.copy()).as_("d"),
+        ]
         for i in range(width):
             value = exp.column("total_rows", table="p") if i == 0 else exp.null()
             columns.append(exp.cast(value, _DOUBLE.copy()).as_(f"m{i}"))
@@ -380,10 +383,10 @@ class Warehouse:
                 this=exp.column("table_name", table="p"),
                 expression=exp.Placeholder(this=f"t{index}"),
             ),
-            exp.GTE(this=day.copy(), expression=exp.Placeholder(this="start")),
-            exp.LT(this=day.copy(), expression=exp.Placeholder(this="stop")),
+            exp.GTE(this=partition.copy(), expression=as_id("start")),
+            exp.LT(this=partition.copy(), expression=as_id("stop")),
         )
-        return exp.select(*columns).from_(source.subquery("p")).where(where)
+        return exp.select(*columns).from_(exp.alias_(metadata, "p", table=True)).where(where)
 
     def dry_run(self, plan: Plan) -> tuple[str, int | None]:
         """The statement ``plan`` would send and the bytes it would scan (None: not reported).
