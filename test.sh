@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the tests need (PostgreSQL server binaries, the Python deps) and runs
+# Installs what the tests need (PostgreSQL server binaries, Chromium, the Python deps) and runs
 # the whole suite: ruff, mypy --strict, pytest. The tests start their own throwaway
 # PostgreSQL cluster on 127.0.0.1; nothing here needs a running service.
 set -euo pipefail
@@ -9,6 +9,8 @@ need_apt=()
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need_apt+=(postgresql)
 fi
+# The report and dashboard tests open pages in a real headless Chromium (Debian's).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
