@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(os.environ.get("BQEMULATOR_VENV", ROOT / ".venv-bq"))
 START_TIMEOUT = 60.0
+_DRAINERS: dict[int, threading.Thread] = {}
 
 
 class EmulatorMissing(RuntimeError):
@@ -55,7 +56,9 @@ def start() -> tuple[subprocess.Popen[str], str]:
         tail = "\n".join(err.strip().splitlines()[-15:])
         raise EmulatorMissing(f"the BigQuery emulator did not start:\n{tail}")
     # The emulator logs to stderr; drain it so a full pipe can never block the server.
-    threading.Thread(target=_drain, args=(proc,), daemon=True).start()
+    drainer = threading.Thread(target=_drain, args=(proc,), daemon=True)
+    drainer.start()
+    _DRAINERS[proc.pid] = drainer
     return proc, url
 
 
@@ -68,6 +71,9 @@ def stop(proc: subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=5)
+    drainer = _DRAINERS.pop(proc.pid, None)
+    if drainer is not None:
+        drainer.join(timeout=5)
 
 
 def _wait_ready(proc: subprocess.Popen[str]) -> str | None:
@@ -91,8 +97,9 @@ def _wait_ready(proc: subprocess.Popen[str]) -> str | None:
 def _drain(proc: subprocess.Popen[str]) -> None:
     for stream in (proc.stderr, proc.stdout):
         if stream is not None:
-            for _ in stream:
-                pass
+            with stream:
+                for _ in stream:
+                    pass
 
 
 def _serve() -> None:  # pragma: no cover - runs inside .venv-bq

@@ -49,6 +49,12 @@ FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table or json.")
 AllDatesOpt = Annotated[
     bool, typer.Option("--all-dates", help="List every date, not only those with problems.")
 ]
+DryRunOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run", help="Print the one query and the bytes it would scan (BigQuery); run nothing."
+    ),
+]
 DEFAULT_CONFIG = Path("phaseguard.yml")
 
 ICONS = {
@@ -185,6 +191,22 @@ def _emit(
     raise typer.Exit(exit_code(result))
 
 
+def _dry_run(guard: Any, mode: str, first: Any, last: Any) -> None:
+    """Print the statement smoke/verify would send and what it would scan; exit 0."""
+    from .assess import phase_checks
+    from .plan import build_plan
+
+    selection = phase_checks(guard.config, mode)  # type: ignore[arg-type]
+    checks = [(c, g.tables) for g in selection for c in g.checks]
+    sql, scanned = guard.warehouse.dry_run(build_plan(guard.config, checks, first, last))
+    sys.stdout.write(sql + "\n")
+    size = "n/a" if scanned is None else f"{scanned} ({scanned / 1e9:.3f} GB)"
+    out.print(f"bytes scanned: {size}")
+    for note in guard.warehouse.notes:
+        out.print(f"note: {escape(note)}")
+    raise typer.Exit(0)
+
+
 @app.command()
 def smoke(
     start: Annotated[str, typer.Argument(help="First date, YYYY-MM-DD.")],
@@ -193,6 +215,7 @@ def smoke(
     warehouse: WarehouseOpt = None,
     fmt: FormatOpt = "table",
     all_dates: AllDatesOpt = False,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """PASS/FAIL per phase per date: tables exist and quorums hold (one query)."""
     from .assess import date_range
@@ -200,6 +223,8 @@ def smoke(
     fmt = _check_format(fmt)
     first, last = date_range(start, end)
     with _guard(config, warehouse) as guard:
+        if dry_run:
+            _dry_run(guard, "smoke", first, last)
         result = guard.smoke(first, last)
         gaps = guard.gaps(first, last) if result.worst.is_failure else {}
     _emit(result, fmt, details=False, all_dates=all_dates, gaps=gaps)
@@ -213,6 +238,7 @@ def verify(
     warehouse: WarehouseOpt = None,
     fmt: FormatOpt = "table",
     all_dates: AllDatesOpt = False,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Traffic lights for every criterion, the health score and the overall verdict."""
     from .assess import date_range
@@ -220,6 +246,8 @@ def verify(
     fmt = _check_format(fmt)
     first, last = date_range(start, end)
     with _guard(config, warehouse) as guard:
+        if dry_run:
+            _dry_run(guard, "verify", first, last)
         result = guard.verify(first, last)
         gaps = guard.gaps(first, last) if result.worst.rank < Level.PASS.rank else {}
     _emit(result, fmt, details=True, all_dates=all_dates, gaps=gaps)

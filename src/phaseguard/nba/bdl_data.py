@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from phaseguard.nba.season import SEASON, TEAMS, _schedule
+from phaseguard.nba.season import SEASON, TEAMS, schedule
 
 __all__ = ["Game", "SeasonApi", "season_games"]
 
@@ -100,7 +100,7 @@ class Game:
 def season_games(seed: int = 7) -> dict[dt.date, tuple[Game, ...]]:
     """The demo schedule for ``seed`` by date, the same games ``season_plan(seed=...)`` inserts."""
     by_date: dict[dt.date, list[Game]] = {}
-    for g in _schedule(seed):
+    for g in schedule(seed):
         by_date.setdefault(g.game_date, []).append(Game(g.game_id, g.game_date, g.home, g.away))
     return {day: tuple(games) for day, games in sorted(by_date.items())}
 

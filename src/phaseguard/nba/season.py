@@ -38,7 +38,7 @@ from datetime import date, timedelta
 
 from phaseguard.errors import UsageError
 
-__all__ = ["SCHEMA", "SYSTEMS", "TEAMS", "Fault", "SeasonPlan", "season_plan"]
+__all__ = ["SCHEMA", "SYSTEMS", "TEAMS", "Fault", "Game", "SeasonPlan", "schedule", "season_plan"]
 
 FIRST_DATE = date(2025, 10, 21)
 LAST_DATE = date(2026, 4, 12)
@@ -171,7 +171,7 @@ def season_plan(*, scale: int = 1, seed: int = 7, faults: bool = True) -> Season
     """
     if not 1 <= scale <= 10_000:
         raise UsageError(f"scale must be between 1 and 10000, not {scale}")
-    games = _schedule(seed)
+    games = schedule(seed)
     injection = _choose(games, seed) if faults else None
     sql = _Sql(seed, scale, injection)
     statements = [*_create(), *_insert_schedule(games), *sql.statements()]
@@ -190,14 +190,14 @@ def season_plan(*, scale: int = 1, seed: int = 7, faults: bool = True) -> Season
 
 
 @dataclass(frozen=True)
-class _Game:
+class Game:
     game_id: str
     game_date: date
     home: str
     away: str
 
 
-def _schedule(seed: int) -> tuple[_Game, ...]:
+def schedule(seed: int) -> tuple[Game, ...]:
     """Draw the season: every team 82 games, never twice a day, back-to-backs avoided."""
     for attempt in range(50):
         rng = random.Random(f"schedule-{seed}-{attempt}")
@@ -206,7 +206,7 @@ def _schedule(seed: int) -> tuple[_Game, ...]:
         if placed is not None:
             ordered = [(day, g) for day in days for g in placed[day]]
             return tuple(
-                _Game(f"00225{n:05d}", day, TEAMS[home], TEAMS[away])
+                Game(f"00225{n:05d}", day, TEAMS[home], TEAMS[away])
                 for n, (day, (home, away)) in enumerate(ordered, start=1)
             )
     raise UsageError(f"no valid schedule for seed {seed}")  # pragma: no cover - never seen
@@ -298,7 +298,7 @@ def _teams(games: list[tuple[int, int]]) -> set[int]:
     return {t for g in games for t in g}
 
 
-def _insert_schedule(games: tuple[_Game, ...]) -> list[str]:
+def _insert_schedule(games: tuple[Game, ...]) -> list[str]:
     rows = [
         f"('{g.game_id}', DATE '{g.game_date}', {SEASON}, '{g.home}', '{g.away}')" for g in games
     ]
@@ -337,7 +337,7 @@ class _Injection:
     poor: dict[date, tuple[float, float]]  # date -> (noise multiplier, expected MAE)
 
 
-def _choose(games: tuple[_Game, ...], seed: int) -> _Injection:
+def _choose(games: tuple[Game, ...], seed: int) -> _Injection:
     rng = random.Random(f"faults-{seed}")
     by_date: dict[date, list[str]] = {}
     for g in games:
@@ -363,7 +363,7 @@ def _choose(games: tuple[_Game, ...], seed: int) -> _Injection:
     )
 
 
-def _describe(games: tuple[_Game, ...], inj: _Injection) -> tuple[Fault, ...]:
+def _describe(games: tuple[Game, ...], inj: _Injection) -> tuple[Fault, ...]:
     per_date = {d: sum(g.game_date == d for g in games) for d in _PARTIAL_BOX}
     gaps = ", ".join(f"{d:%m-%d} {len(ids)}/{per_date[d]}" for d, ids in inj.missing_games.items())
     low = {d: s for d, s in inj.graded_share.items() if s < 0.7}
