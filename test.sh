@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the tests need (PostgreSQL server binaries, Chromium, the Python deps) and runs
-# the whole suite: ruff, mypy --strict, pytest. The tests start their own throwaway
-# PostgreSQL cluster on 127.0.0.1; nothing here needs a running service.
+# Installs what the tests need (PostgreSQL server binaries, Chromium, a JVM, the Python deps,
+# the BigQuery emulator's venv) and runs the whole suite: ruff, mypy --strict, pytest. The
+# tests start their own throwaway PostgreSQL cluster, BigQuery emulator and Spark session on
+# 127.0.0.1; nothing here needs a running service.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -11,6 +12,8 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
 fi
 # The report and dashboard tests open pages in a real headless Chromium (Debian's).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# The Spark tests run pyspark local[2] on a JVM.
+command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
@@ -18,7 +21,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,bigquery,spark]'
+# The BigQuery emulator (PyPI bqemulator) lives in its own venv: its pins clash with ours.
+./scripts/bqemulator-venv.sh
 
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench

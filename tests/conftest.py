@@ -187,14 +187,32 @@ def bq_endpoint() -> Iterator[str]:
         bq_emulator.stop(proc)
 
 
-@pytest.fixture
-def mini_bq(bq_endpoint: str, tmp_path: Path) -> tuple[Path, str]:
-    """The mini pipeline seeded in the BigQuery emulator, in a project of its own."""
+def _mini_config(tmp_path: Path) -> Path:
     config = tmp_path / "phaseguard.yml"
     config.write_text(MINI_CONFIG)
+    return config
+
+
+@pytest.fixture(scope="session")
+def _bq_seeded(bq_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One emulator project seeded with the mini pipeline, shared by the read-only tests."""
+    url = f"bigquery://t-{uuid.uuid4().hex[:12]}?endpoint={bq_endpoint}&timeout=30"
+    seed_mini(url, tmp_path_factory.mktemp("bq"))
+    return url
+
+
+@pytest.fixture
+def mini_bq(_bq_seeded: str, tmp_path: Path) -> tuple[Path, str]:
+    """The mini pipeline in the BigQuery emulator (shared: tests here must not write)."""
+    return _mini_config(tmp_path), _bq_seeded
+
+
+@pytest.fixture
+def mini_bq_fresh(bq_endpoint: str, tmp_path: Path) -> tuple[Path, str]:
+    """The mini pipeline seeded in an emulator project of its own, for tests that write."""
     url = f"bigquery://t-{uuid.uuid4().hex[:12]}?endpoint={bq_endpoint}&timeout=30"
     seed_mini(url, tmp_path)
-    return config, url
+    return _mini_config(tmp_path), url
 
 
 @pytest.fixture(scope="session")
@@ -225,13 +243,37 @@ def spark_session() -> Iterator[object]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture
-def mini_spark(spark_session: object, tmp_path: Path) -> tuple[Path, str]:
-    """The mini pipeline seeded in the session's Spark catalogue (its databases reset first)."""
+SPARK_URL = "spark://local[2]"
+
+
+def _seed_spark(spark: object, base_dir: Path) -> None:
     for schema in ("raw", "proc", "out"):
-        spark_session.sql(f"DROP DATABASE IF EXISTS {schema} CASCADE")  # type: ignore[attr-defined]
-    config = tmp_path / "phaseguard.yml"
-    config.write_text(MINI_CONFIG)
-    url = "spark://local[2]"
-    seed_mini(url, tmp_path)
-    return config, url
+        spark.sql(f"DROP DATABASE IF EXISTS {schema} CASCADE")  # type: ignore[attr-defined]
+    seed_mini(SPARK_URL, base_dir)
+
+
+@pytest.fixture(scope="session")
+def _spark_state() -> dict[str, bool]:
+    return {"clean": False}
+
+
+@pytest.fixture
+def mini_spark(
+    spark_session: object, _spark_state: dict[str, bool], tmp_path: Path
+) -> tuple[Path, str]:
+    """The mini pipeline in the session's Spark catalogue, seeded once and shared by the
+    read-only tests (re-seeded after a test that wrote)."""
+    if not _spark_state["clean"]:
+        _seed_spark(spark_session, tmp_path)
+        _spark_state["clean"] = True
+    return _mini_config(tmp_path), SPARK_URL
+
+
+@pytest.fixture
+def mini_spark_fresh(
+    spark_session: object, _spark_state: dict[str, bool], tmp_path: Path
+) -> tuple[Path, str]:
+    """The mini pipeline freshly seeded in the Spark catalogue, for a test that writes."""
+    _seed_spark(spark_session, tmp_path)
+    _spark_state["clean"] = False  # the next shared test re-seeds
+    return _mini_config(tmp_path), SPARK_URL

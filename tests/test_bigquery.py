@@ -46,8 +46,8 @@ def test_missing_column_is_named(mini_bq: Mini) -> None:
     core.test_missing_column_is_named(mini_bq)
 
 
-def test_replace_partition_is_idempotent(mini_bq: Mini, tmp_path: Path) -> None:
-    core.test_replace_partition_is_idempotent(mini_bq, tmp_path)
+def test_replace_partition_is_idempotent(mini_bq_fresh: Mini, tmp_path: Path) -> None:
+    core.test_replace_partition_is_idempotent(mini_bq_fresh, tmp_path)
 
 
 def test_aggregate_with_a_subquery_is_refused(mini_bq: Mini) -> None:
@@ -66,7 +66,9 @@ def test_measurement_binds_dates_as_bigquery_parameters(mini_bq: Mini) -> None:
 
 def test_a_failing_query_is_a_warehouse_error(mini_bq: Mini) -> None:
     config, url = mini_bq
-    config.write_text(config.read_text().replace("AVG(ABS(predicted - actual))", "MAX(NO_SUCH_FUNCTION(actual))"))
+    config.write_text(
+        config.read_text().replace("AVG(ABS(predicted - actual))", "MAX(NO_SUCH_FUNCTION(actual))")
+    )
     with load(config, warehouse=url) as guard, pytest.raises(WarehouseError) as info:
         guard.verify(D1)
     assert info.value.exit_code == 4
@@ -96,9 +98,9 @@ phases:
 
 
 @pytest.fixture
-def partitioned(mini_bq: Mini) -> Mini:
+def partitioned(mini_bq_fresh: Mini) -> Mini:
     """The mini data plus raw.box_by_day, a table partitioned by day on game_date."""
-    config, url = mini_bq
+    config, url = mini_bq_fresh
     with connect(url) as wh:
         wh.run_script(
             [

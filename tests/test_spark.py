@@ -41,10 +41,6 @@ def test_missing_column_is_named(mini_spark: Mini) -> None:
     core.test_missing_column_is_named(mini_spark)
 
 
-def test_replace_partition_is_idempotent(mini_spark: Mini, tmp_path: Path) -> None:
-    core.test_replace_partition_is_idempotent(mini_spark, tmp_path)
-
-
 def test_aggregate_with_a_subquery_is_refused(mini_spark: Mini) -> None:
     core.test_aggregate_with_a_subquery_is_refused(mini_spark)
 
@@ -61,7 +57,9 @@ def test_measurement_binds_dates_as_named_markers(mini_spark: Mini) -> None:
 
 def test_a_failing_query_is_a_warehouse_error(mini_spark: Mini) -> None:
     config, url = mini_spark
-    config.write_text(config.read_text().replace("AVG(ABS(predicted - actual))", "MAX(NO_SUCH_FUNCTION(actual))"))
+    config.write_text(
+        config.read_text().replace("AVG(ABS(predicted - actual))", "MAX(NO_SUCH_FUNCTION(actual))")
+    )
     with load(config, warehouse=url) as guard, pytest.raises(WarehouseError) as info:
         guard.verify(D1)
     assert info.value.exit_code == 4
@@ -80,3 +78,8 @@ def test_the_catalogue_comes_from_the_spark_catalog(mini_spark: Mini) -> None:
 def test_a_url_without_master_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no master"):
         connect("spark://", base_dir=tmp_path)
+
+
+# Last: it writes, so the shared data would be re-seeded for any test after it.
+def test_replace_partition_is_idempotent(mini_spark_fresh: Mini, tmp_path: Path) -> None:
+    core.test_replace_partition_is_idempotent(mini_spark_fresh, tmp_path)

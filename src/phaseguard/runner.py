@@ -12,6 +12,7 @@ are retried with :func:`phaseguard.retry.retry`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib
 import inspect
@@ -156,7 +157,11 @@ def _run_step(step: Step, date: dt.date, ctx: StepContext) -> None:
 
 
 class Runner:
-    """Runs phases for dates through their gates, with retries on transient step failures."""
+    """Runs phases for dates through their gates, with retries on transient step failures.
+
+    ``gates=False`` skips every gate and ``stop_downstream=False`` runs a phase even when an
+    upstream phase of the date failed: together, the pipeline as it ran without phaseguard.
+    """
 
     def __init__(
         self,
@@ -167,6 +172,8 @@ class Runner:
         step_attempts: int = 3,
         step_base_delay: float = 2.0,
         step_max_delay: float = 60.0,
+        gates: bool = True,
+        stop_downstream: bool = True,
     ) -> None:
         self.guard = guard
         self.sleep = sleep
@@ -174,6 +181,10 @@ class Runner:
         self.step_attempts = step_attempts
         self.step_base_delay = step_base_delay
         self.step_max_delay = step_max_delay
+        # Both off is a pipeline without phaseguard (each phase on its timer, whatever
+        # happened upstream): the outcome benchmark's control, never a production setting.
+        self.gates = gates
+        self.stop_downstream = stop_downstream
 
     def run_date(self, date: dt.date, *, from_phase: str | None = None) -> DateRun:
         """Every phase for ``date`` in dependency order (from ``from_phase`` on)."""
@@ -185,7 +196,8 @@ class Runner:
         stopped: dict[str, str] = {}
         runs: list[PhaseRun] = []
         for phase in config.phases[start:]:
-            blocked_by = [d for d in _upstream(config.phases, phase.name) if d in stopped]
+            upstream = _upstream(config.phases, phase.name) if self.stop_downstream else []
+            blocked_by = [d for d in upstream if d in stopped]
             if blocked_by:
                 run = PhaseRun(phase.name, "skipped", f"upstream {blocked_by[0]} did not complete")
             else:
@@ -199,9 +211,8 @@ class Runner:
 
     def _run_phase(self, phase: Phase, date: dt.date) -> PhaseRun:
         started = time.perf_counter()
-        gate_name = (
-            phase.name if any(g.phase == phase.name for g in self.guard.config.gates) else None
-        )
+        gated = self.gates and any(g.phase == phase.name for g in self.guard.config.gates)
+        gate_name = phase.name if gated else None
         if gate_name is not None:
             decision: Decision = self.guard.gate(gate_name).decide(date)
             if not decision.allowed:
@@ -274,10 +285,8 @@ class Runner:
                 text=text,
             )
 
-        try:
+        with contextlib.suppress(PhaseguardError):
             self.guard.notifier.track(f"step:{phase}", date, "critical" if failure else None, make)
-        except PhaseguardError:
-            pass
 
     def _event(
         self, kind: str, severity: str, message: str, phase: str, date: dt.date, **details: Any

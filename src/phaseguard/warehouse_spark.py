@@ -23,7 +23,7 @@ import datetime as dt
 import os
 from collections.abc import Iterable, Sequence
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 LOCAL_DEFAULTS = {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4"}
 
@@ -56,12 +56,13 @@ class SparkDriver:
     @classmethod
     def from_url(cls, url: str) -> SparkDriver:
         """Open ``spark://local[N]``, ``spark://HOST:PORT`` or ``sc://HOST:PORT``."""
-        parts = urlsplit(url)
-        conf = dict(parse_qsl(parts.query))
-        if parts.scheme == "sc":
-            return cls(remote=url.split("?", 1)[0], conf=conf)
-        # urlsplit cannot parse "local[2]" as a host; take the text between :// and ? as is.
-        master = url.split("://", 1)[1].split("?", 1)[0].rstrip("/")
+        # Not urlsplit: it refuses "local[2]" as a host.
+        base, _, query = url.partition("?")
+        scheme, _, master = base.partition("://")
+        conf = dict(parse_qsl(query))
+        if scheme == "sc":
+            return cls(remote=base, conf=conf)
+        master = master.rstrip("/")
         if not master:
             raise ValueError(
                 f"no master in {url!r}: expected spark://local[2] or spark://HOST:PORT"
