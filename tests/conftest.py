@@ -59,7 +59,9 @@ def pg_server() -> Iterator[str]:
     )
     options = f"-k {root} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off"
     subprocess.run(
-        _as_postgres([pg_ctl, "-D", str(data), "-o", options, "-w", "-l", str(root / "log"), "start"]),
+        _as_postgres(
+            [pg_ctl, "-D", str(data), "-o", options, "-w", "-l", str(root / "log"), "start"]
+        ),
         check=True,
         capture_output=True,
     )
@@ -141,7 +143,12 @@ def seed_mini(url: str, base_dir: Path) -> None:
         )
         wh.create_table(
             "out.grades",
-            {"game_date": "DATE", "system_id": "VARCHAR", "predicted": "DOUBLE", "actual": "DOUBLE"},
+            {
+                "game_date": "DATE",
+                "system_id": "VARCHAR",
+                "predicted": "DOUBLE",
+                "actual": "DOUBLE",
+            },
         )
         games = [(f"g{d.day}{i}", d) for d in (D1, D2, D4) for i in range(3)]
         wh.insert_rows("raw.schedule", ["game_id", "game_date"], games)
