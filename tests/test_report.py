@@ -361,7 +361,7 @@ def test_yesterday_send_posts_the_daily_summary(
     out = tmp_path / "daily.html"
     # 2026-01-21, the worst day of the phase-4 outage, then an ordinary day.
     for today in (dt.datetime(2026, 1, 22, 6, tzinfo=UTC), dt.datetime(2026, 3, 3, 6, tzinfo=UTC)):
-        monkeypatch.setattr("phaseguard.cli._report_now", lambda today=today: today)
+        monkeypatch.setattr("phaseguard.cli.report_cmds._report_now", lambda today=today: today)
         argv = ["report", "--yesterday", "--send", "-o", str(out), "-c", str(config)]
         assert run_cli([*argv, "-w", warehouse]) == 0
     bad, good = received

@@ -1,0 +1,18 @@
+"""The command line: the only package that draws the terminal.
+
+Exit codes (documented in the README):
+    0  everything passes (a gate: open)
+    1  warnings only (a gate: open with warnings)
+    2  any failure (a gate: blocked)
+    3  config or usage error
+    4  warehouse error
+"""
+
+from . import check_cmds as check_cmds
+from . import gate_cmds as gate_cmds
+from . import report_cmds as report_cmds
+from . import run_cmds as run_cmds
+from .app import app as app
+from .app import main as main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,5 @@
+"""``python -m phaseguard.cli``."""
+
+from . import main
+
+main()

@@ -1,0 +1,197 @@
+"""Commands that measure: smoke, verify, criteria, deploy-check and the demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from phaseguard.verdicts import Level
+
+from .app import (
+    DEFAULT_CONFIG,
+    AllDatesOpt,
+    ConfigOpt,
+    DryRunOpt,
+    FormatOpt,
+    WarehouseOpt,
+    _check_format,
+    _guard,
+    app,
+    out,
+)
+from .render import _draw_receipt, _emit, draw_range
+
+
+def _dry_run(guard: Any, mode: str, first: Any, last: Any) -> None:
+    """Print the statement smoke/verify would send and what it would scan; exit 0."""
+    from phaseguard.assess import phase_checks
+    from phaseguard.plan import build_plan
+
+    selection = phase_checks(guard.config, mode)  # type: ignore[arg-type]
+    checks = [(c, g.tables) for g in selection for c in g.checks]
+    sql, scanned = guard.warehouse.dry_run(build_plan(guard.config, checks, first, last))
+    sys.stdout.write(sql + "\n")
+    size = "n/a" if scanned is None else f"{scanned} ({scanned / 1e9:.3f} GB)"
+    out.print(f"bytes scanned: {size}")
+    for note in guard.warehouse.notes:
+        out.print(f"note: {escape(note)}")
+    raise typer.Exit(0)
+
+
+@app.command()
+def smoke(
+    start: Annotated[str, typer.Argument(help="First date, YYYY-MM-DD.")],
+    end: Annotated[str | None, typer.Argument(help="Last date (default: START).")] = None,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    warehouse: WarehouseOpt = None,
+    fmt: FormatOpt = "table",
+    all_dates: AllDatesOpt = False,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """PASS/FAIL per phase per date: tables exist and quorums hold (one query)."""
+    from phaseguard.assess import date_range
+
+    fmt = _check_format(fmt)
+    first, last = date_range(start, end)
+    with _guard(config, warehouse) as guard:
+        if dry_run:
+            _dry_run(guard, "smoke", first, last)
+        result = guard.smoke(first, last)
+        gaps = guard.gaps(first, last) if result.worst.is_failure else {}
+    _emit(result, fmt, details=False, all_dates=all_dates, gaps=gaps)
+
+
+@app.command()
+def verify(
+    start: Annotated[str, typer.Argument(help="First date, YYYY-MM-DD.")],
+    end: Annotated[str | None, typer.Argument(help="Last date (default: START).")] = None,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    warehouse: WarehouseOpt = None,
+    fmt: FormatOpt = "table",
+    all_dates: AllDatesOpt = False,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Traffic lights for every criterion, the health score and the overall verdict."""
+    from phaseguard.assess import date_range
+
+    fmt = _check_format(fmt)
+    first, last = date_range(start, end)
+    with _guard(config, warehouse) as guard:
+        if dry_run:
+            _dry_run(guard, "verify", first, last)
+        result = guard.verify(first, last)
+        gaps = guard.gaps(first, last) if result.worst.rank < Level.PASS.rank else {}
+    _emit(result, fmt, details=True, all_dates=all_dates, gaps=gaps)
+
+
+@app.command()
+def criteria(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """Print the success criteria as a Markdown document generated from the config."""
+    from phaseguard import config as config_module
+    from phaseguard.criteria import render
+
+    loaded, _ = config_module.load(config)
+    sys.stdout.write(render(loaded))
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where to write the demo warehouse and config.")
+    ] = Path("phaseguard-demo"),
+    scale: Annotated[int, typer.Option(help="Rows per game and per date multiplier.")] = 1,
+    story: Annotated[
+        bool, typer.Option("--story/--verify-only", help="Also gate and backfill the season.")
+    ] = True,
+) -> None:
+    """Build the NBA props example warehouse with seeded faults, verify it, show what it caught."""
+    from phaseguard.nba.demo import build_demo
+
+    out.print(f"[bold]phaseguard demo[/]: building the NBA props warehouse in {directory}/ …")
+    built = build_demo(directory, scale=scale)
+    out.print(
+        f"  {built.plan.games} games on {built.plan.game_dates} game dates, "
+        f"{built.plan.first_date} → {built.plan.last_date}, built in {built.seconds:.1f}s"
+    )
+    out.print("\n[bold]Faults injected[/] (what a bad season looks like):")
+    for fault in built.plan.faults:
+        dates = ", ".join(str(d) for d in fault.dates[:6]) + (" …" if len(fault.dates) > 6 else "")
+        out.print(f"  • {fault.kind}: {fault.table} on {dates} — {fault.detail}")
+    out.print(f"\n[bold]phaseguard verify {built.plan.first_date} {built.plan.last_date}[/]\n")
+    with _guard(built.config_path, f"duckdb://{built.warehouse_path.resolve()}") as guard:
+        result = guard.verify(built.plan.first_date, built.plan.last_date)
+    draw_range(result, details=True)
+    missed = built.unflagged(result)
+    flagged = len(built.plan.faults) - len(missed)
+    out.print(f"\n[bold]Flagged[/]: {flagged} of {len(built.plan.faults)} injected faults.")
+    for fault in missed:
+        out.print(f"  not flagged: {fault.kind} ({fault.detail}) — within the criteria by design")
+    if not story:
+        return
+    from phaseguard.nba.demo import backfill_story
+
+    out.print("\n[bold]Gates[/] on the broken dates (alerts go to the configured sinks):")
+    told = backfill_story(built)
+    for decision in told.decisions:
+        icon = "⛔" if decision.status == "blocked" else "✅"
+        out.print(f"  {icon} {escape(decision.message)}")
+    out.print(
+        "\n[bold]Backfill[/] of the season through the gates, scraping a local balldontlie API "
+        "that fails 10 % of requests and goes down for 20 minutes (virtual clock):"
+    )
+    _draw_receipt(told.first)
+    out.print("\n[bold]Run again[/] an hour later (resumable: COMPLETE dates are skipped):")
+    _draw_receipt(told.second)
+    out.print(
+        f"\nAPI: {told.api_requests} requests, {told.api_faults} faults injected, "
+        f"{told.retries} retried attempts; {told.alerts_sent} alerts sent. "
+        f"Events: [cyan]phaseguard events -c {built.config_path}[/]"
+    )
+
+
+@app.command("deploy-check")
+def deploy_check(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    warehouse: WarehouseOpt = None,
+    fmt: FormatOpt = "table",
+    timeout: Annotated[
+        float,
+        typer.Option(min=0.01, help="Seconds a probe may take unless it sets timeout_seconds."),
+    ] = 10.0,
+) -> None:
+    """Is everything the pipeline needs there? Schemas, tables, columns, and the probes."""
+    from phaseguard.infra import Status
+    from phaseguard.probes import deploy_check as run_deploy_check
+
+    fmt = _check_format(fmt)
+    with _guard(config, warehouse) as guard:
+        report = run_deploy_check(guard.config, guard.warehouse, timeout=timeout)
+        where = guard.warehouse.url
+    if fmt == "json":
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        raise typer.Exit(report.exit_code)
+    icons = {Status.PRESENT: "[green]✅", Status.MISSING: "[red]❌", Status.DRIFT: "[yellow]⚠️ "}
+    out.print(f"[bold]phaseguard deploy-check[/] {escape(report.pipeline)} ({escape(where)})")
+    group = None
+    for item in report.items:
+        if item.group != group:
+            group = item.group
+            out.print(f"\n[bold]{escape(group)}[/]")
+        line = f"  {icons[item.status]} {escape(item.name)}[/]"
+        if item.detail:
+            line += f" — {escape(item.detail)}"
+        out.print(line)
+        if item.status is not Status.PRESENT and item.how_to_check:
+            out.print(f"      [dim]check by hand:[/] {escape(item.how_to_check)}")
+    missing = report.count(Status.MISSING)
+    out.print(
+        f"\n[green]{report.count(Status.PRESENT)} present[/], "
+        f"[{'red' if missing else 'green'}]{missing} missing[/], "
+        f"[yellow]{report.count(Status.DRIFT)} drift[/]."
+    )
+    raise typer.Exit(report.exit_code)

@@ -1,0 +1,224 @@
+"""Commands about gates: gate, override, overrides, events, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from phaseguard.verdicts import verdict_to_dict
+
+from .app import (
+    DEFAULT_CONFIG,
+    ConfigOpt,
+    DateOpt,
+    FormatOpt,
+    WarehouseOpt,
+    _cell,
+    _check_format,
+    _guard,
+    _since,
+    app,
+    err,
+    out,
+)
+
+
+@app.command()
+def gate(
+    phase: Annotated[str, typer.Argument(help="The gate: the phase it guards.")],
+    date: DateOpt,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    warehouse: WarehouseOpt = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Decide a gate for a date: exit 0 open, 1 open with warnings, 2 blocked."""
+    from phaseguard.assess import parse_date
+
+    fmt = _check_format(fmt)
+    day = parse_date(date)
+    with _guard(config, warehouse) as guard:
+        decision = guard.gate(phase).decide(day)
+    if fmt == "json":
+        data = {
+            "gate": decision.gate,
+            "date": decision.date.isoformat(),
+            "status": decision.status,
+            "allowed": decision.allowed,
+            "message": decision.message,
+            "override": decision.override.id if decision.override else None,
+            "checks": [verdict_to_dict(v) for v in decision.verdicts],
+            **decision.details,
+        }
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        raise typer.Exit(decision.exit_code)
+    style = {"open": "green", "warn": "yellow", "blocked": "red", "overridden": "yellow"}
+    icon = {"open": "✅", "warn": "⚠️ ", "blocked": "⛔", "overridden": "🔓"}
+    out.print(
+        f"{icon[decision.status]} [bold {style[decision.status]}]{decision.status.upper()}[/] "
+        f"{escape(decision.message)}"
+    )
+    for verdict in decision.verdicts:
+        out.print(
+            f"   {_cell(verdict.level)} {escape(verdict.check)}: {escape(verdict.observed)} "
+            f"[dim](expected {escape(verdict.expected)})[/]"
+        )
+    if decision.override is not None:
+        err.print(
+            f"[bold yellow]!! gate {decision.gate} passed on OVERRIDE {decision.override.id} "
+            f"by {escape(decision.override.by)}, expires {decision.override.expires_at:%Y-%m-%d %H:%M} UTC[/]"
+        )
+    raise typer.Exit(decision.exit_code)
+
+
+@app.command()
+def override(
+    target: Annotated[str, typer.Argument(help="The gate to override, or 'revoke'.")],
+    override_id: Annotated[str | None, typer.Argument(help="With revoke: the override id.")] = None,
+    date: Annotated[str | None, typer.Option("--date", "-d", help="Partition date.")] = None,
+    reason: Annotated[str, typer.Option(help="Why (required).")] = "",
+    by: Annotated[str, typer.Option(help="Who (default: $USER).")] = "",
+    expires: Annotated[str, typer.Option(help="How long it lasts, e.g. 24h, 30m, 7d.")] = "24h",
+    config: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """Let one gate pass for one date (scoped, audited, expiring); or: override revoke ID."""
+    from phaseguard.assess import parse_date
+    from phaseguard.errors import UsageError
+    from phaseguard.overrides import parse_duration
+
+    who = by or os.environ.get("USER", "")
+    with _guard(config, None) as guard:
+        if target == "revoke":
+            if not override_id:
+                raise UsageError("override revoke needs the override id")
+            revoked = guard.overrides.revoke(override_id, who)
+            out.print(f"revoked override {revoked.id} of {revoked.gate} for {revoked.date}")
+            return
+        if override_id is not None:
+            raise UsageError(f"unexpected argument {override_id!r}")
+        guard.gate(target)  # an unknown gate is a usage error
+        if date is None:
+            raise UsageError("override needs --date YYYY-MM-DD")
+        if not reason.strip():
+            raise UsageError("override needs --reason: say why the gate may be passed")
+        made = guard.overrides.create(
+            target, parse_date(date), reason, who, parse_duration(expires)
+        )
+    out.print(
+        f"🔓 override [bold]{made.id}[/]: gate {made.gate} may pass {made.date} until "
+        f"{made.expires_at:%Y-%m-%d %H:%M} UTC (by {escape(made.by)}: {escape(made.reason)})"
+    )
+
+
+@app.command()
+def overrides(
+    show_all: Annotated[bool, typer.Option("--all", help="Include expired and revoked.")] = False,
+    config: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """List the overrides that still count (or all of them)."""
+    with _guard(config, None) as guard:
+        found = guard.overrides.list(include_inactive=show_all)
+        now = guard.clock()
+    table = Table(title="overrides")
+    for column in ("id", "gate", "date", "by", "reason", "expires (UTC)", "state"):
+        table.add_column(column)
+    for o in found:
+        state = "revoked" if o.revoked_at else ("active" if o.is_active(now) else "expired")
+        table.add_row(
+            o.id,
+            o.gate,
+            str(o.date),
+            escape(o.by),
+            escape(o.reason),
+            f"{o.expires_at:%Y-%m-%d %H:%M}",
+            state,
+        )
+    out.print(table if found else "no overrides")
+
+
+@app.command()
+def events(
+    since: Annotated[str, typer.Option(help="How far back, e.g. 7d, 24h.")] = "7d",
+    kind: Annotated[str | None, typer.Option(help="Only this kind, e.g. gate_blocked.")] = None,
+    phase: Annotated[str | None, typer.Option(help="Only this phase.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest.")] = 200,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    fmt: FormatOpt = "table",
+) -> None:
+    """The event log: gate decisions, overrides, alerts, retries and errors."""
+    import dataclasses
+
+    fmt = _check_format(fmt)
+    with _guard(config, None) as guard:
+        found = guard.store.query(since=_since(since), kind=kind, phase=phase, limit=limit)
+    if fmt == "json":
+        rows = []
+        for e in found:
+            row = dataclasses.asdict(e)
+            row["time"] = e.time.isoformat()
+            row["date"] = e.date.isoformat() if e.date else None
+            rows.append(row)
+        sys.stdout.write(json.dumps({"events": rows}, indent=2, default=str) + "\n")
+        return
+    table = Table(title=f"events since {since}")
+    for column in ("time (UTC)", "kind", "severity", "phase", "date", "message"):
+        table.add_column(column, overflow="fold")
+    colours = {"critical": "red", "error": "red", "warning": "yellow"}
+    for e in found:
+        colour = colours.get(e.severity, "")
+        table.add_row(
+            f"{e.time:%Y-%m-%d %H:%M:%S}",
+            e.kind,
+            f"[{colour}]{e.severity}[/]" if colour else e.severity,
+            e.phase or "",
+            str(e.date or ""),
+            escape(e.message),
+        )
+    out.print(table if found else f"no events since {since}")
+
+
+@app.command()
+def errors(
+    since: Annotated[str, typer.Option(help="How far back, e.g. 7d.")] = "7d",
+    config: ConfigOpt = DEFAULT_CONFIG,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Error events grouped by signature: count, first/last seen, dates hit."""
+    from phaseguard.events import group_errors
+
+    fmt = _check_format(fmt)
+    with _guard(config, None) as guard:
+        groups = group_errors(guard.store.query(since=_since(since)))
+    if fmt == "json":
+        data = [
+            {
+                "signature": g.signature,
+                "count": g.count,
+                "first_seen": g.first_seen.isoformat(),
+                "last_seen": g.last_seen.isoformat(),
+                "dates": [d.isoformat() for d in g.dates],
+                "kinds": list(g.kinds),
+                "example": g.example,
+            }
+            for g in groups
+        ]
+        sys.stdout.write(json.dumps({"errors": data}, indent=2) + "\n")
+        return
+    table = Table(title=f"error signatures since {since}")
+    for column in ("count", "signature", "first seen", "last seen", "dates hit"):
+        table.add_column(column, overflow="fold")
+    for g in groups:
+        dates = ", ".join(str(d) for d in g.dates[:5]) + (" …" if len(g.dates) > 5 else "")
+        table.add_row(
+            str(g.count),
+            escape(g.signature),
+            f"{g.first_seen:%Y-%m-%d %H:%M}",
+            f"{g.last_seen:%Y-%m-%d %H:%M}",
+            dates,
+        )
+    out.print(table if groups else f"no errors since {since}")
