@@ -14,6 +14,10 @@ The faults, the action plan's failure model:
   once, on that night; a re-run of the date (the next night's) succeeds, as a crash from a
   bad deploy or a node lost mid-run would.
 
+Both modes get the same fault model and seeds: the same outage, the same crashes, and
+transient faults drawn per request from the same seeded sequence (once one mode retries
+where the other does not, the same draws fall on different requests, at the same rate).
+
 The modes:
 
 * ``phaseguard off``: each phase runs on its timer whatever happened upstream (the runner
@@ -87,6 +91,11 @@ __all__ = [
     "Incident",
     "ModeResult",
     "OutcomeResult",
+    "phase2",
+    "phase3",
+    "phase4",
+    "phase5",
+    "phase6",
     "seeded_faults",
     "simulate_outcome",
 ]

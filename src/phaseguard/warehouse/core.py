@@ -1,4 +1,4 @@
-"""The warehouse door: the only module that talks to a database holding pipeline data.
+"""The warehouse door's front: :class:`Warehouse`, one query per command, and ``connect``.
 
 Every command reads the warehouse through :meth:`Warehouse.measure`, which turns a plan
 into ONE SQL statement (a UNION ALL of grouped per-table selects), built as a sqlglot
@@ -9,183 +9,27 @@ ever formatted into SQL text. Driver errors become :class:`WarehouseError` here.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import re
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, TypeVar
 
 import sqlglot
 from sqlglot import exp
 
-from .errors import ConfigError, UnknownObjectError, WarehouseError
-from .plan import ROWS, Measurements, Metric, Plan, Probe
+from phaseguard.errors import ConfigError, UnknownObjectError, WarehouseError
+from phaseguard.plan import ROWS, Measurements, Metric, Plan, Probe
 
-
-class Driver(Protocol):
-    """A DB-API connection behind one dialect."""
-
-    dialect: str
-
-    def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        """Run one statement and return all its rows (empty for statements without rows)."""
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run one statement once per row of parameters."""
-
-    def transaction(self, statements: Sequence[tuple[str, Any]]) -> None:
-        """Run statements (sql, params or list of param rows) atomically."""
-
-    def close(self) -> None:
-        """Release the connection."""
-
-
-@runtime_checkable
-class CatalogDriver(Protocol):
-    """A driver that reads the catalogue through its engine's API (BigQuery, Spark), where
-    ``information_schema`` is missing or scoped differently."""
-
-    def describe(self, tables: Iterable[str]) -> dict[str, dict[str, str]]:
-        """{schema.table: {column: TYPE}} for each of ``tables`` that exists, lower-cased."""
-
-    def schemas(self) -> list[str]:
-        """Every schema, lower-cased."""
-
-    def tables_in_schemas(self, schemas: Iterable[str]) -> dict[str, dict[str, str]]:
-        """{schema.table: {column: TYPE}} for every table in ``schemas``."""
-
-
-@runtime_checkable
-class BulkDriver(Protocol):
-    """A driver with its own write paths, where row-by-row DML is slow or missing."""
-
-    def insert_rows(
-        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-    ) -> None:
-        """Append ``rows``."""
-
-    def replace_partition(
-        self,
-        table: str,
-        date_column: str,
-        date: dt.date,
-        columns: Sequence[str],
-        rows: Sequence[Sequence[Any]],
-    ) -> None:
-        """Replace the rows of ``date`` with ``rows``."""
-
-
-@runtime_checkable
-class ScanDriver(Protocol):
-    """A driver that bills by bytes scanned (BigQuery): it reports partitioning and dry runs."""
-
-    def partitioning(self, table: str) -> str | None:
-        """The column ``table`` is partitioned on by day (lower-cased), else None."""
-
-    def bytes_scanned(self, sql: str, params: dict[str, Any]) -> int:
-        """The bytes running ``sql`` would scan, from a dry run."""
-
-
-class DuckDBDriver:
-    """An embedded DuckDB file (the default warehouse)."""
-
-    dialect = "duckdb"
-
-    def __init__(self, path: str) -> None:
-        import duckdb
-
-        self._duckdb = duckdb
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.conn = duckdb.connect(path)
-
-    def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        cursor = self.conn.execute(sql, params or {})
-        return cursor.fetchall() if cursor.description else []
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
-            self.conn.executemany(sql, [list(r) for r in rows])
-
-    def transaction(self, statements: Sequence[tuple[str, Any]]) -> None:
-        self.conn.execute("BEGIN TRANSACTION")
-        try:
-            for sql, params in statements:
-                if isinstance(params, list):
-                    self.executemany(sql, params)
-                else:
-                    self.conn.execute(sql, params or {})
-            self.conn.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(self._duckdb.Error):
-                self.conn.execute("ROLLBACK")
-            raise
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-class PostgresDriver:
-    """A PostgreSQL server through psycopg 3."""
-
-    dialect = "postgres"
-
-    def __init__(self, url: str) -> None:
-        import psycopg
-
-        self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
-
-    def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        with self.conn.cursor() as cursor:
-            cursor.execute(sql.encode() if params is None else sql, params)
-            return cursor.fetchall() if cursor.description else []
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
-            with self.conn.cursor() as cursor:
-                cursor.executemany(sql, [tuple(r) for r in rows])
-
-    def transaction(self, statements: Sequence[tuple[str, Any]]) -> None:
-        with self.conn.transaction(), self.conn.cursor() as cursor:
-            for sql, params in statements:
-                if isinstance(params, list):
-                    if params:
-                        cursor.executemany(sql, [tuple(r) for r in params])
-                else:
-                    cursor.execute(sql, params)
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-def _driver_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = []
-    try:
-        import duckdb
-
-        errors.append(duckdb.Error)
-    except ImportError:  # pragma: no cover - duckdb is a hard dependency
-        pass
-    try:
-        import psycopg
-
-        errors.append(psycopg.Error)
-    except ImportError:  # pragma: no cover
-        pass
-    # The optional drivers' errors count only once their module has been opened, so a
-    # DuckDB user never pays for importing the BigQuery or Spark client.
-    for name in ("phaseguard.warehouse_bigquery", "phaseguard.warehouse_spark"):
-        module = sys.modules.get(name)
-        if module is not None:
-            errors.extend(module.driver_errors())
-    return tuple(errors)
-
-
-def mask_url(url: str) -> str:
-    """The URL with any password replaced by ``***``, safe to print."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+from .drivers import (
+    BulkDriver,
+    CatalogDriver,
+    Driver,
+    DuckDBDriver,
+    PostgresDriver,
+    ScanDriver,
+    _driver_errors,
+    mask_url,
+)
 
 
 def connect(url: str, *, base_dir: Path | None = None) -> Warehouse:
@@ -225,10 +69,10 @@ def _optional_driver(url: str) -> Driver:
     extra = "bigquery" if url.startswith("bigquery:") else "spark"
     try:
         if extra == "bigquery":
-            from .warehouse_bigquery import BigQueryDriver
+            from .bigquery import BigQueryDriver
 
             return BigQueryDriver.from_url(url)
-        from .warehouse_spark import SparkDriver
+        from .spark import SparkDriver
 
         return SparkDriver.from_url(url)
     except ImportError as exc:
@@ -595,7 +439,7 @@ class Warehouse:
 
         Re-running a date replaces it and never duplicates it: the delete and the insert
         commit together or not at all (BigQuery: one MERGE; Spark parquet tables have no
-        transactions, see :mod:`phaseguard.warehouse_spark`).
+        transactions, see :mod:`phaseguard.warehouse.spark`).
         """
         if isinstance(self.driver, BulkDriver):
             driver = self.driver
