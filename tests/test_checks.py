@@ -166,3 +166,22 @@ def test_smoke_uses_existence_and_quorum_only() -> None:
         CONFIG, measured({**HEALTHY, ("box", "units:game_id"): 1}), selection, mode="smoke"
     )
     assert all(p.level is Level.PASS for p in result.dates[0].phases)
+
+
+def test_freshness_pre_flight_check() -> None:
+    from phaseguard.checks import Context, freshness
+    from phaseguard.config import Freshness
+
+    check = Freshness(kind="freshness", table="box", column="loaded_at", max_age_hours=6)
+    now = dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.timezone.utc)
+    metric = Metric("max_epoch", "loaded_at").key
+
+    def verdict(hours_old: float | None) -> Level:
+        values = {} if hours_old is None else {("box", metric): now.timestamp() - hours_old * 3600}
+        ctx = Context(CONFIG, measured(values), DAY, ["box"], now)
+        return freshness(check, ctx).level
+
+    assert verdict(1) is Level.PASS
+    assert verdict(5.9) is Level.PASS
+    assert verdict(7) is Level.FAIL
+    assert verdict(None) is Level.FAIL  # no rows: nothing fresh
