@@ -8,6 +8,7 @@ here. None of them reads the warehouse: they get a :class:`Measurements` and a d
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -48,6 +49,27 @@ class Context:
         return self.measurements.rows(key, self.date)
 
 
+def _per_object(fn: Callable[..., str]) -> Callable[..., str]:
+    """Memoise a text derived from config objects (frozen, but not hashable: they hold lists).
+
+    Keyed by the objects' ids; the objects are kept with the value, so an id is never reused
+    while its entry lives. Judging a season asks for the same texts thousands of times.
+    """
+    memo: dict[tuple[int, ...], tuple[tuple[object, ...], str]] = {}
+
+    @functools.wraps(fn)
+    def wrapper(*args: object) -> str:
+        key = tuple(id(a) for a in args)
+        hit = memo.get(key)
+        if hit is None:
+            hit = (args, fn(*args))
+            memo[key] = hit
+        return hit[1]
+
+    return wrapper
+
+
+@_per_object
 def check_name(check: Check) -> str:
     """The check's display name: its own, or kind(table)."""
     if check.name:
@@ -90,6 +112,14 @@ def describe(t: Thresholds, fmt: Callable[[float], str] = str) -> str:
     return ", ".join(parts)
 
 
+# The expected-text of a check is the same on every date: computed once per check.
+_expected = _per_object(describe)
+
+
+def _whole(value: float) -> str:
+    return f"{value:.0f}"
+
+
 def _pct(value: float) -> str:
     return f"{value * 100:.0f}%"
 
@@ -117,7 +147,7 @@ def rows_per_unit(check: RowsPerUnit, ctx: Context) -> Verdict:
         check_name(check),
         grade(value, check),
         f"{_num(value)}/unit ({rows} rows, {ctx.scheduled} scheduled)",
-        describe(check, _num),
+        _expected(check, _num),
         graded=check.excellent is not None,
     )
 
@@ -132,7 +162,7 @@ def unit_coverage(check: UnitCoverage, ctx: Context) -> Verdict:
         check_name(check),
         grade(value, check),
         f"{_pct(value)} ({covered}/{ctx.scheduled})",
-        describe(check, _pct),
+        _expected(check, _pct),
         graded=check.excellent is not None,
     )
 
@@ -180,7 +210,7 @@ def distinct_count(check: DistinctCount, ctx: Context) -> Verdict:
         check_name(check),
         grade(value, check),
         f"{value:.0f}",
-        describe(check, lambda v: f"{v:.0f}"),
+        _expected(check, _whole),
         graded=check.excellent is not None,
     )
 
@@ -189,12 +219,12 @@ def aggregate(check: Aggregate, ctx: Context) -> Verdict:
     """An aggregate over the partition (e.g. MAE); N/A when the partition is empty."""
     value = ctx.measurements.get(check.table, ctx.date, Metric("aggregate", expr=check.expr))
     if value is None:
-        return Verdict(check_name(check), Level.NA, "no rows", describe(check, _num))
+        return Verdict(check_name(check), Level.NA, "no rows", _expected(check, _num))
     return Verdict(
         check_name(check),
         grade(value, check),
         _num(value),
-        describe(check, _num),
+        _expected(check, _num),
         graded=check.excellent is not None,
     )
 
@@ -204,13 +234,13 @@ def ratio(check: Ratio, ctx: Context) -> Verdict:
     top, bottom = ctx.rows(check.numerator), ctx.rows(check.denominator)
     if bottom == 0:
         level = Level.NA if top == 0 else Level.PASS
-        return Verdict(check_name(check), level, f"{top}/0", describe(check, _pct))
+        return Verdict(check_name(check), level, f"{top}/0", _expected(check, _pct))
     value = top / bottom
     return Verdict(
         check_name(check),
         grade(value, check),
         f"{_pct(value)} ({top}/{bottom})",
-        describe(check, _pct),
+        _expected(check, _pct),
         graded=check.excellent is not None,
     )
 
