@@ -222,8 +222,7 @@ class Runner:
         try:
             self._retrying(phase, date)(phase.step, date, StepContext(self.guard, phase.name, date))
         except (RetryExhausted, RetryBudgetExceeded) as exc:
-            cause = exc.last_error
-            return self._failed(phase, date, gate_name, started, f"{exc.message}: {cause}")
+            return self._failed(phase, date, gate_name, started, exc.message)
         except GateBlocked as exc:  # a step may enforce a gate of its own
             return PhaseRun(phase.name, "blocked", exc.message, gate_name)
         except Exception as exc:
