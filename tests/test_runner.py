@@ -179,3 +179,28 @@ def test_cli_backfill_receipt_and_bad_input(
             main([*args, "-c", str(config), "-w", url])
         assert info.value.code == 3
         assert message in capsys.readouterr().err
+
+
+def test_parallel_jobs_and_a_shell_command_step(pipeline: tuple[Path, str]) -> None:
+    config, url = pipeline
+    marker = config.parent / "ran"
+    # the predict phase's step becomes a shell command: it touches a file per date
+    text = config.read_text().replace(
+        "    step: {call: mini_steps:predict}\n",
+        f'    step: {{command: "touch {marker}-{{date}}"}}\n',
+    )
+    config.write_text(text)
+    with load(config, warehouse=url) as guard:
+        receipt = backfill(
+            guard,
+            D1,
+            D4,
+            jobs=2,
+            runner=Runner(guard, sleep=lambda _s: None),
+            guard_factory=lambda: load(config, warehouse=url),
+        )
+    runs = {r.date: {p.phase: p.status for p in r.phases} for r in receipt.runs}
+    assert all(r == {"ingest": "ran", "process": "ran", "predict": "ran"} for r in runs.values())
+    assert sorted(p.name for p in config.parent.glob("ran-*")) == [f"ran-{d}" for d in (D1, D2, D4)]
+    assert counts(url, config.parent)["proc.a"] == 3
+    assert counts(url, config.parent)["out.preds"] == 0  # the shell step wrote no rows
