@@ -18,6 +18,9 @@ from .errors import ConfigError
 
 Loc = tuple[str | int, ...]
 
+# One loader turns scalar nodes into values (int, bool, null, ...); building one per node
+# cost more than parsing the whole file.
+_SCALARS = yaml.SafeLoader("")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -48,7 +51,7 @@ class Source:
 def load_yaml(text: str, file: str) -> Source:
     """Parse ``text`` into a :class:`Source`; YAML syntax errors become ConfigError."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -75,7 +78,7 @@ def _convert(node: yaml.Node, loc: Loc, source: Source) -> Any:
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*loc, i), source) for i, item in enumerate(node.value)]
-    value = yaml.SafeLoader("").construct_object(node, deep=True)
+    value = _SCALARS.construct_object(node, deep=True)
     if isinstance(value, str):
         value = _interpolate(value, loc, source)
     return value

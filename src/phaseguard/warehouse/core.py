@@ -12,10 +12,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import sqlglot
-from sqlglot import exp
+from .sqlcache import load_sql, store_sql
+
+if TYPE_CHECKING:
+    import sqlglot
+    from sqlglot import exp
+else:  # sqlglot is imported on first use: a smoke test whose SQL is cached never needs it
+    from .lazy import LazyModule
+
+    sqlglot = LazyModule("sqlglot")
+    exp = LazyModule("sqlglot.expressions")
 
 from phaseguard.errors import ConfigError, UnknownObjectError, WarehouseError
 from phaseguard.plan import ROWS, Measurements, Metric, Plan, Probe
@@ -121,7 +129,6 @@ def parse_aggregate(expr: str) -> exp.Expr:
     return tree
 
 
-_DOUBLE = exp.DataType(this=exp.DataType.Type.DOUBLE)
 _T = TypeVar("_T")
 
 
@@ -162,7 +169,8 @@ class Warehouse:
         """The single statement answering ``plan``, and its bound parameters.
 
         The text depends only on the probes (the dates are parameters), so it is rendered
-        once per process and reused: repeated gate decisions skip sqlglot entirely.
+        once and reused: in memory for repeated gate decisions, and on disk (``sqlcache``)
+        so that a new process, such as a smoke test, need not import sqlglot at all.
         """
         params: dict[str, Any] = {"start": plan.start, "stop": plan.end + dt.timedelta(days=1)}
         from_metadata = [i for i, p in enumerate(plan.probes) if self._counts_from_metadata(p)]
@@ -173,6 +181,9 @@ class Warehouse:
         ]
         params.update({f"t{i}": plan.probes[i].table.rsplit(".", 1)[-1] for i in from_metadata})
         sql = self._sql_cache.get(plan.probes)
+        cache_key = f"{self.dialect}|{from_metadata}|{plan.probes!r}"
+        if sql is None:
+            sql = load_sql(cache_key)
         if sql is None:
             width = max(len(p.metrics) for p in plan.probes)
             selects = [
@@ -185,7 +196,8 @@ class Warehouse:
             for select in selects[1:]:
                 union = exp.Union(this=union, expression=select, distinct=False)
             sql = union.sql(dialect=self.dialect, identify=True)
-            self._sql_cache[plan.probes] = sql
+            store_sql(cache_key, sql)
+        self._sql_cache[plan.probes] = sql
         return sql, params
 
     def _counts_from_metadata(self, probe: Probe) -> bool:
@@ -221,7 +233,9 @@ class Warehouse:
         ]
         for i in range(width):
             value = exp.column("total_rows", table="p") if i == 0 else exp.null()
-            columns.append(exp.cast(value, _DOUBLE.copy()).as_(f"m{i}"))
+            columns.append(
+                exp.cast(value, exp.DataType(this=exp.DataType.Type.DOUBLE)).as_(f"m{i}")
+            )
         where = exp.and_(
             exp.EQ(
                 this=exp.column("table_name", table="p"),
@@ -258,7 +272,9 @@ class Warehouse:
         ]
         for i in range(width):
             value = self._metric_expr(probe.metrics[i]) if i < len(probe.metrics) else exp.null()
-            columns.append(exp.cast(value, _DOUBLE.copy()).as_(f"m{i}"))
+            columns.append(
+                exp.cast(value, exp.DataType(this=exp.DataType.Type.DOUBLE)).as_(f"m{i}")
+            )
         where = exp.and_(
             exp.GTE(this=date_col.copy(), expression=exp.Placeholder(this="start")),
             exp.LT(this=date_col.copy(), expression=exp.Placeholder(this="stop")),
