@@ -43,6 +43,30 @@ def _dry_run(guard: Any, mode: str, first: Any, last: Any) -> None:
     raise typer.Exit(0)
 
 
+def _assess(
+    mode: str,
+    start: str,
+    end: str | None,
+    config: Path,
+    warehouse: str | None,
+    fmt: str,
+    all_dates: bool,
+    dry_run: bool,
+) -> None:
+    """What smoke and verify share: parse the range, one query, draw or print JSON."""
+    from phaseguard.assess import date_range
+
+    fmt = _check_format(fmt)
+    first, last = date_range(start, end)
+    with _guard(config, warehouse) as guard:
+        if dry_run:
+            _dry_run(guard, mode, first, last)
+        result = guard.assess(first, last, mode=mode)
+        # the gap ledger explains failures: read it only when something is below PASS
+        gaps = guard.gaps(first, last) if result.worst.rank < Level.PASS.rank else {}
+    _emit(result, fmt, details=mode == "verify", all_dates=all_dates, gaps=gaps)
+
+
 @app.command()
 def smoke(
     start: Annotated[str, typer.Argument(help="First date, YYYY-MM-DD.")],
@@ -54,16 +78,7 @@ def smoke(
     dry_run: DryRunOpt = False,
 ) -> None:
     """PASS/FAIL per phase per date: tables exist and quorums hold (one query)."""
-    from phaseguard.assess import date_range
-
-    fmt = _check_format(fmt)
-    first, last = date_range(start, end)
-    with _guard(config, warehouse) as guard:
-        if dry_run:
-            _dry_run(guard, "smoke", first, last)
-        result = guard.smoke(first, last)
-        gaps = guard.gaps(first, last) if result.worst.is_failure else {}
-    _emit(result, fmt, details=False, all_dates=all_dates, gaps=gaps)
+    _assess("smoke", start, end, config, warehouse, fmt, all_dates, dry_run)
 
 
 @app.command()
@@ -77,16 +92,7 @@ def verify(
     dry_run: DryRunOpt = False,
 ) -> None:
     """Traffic lights for every criterion, the health score and the overall verdict."""
-    from phaseguard.assess import date_range
-
-    fmt = _check_format(fmt)
-    first, last = date_range(start, end)
-    with _guard(config, warehouse) as guard:
-        if dry_run:
-            _dry_run(guard, "verify", first, last)
-        result = guard.verify(first, last)
-        gaps = guard.gaps(first, last) if result.worst.rank < Level.PASS.rank else {}
-    _emit(result, fmt, details=True, all_dates=all_dates, gaps=gaps)
+    _assess("verify", start, end, config, warehouse, fmt, all_dates, dry_run)
 
 
 @app.command()
