@@ -3,7 +3,8 @@
 A SQLite file (WAL mode, one short transaction per write, so many processes can write at
 once) or a PostgreSQL database. Besides events it keeps the little state the other modules
 need between runs: overrides, open incidents and alerts waiting to be re-sent. It is the
-only module that talks SQL to the store; the others work on the plain rows it returns.
+only module that talks SQL to the store (with ``store_bigquery``, its BigQuery subclass); the
+others work on the plain rows it returns.
 Every value is bound as a parameter; only table names, which are constants, go into SQL text.
 When the store cannot be written, events go to a spool file and are flushed on the next
 good write: none is lost.
@@ -70,6 +71,12 @@ class PendingAlert(NamedTuple):
     attempts: int
     created_at: str
     last_error: str
+
+
+def fallback_spool_path(identity: str) -> Path:
+    """The spool in the temp directory of the store named ``identity`` (its URL or path)."""
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"phaseguard-spool-{digest}.jsonl"
 
 
 def iso_utc(moment: dt.datetime) -> str:
@@ -201,10 +208,8 @@ class EventStore:
             import psycopg
 
             self._errors = (*self._errors, psycopg.Error)
-        identity = pg_url or str(sqlite_path)
-        digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
         self.spool_path = spool_dir / "events.spool.jsonl"
-        self.fallback_spool_path = Path(tempfile.gettempdir()) / f"phaseguard-spool-{digest}.jsonl"
+        self.fallback_spool_path = fallback_spool_path(pg_url or str(sqlite_path))
 
     @property
     def location(self) -> str:
@@ -566,13 +571,16 @@ def open_store(url: str | None, *, default_path: Path, busy_timeout: float = 30.
     Args:
         url: None for a SQLite file at ``default_path``; ``sqlite:///relative/path`` or
             ``sqlite:////absolute/path``; ``postgresql://...`` (or ``postgres://``) for
-            tables ``phaseguard_*`` in that database, created if missing.
+            tables ``phaseguard_*`` in that database, created if missing;
+            ``bigquery://PROJECT/DATASET[?endpoint=..&location=..&timeout=..]`` for tables
+            ``phaseguard_*`` in that BigQuery dataset (see ``store_bigquery``).
         default_path: the SQLite file used when ``url`` is None; the CLI passes
             ``<config dir>/.phaseguard/events.sqlite``. Its directory also holds the spool.
         busy_timeout: seconds a SQLite write waits for another writer before giving up.
 
     Raises:
-        ConfigError: the URL has a scheme phaseguard cannot store events in.
+        ConfigError: the URL has a scheme phaseguard cannot store events in, or a
+            ``bigquery://`` URL is malformed or its client library is not installed.
     """
     if url is None:
         return EventStore(
@@ -583,8 +591,13 @@ def open_store(url: str | None, *, default_path: Path, busy_timeout: float = 30.
         return EventStore(sqlite_path=path, spool_dir=path.parent, busy_timeout=busy_timeout)
     if url.startswith(("postgresql://", "postgres://")):
         return EventStore(pg_url=url, spool_dir=default_path.parent, busy_timeout=busy_timeout)
+    if url.startswith("bigquery://"):
+        from .store_bigquery import BigQueryStore
+
+        return BigQueryStore.from_url(url, spool_dir=default_path.parent)
     scheme = url.split(":", 1)[0]
     raise ConfigError(
-        f"event store URL scheme {scheme!r} is not supported; use sqlite:/// or postgresql://",
+        f"event store URL scheme {scheme!r} is not supported;"
+        " use sqlite:///, postgresql:// or bigquery://",
         key="events",
     )
