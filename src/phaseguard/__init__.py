@@ -12,6 +12,9 @@ from .errors import UsageError as UsageError
 from .errors import WarehouseError as WarehouseError
 from .guard import Guard as Guard
 from .guard import load as load
+from .retry import RetryBudget as RetryBudget
+from .retry import RetryPolicy as RetryPolicy
+from .retry import retry as retry
 from .verdicts import Level as Level
 from .verdicts import Overall as Overall
 
@@ -22,9 +25,12 @@ __all__ = [
     "Level",
     "Overall",
     "PhaseguardError",
+    "RetryBudget",
     "RetryBudgetExceeded",
     "RetryExhausted",
+    "RetryPolicy",
     "UsageError",
     "WarehouseError",
     "load",
+    "retry",
 ]

@@ -26,7 +26,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, ParamSpec, TypeVar, cast
 
-import httpx
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception
 from tenacity import stop_after_attempt as _stop_after_attempt
 from tenacity.wait import wait_base
@@ -77,10 +76,12 @@ def is_transient(exc: BaseException) -> bool:
         return bool(flag)
     if isinstance(exc, (TimeoutError, ConnectionError)):
         return True
-    if isinstance(exc, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)):
+    httpx_net = _classes("httpx", "TimeoutException", "NetworkError", "RemoteProtocolError")
+    if httpx_net and isinstance(exc, httpx_net):
         return True
-    if isinstance(exc, httpx.HTTPStatusError):
-        return _retryable_status(exc.response.status_code)
+    httpx_status = _classes("httpx", "HTTPStatusError")
+    if httpx_status and isinstance(exc, httpx_status):
+        return _retryable_status(_status_of(exc))
     requests_net = _classes("requests.exceptions", "Timeout", "ConnectionError")
     if requests_net and isinstance(exc, requests_net):
         return True

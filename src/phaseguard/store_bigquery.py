@@ -44,7 +44,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from .errors import ConfigError, StoreError
 from .events import Event
-from .store import EventStore, IncidentRow, OverrideRow, PendingAlert, fallback_spool_path
+from .store import (
+    EventStore,
+    IncidentRow,
+    OverrideRow,
+    PendingAlert,
+    fallback_spool_path,
+    iso_utc,
+)
 
 # BigQuery allows 10,000 query parameters per statement; stay well below it.
 _MAX_PARAMS = 9000
@@ -226,13 +233,11 @@ class BigQueryStore(EventStore):
                     "credentials": AnonymousCredentials(),  # type: ignore[no-untyped-call]
                     "client_options": ClientOptions(api_endpoint=self._endpoint),
                 }
-            client = self._bq.Client(
-                project=self._project, location=self._bq_location, **options
-            )
+            client = self._bq.Client(project=self._project, location=self._bq_location, **options)
             try:
                 self._create_tables(client)
             except BaseException:
-                client.close()
+                client.close()  # type: ignore[no-untyped-call]
                 raise
             self._conn = client
             return client
@@ -246,9 +251,7 @@ class BigQueryStore(EventStore):
             client.get_dataset(dataset, retry=self._retry, timeout=self._timeout)
         except NotFound:
             # exists_ok: another worker may create it at the same moment.
-            client.create_dataset(
-                dataset, exists_ok=True, retry=self._retry, timeout=self._timeout
-            )
+            client.create_dataset(dataset, exists_ok=True, retry=self._retry, timeout=self._timeout)
         found = {t.table_id for t in client.list_tables(dataset, retry=self._retry)}
         for key, (name, columns) in _TABLES.items():
             if name in found:
@@ -341,7 +344,7 @@ class BigQueryStore(EventStore):
         where = ["TRUE"]
         params: dict[str, tuple[str, Any]] = {}
         for name, kind_, value in (
-            ("time", "TIMESTAMP", since.astimezone(dt.timezone.utc) if since else None),
+            ("time", "TIMESTAMP", _typed("TIMESTAMP", iso_utc(since)) if since else None),
             ("kind", "STRING", kind),
             ("phase", "STRING", phase),
             ("date", "DATE", date),
@@ -364,7 +367,10 @@ class BigQueryStore(EventStore):
 
     def add_override(self, row: OverrideRow) -> bool:
         """Insert an override; False if its id is taken."""
-        return self._change(_insert_new("overrides", _OVERRIDES, ("id",)), _params(_OVERRIDES, row)) == 1
+        return (
+            self._change(_insert_new("overrides", _OVERRIDES, ("id",)), _params(_OVERRIDES, row))
+            == 1
+        )
 
     def overrides(
         self, *, id: str | None = None, gate: str | None = None, date: str | None = None
@@ -461,10 +467,11 @@ class BigQueryStore(EventStore):
 
     def add_pending(self, row: PendingAlert) -> None:
         """Keep an alert to re-send (replacing one with the same id)."""
-        sql = _insert_new("pending", _PENDING, ("id",)).replace(
-            " WHEN NOT MATCHED",
-            " WHEN MATCHED THEN UPDATE SET attempts = s.attempts, last_error = s.last_error"
-            " WHEN NOT MATCHED",
+        sql = _insert_new(
+            "pending",
+            _PENDING,
+            ("id",),
+            matched="UPDATE SET attempts = s.attempts, last_error = s.last_error",
         )
         self._change(sql, _params(_PENDING, row))
 
@@ -478,13 +485,15 @@ class BigQueryStore(EventStore):
         return self._change("DELETE FROM {pending} WHERE id = @id", {"id": ("STRING", id)}) == 1
 
 
-def _insert_new(table: str, columns: _Columns, key: Sequence[str]) -> str:
-    """A MERGE that inserts the row of parameters ``@column`` unless its ``key`` is taken."""
+def _insert_new(table: str, columns: _Columns, key: Sequence[str], *, matched: str = "") -> str:
+    """A MERGE that inserts the row of parameters ``@column`` unless its ``key`` is taken
+    (then it runs the ``matched`` action, if one is given)."""
     names = [name for name, _, _ in columns]
     source = ", ".join(f"@{name} AS {name}" for name in names)
     on = " AND ".join(f"t.{k} = s.{k}" for k in key)
+    when_matched = f" WHEN MATCHED THEN {matched}" if matched else ""
     return (
-        f"MERGE {{{table}}} AS t USING (SELECT {source}) AS s ON {on}"
+        f"MERGE {{{table}}} AS t USING (SELECT {source}) AS s ON {on}{when_matched}"
         f" WHEN NOT MATCHED THEN INSERT ({', '.join(names)})"
         f" VALUES ({', '.join(f's.{name}' for name in names)})"
     )
