@@ -21,9 +21,13 @@ consistency comes from single conditional statements, each atomic on its own:
   claimed or removed with ``UPDATE``/``DELETE ... WHERE <still in the old state>``; the
   affected-row count tells the one caller that won;
 * an incident carries a ``version``. ``swap_incident`` reads it, then writes with
-  ``UPDATE ... WHERE version = @old`` (or ``MERGE ... WHEN NOT MATCHED`` for a new one); a
-  worker that lost the race reads again and calls ``update`` again, so two workers that see
-  the same failure open the incident once and alert once.
+  ``UPDATE ... WHERE version = @old``; a worker that lost the race reads again and calls
+  ``update`` again, so two workers that see the same failure alert once. A new incident is
+  inserted by a ``MERGE ... WHEN NOT MATCHED`` that also bumps a lock row of the table:
+  BigQuery lets insert-only statements run side by side (both would insert), but runs
+  statements that change the same row one after the other, re-running the later one,
+  which then finds the incident and inserts nothing. The worker whose write id is on the
+  stored row is the one that opened it.
 
 BigQuery may also reject a mutating statement that collides with another one on the same
 table ("concurrent update"); such a statement is run again a few times, which is safe
@@ -35,8 +39,10 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import json
+import random
 import re
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -88,7 +94,7 @@ _OVERRIDES: _Columns = (
     ("revoked_by", "STRING", False),
     ("expiry_recorded_at", "STRING", False),
 )
-_INCIDENTS: _Columns = (
+_INCIDENT_ROW: _Columns = (
     ("gate", "STRING", True),
     ("date", "STRING", True),
     ("severity", "STRING", False),
@@ -96,7 +102,16 @@ _INCIDENTS: _Columns = (
     ("opened_at", "STRING", True),
     ("updated_at", "STRING", True),
     ("status", "STRING", True),
-    ("version", "INT64", True),
+)
+# Besides the incident, each row keeps a version (for compare-and-set) and the random id of
+# the write that made it (to tell the worker whose insert won).
+_INCIDENTS: _Columns = (*_INCIDENT_ROW, ("version", "INT64", True), ("writer", "STRING", True))
+# The lock row: not an incident (no gate has an empty name); see swap_incident.
+_LOCK = ""
+_ADD_LOCK = (
+    "INSERT INTO {incidents} (gate, date, opened_at, updated_at, status, version, writer)"
+    " SELECT @lock, @lock, @lock, @lock, @status, 0, @lock"
+    " FROM (SELECT 1) WHERE NOT EXISTS (SELECT 1 FROM {incidents} WHERE gate = @lock)"
 )
 _PENDING: _Columns = (
     ("id", "STRING", True),
@@ -295,7 +310,8 @@ class BigQueryStore(EventStore):
             except self._errors as exc:
                 if "concurrent update" not in str(exc) or attempt == _CONFLICT_TRIES - 1:
                     raise
-                time.sleep(0.2 * 2**attempt)
+                # Jittered, so workers that collided do not collide again in step.
+                time.sleep(0.2 * 2**attempt * random.uniform(0.5, 1.5))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _select(self, sql: str, params: dict[str, tuple[str, Any]] | None = None) -> list[Any]:
@@ -427,27 +443,49 @@ class BigQueryStore(EventStore):
             StoreError: the store cannot be read or written, or other workers kept changing
                 the incident through every try.
         """
-        key = {"gate": ("STRING", gate), "date": ("STRING", date)}
-        columns = _names(_INCIDENTS)
+        key = {"gate": ("STRING", gate), "date": ("STRING", date), "lock": ("STRING", _LOCK)}
         for _ in range(_CONFLICT_TRIES):
             found = self._select(
-                f"SELECT {columns} FROM {{incidents}} WHERE gate = @gate AND date = @date", key
+                f"SELECT {_names(_INCIDENTS)} FROM {{incidents}}"
+                " WHERE (gate = @gate AND date = @date) OR gate = @lock ORDER BY version",
+                key,
             )
-            before = IncidentRow(*found[0][:-1]) if found else None
+            rows = [r for r in found if r[0] != _LOCK]
+            if len(rows) == len(found):
+                self._change(_ADD_LOCK, {"lock": ("STRING", _LOCK), "status": ("STRING", "lock")})
+                continue
+            before = IncidentRow(*rows[0][: len(_INCIDENT_ROW)]) if rows else None
             after = update(before)
             if after is None:
                 return before
-            if found:
-                sets = ", ".join(f"{c} = @{c}" for c, _, _ in _INCIDENTS[2:-1])
+            writer = uuid.uuid4().hex
+            if rows:
+                sets = ", ".join(f"{c} = @{c}" for c, _, _ in _INCIDENT_ROW[2:])
                 sql = (
-                    f"UPDATE {{incidents}} SET {sets}, version = version + 1"
+                    f"UPDATE {{incidents}} SET {sets}, version = version + 1, writer = @writer"
                     " WHERE gate = @gate AND date = @date AND version = @old"
                 )
-                params = {**_params(_INCIDENTS[:-1], after), **key, "old": ("INT64", found[0][-1])}
-            else:
-                sql = _insert_new("incidents", _INCIDENTS, ("gate", "date"))
-                params = _params(_INCIDENTS, (*after, 1))
-            if self._change(sql, params) == 1:
+                old = ("INT64", rows[0][len(_INCIDENT_ROW)])
+                params = {**_params(_INCIDENT_ROW, after), **key, "old": old}
+                params["writer"] = ("STRING", writer)
+                if self._change(sql, params) == 1:
+                    return before
+                continue
+            # Touching the lock row makes this MERGE a mutating statement, which BigQuery
+            # runs one at a time with the others on the table; an insert-only MERGE would
+            # run beside a twin, and both would insert.
+            sql = _insert_new(
+                "incidents",
+                _INCIDENTS,
+                ("gate", "date"),
+                by_source="AND t.gate = @lock THEN UPDATE SET version = t.version + 1",
+            )
+            params = {**_params(_INCIDENTS, (*after, 1, writer)), "lock": ("STRING", _LOCK)}
+            self._change(sql, params)
+            stored = self._select(
+                "SELECT writer FROM {incidents} WHERE gate = @gate AND date = @date", key
+            )
+            if [w for (w,) in stored] == [writer]:
                 return before
         raise StoreError(
             f"cannot write incident {gate} {date} in the event store {self.location}:"
@@ -456,10 +494,10 @@ class BigQueryStore(EventStore):
 
     def incidents(self, *, open_only: bool = True) -> list[IncidentRow]:
         """The incidents (only the open ones by default), oldest first."""
-        sql = f"SELECT {_names(_INCIDENTS[:-1])} FROM {{incidents}}"
-        params: dict[str, tuple[str, Any]] = {}
+        sql = f"SELECT {_names(_INCIDENT_ROW)} FROM {{incidents}} WHERE gate != @lock"
+        params: dict[str, tuple[str, Any]] = {"lock": ("STRING", _LOCK)}
         if open_only:
-            sql += " WHERE status = @status"
+            sql += " AND status = @status"
             params["status"] = ("STRING", "open")
         return [IncidentRow(*row) for row in self._select(sql + " ORDER BY opened_at", params)]
 
@@ -485,15 +523,22 @@ class BigQueryStore(EventStore):
         return self._change("DELETE FROM {pending} WHERE id = @id", {"id": ("STRING", id)}) == 1
 
 
-def _insert_new(table: str, columns: _Columns, key: Sequence[str], *, matched: str = "") -> str:
-    """A MERGE that inserts the row of parameters ``@column`` unless its ``key`` is taken
-    (then it runs the ``matched`` action, if one is given)."""
+def _insert_new(
+    table: str, columns: _Columns, key: Sequence[str], *, matched: str = "", by_source: str = ""
+) -> str:
+    """A MERGE that inserts the row of parameters ``@column`` unless its ``key`` is taken.
+
+    ``matched`` is the action on the row with that key, ``by_source`` the condition and
+    action on the other rows, if any.
+    """
     names = [name for name, _, _ in columns]
     source = ", ".join(f"@{name} AS {name}" for name in names)
     on = " AND ".join(f"t.{k} = s.{k}" for k in key)
-    when_matched = f" WHEN MATCHED THEN {matched}" if matched else ""
+    when = f" WHEN MATCHED THEN {matched}" if matched else ""
+    if by_source:
+        when += f" WHEN NOT MATCHED BY SOURCE {by_source}"
     return (
-        f"MERGE {{{table}}} AS t USING (SELECT {source}) AS s ON {on}{when_matched}"
+        f"MERGE {{{table}}} AS t USING (SELECT {source}) AS s ON {on}{when}"
         f" WHEN NOT MATCHED THEN INSERT ({', '.join(names)})"
         f" VALUES ({', '.join(f's.{name}' for name in names)})"
     )
