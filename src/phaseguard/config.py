@@ -259,6 +259,16 @@ class Config(Model):
                     return table
         raise KeyError(key)
 
+    def upstream(self, phase: str) -> list[str]:
+        """Every phase ``phase`` depends on, directly or through others, in config order."""
+        todo, seen = list(self.phase(phase).depends_on), set()
+        while todo:
+            dep = todo.pop()
+            if dep not in seen:
+                seen.add(dep)
+                todo.extend(self.phase(dep).depends_on)
+        return [p.name for p in self.phases if p.name in seen]
+
     def gate(self, phase: str) -> Gate:
         """The gate guarding ``phase``; KeyError if there is none."""
         for gate in self.gates:

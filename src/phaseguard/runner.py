@@ -19,7 +19,7 @@ import inspect
 import shlex
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -196,7 +196,7 @@ class Runner:
         stopped: dict[str, str] = {}
         runs: list[PhaseRun] = []
         for phase in config.phases[start:]:
-            upstream = _upstream(config.phases, phase.name) if self.stop_downstream else []
+            upstream = config.upstream(phase.name) if self.stop_downstream else []
             blocked_by = [d for d in upstream if d in stopped]
             if blocked_by:
                 run = PhaseRun(phase.name, "skipped", f"upstream {blocked_by[0]} did not complete")
@@ -301,19 +301,6 @@ class Runner:
         )
         self.guard.recorder.record(event)
         return event
-
-
-def _upstream(phases: Sequence[Phase], name: str) -> list[str]:
-    """Every phase ``name`` depends on, directly or through others."""
-    deps = {p.name: p.depends_on for p in phases}
-    seen: list[str] = []
-    todo = list(deps[name])
-    while todo:
-        dep = todo.pop()
-        if dep not in seen:
-            seen.append(dep)
-            todo.extend(deps[dep])
-    return seen
 
 
 def backfill(

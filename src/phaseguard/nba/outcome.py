@@ -221,16 +221,6 @@ def _config(sink_url: str | None) -> Config:
     return config.model_copy(update={"phases": phases, "sinks": sinks})
 
 
-def _upstream(config: Config, name: str) -> list[str]:
-    todo, seen = list(config.phase(name).depends_on), []
-    while todo:
-        dep = todo.pop()
-        if dep not in seen:
-            seen.append(dep)
-            todo.extend(config.phase(dep).depends_on)
-    return [p.name for p in config.phases if p.name in seen]
-
-
 class _Season:
     """One mode's pipeline: guard, runner and API, and what it measures as nights run."""
 
@@ -276,7 +266,7 @@ class _Season:
         self.client = bdl_client(_KEY, base_url=api_url)
         self.rng = random.Random(f"jitter-{seed}")
         self.timeout = timeout
-        self.upstream = {p.name: _upstream(self.config, p.name) for p in self.config.phases}
+        self.upstream = {p.name: self.config.upstream(p.name) for p in self.config.phases}
         self.night = dt.date.min
         self.statuses: dict[str, str] = {}
         self.downstream: dict[tuple[str, dt.date, dt.date], DownstreamRun] = {}
