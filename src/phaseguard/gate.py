@@ -20,9 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from .alerts import Alert, AlertCheck
+from .alerts import AlertCheck
 from .assess import Selected, judge
-from .checks import check_name
 from .config import Check, Config, RowsExist
 from .config import Gate as GateConfig
 from .errors import GateBlocked, StoreError, WarehouseError
@@ -241,32 +240,20 @@ class Gate:
             )
 
     def _track(self, decision: Decision) -> None:
-        notifier = self.guard.notifier
-        notifier.retry_pending()
-        severity = SEVERITY[decision.status]
-
-        def make(status: str, level: str) -> Alert:
-            label = {"blocked": "BLOCKED", "overridden": "BLOCKED (overridden)", "warn": "WARNING"}
-            title = (
-                f"{self.name} gate resolved for {decision.date}"
-                if status == "resolved"
-                else f"{self.name} {label.get(decision.status, 'open')} for {decision.date}"
-            )
-            return Alert(
-                title=title,
-                severity=level,  # type: ignore[arg-type]
-                pipeline=self.guard.config.pipeline,
-                phase=self.name,
-                date=decision.date,
-                status=status,  # type: ignore[arg-type]
-                checks=tuple(
-                    AlertCheck(v.check, v.level.value, v.observed, v.expected)
-                    for v in decision.failing
-                ),
-                text=decision.message,
-            )
-
-        notifier.track(self.name, decision.date, severity, make)  # type: ignore[arg-type]
+        self.guard.notifier.retry_pending()
+        label = {"blocked": "BLOCKED", "overridden": "BLOCKED (overridden)", "warn": "WARNING"}
+        self.guard.track_incident(
+            self.name,
+            decision.date,
+            SEVERITY[decision.status],
+            phase=self.name,
+            title=f"{self.name} {label.get(decision.status, 'open')} for {decision.date}",
+            resolved_title=f"{self.name} gate resolved for {decision.date}",
+            text=decision.message,
+            checks=[
+                AlertCheck(v.check, v.level.value, v.observed, v.expected) for v in decision.failing
+            ],
+        )
 
 
 def _quorum_details(verdicts: tuple[Verdict, ...]) -> dict[str, Any]:
@@ -302,4 +289,4 @@ def gated(guard: Guard, phase: str) -> Callable[[Callable[..., Any]], Callable[.
     return decorate
 
 
-__all__ = ["Decision", "Gate", "check_name", "gate_checks", "gated"]
+__all__ = ["Decision", "Gate", "gate_checks", "gated"]

@@ -21,7 +21,7 @@ from .verdicts import RangeVerdict
 from .warehouse import Warehouse, connect
 
 if TYPE_CHECKING:
-    from .alerts import Notifier
+    from .alerts import AlertCheck, Notifier
     from .events import Event, Recorder
     from .gate import Gate
     from .overrides import Overrides
@@ -130,6 +130,39 @@ class Guard:
                 text=event.message,
             )
         )
+
+    def track_incident(
+        self,
+        key: str,
+        date: dt.date,
+        severity: str | None,
+        *,
+        phase: str,
+        title: str,
+        resolved_title: str,
+        text: str,
+        checks: Sequence[AlertCheck] = (),
+    ) -> None:
+        """Record the state of one incident (``key``, ``date``); alert only on a change.
+
+        ``severity`` None means healthy. The notifier alerts when the incident opens,
+        changes severity or resolves, never on a re-check that finds the same state.
+        """
+        from .alerts import Alert
+
+        def make(status: str, level: str) -> Alert:
+            return Alert(
+                title=resolved_title if status == "resolved" else title,
+                severity=level,  # type: ignore[arg-type]
+                pipeline=self.config.pipeline,
+                phase=phase,
+                date=date,
+                status=status,  # type: ignore[arg-type]
+                checks=tuple(checks),
+                text=text,
+            )
+
+        self.notifier.track(key, date, severity, make)  # type: ignore[arg-type]
 
     def gaps(self, start: dt.date, end: dt.date) -> dict[dt.date, list[dict[str, Any]]]:
         """The gap ledger: per date, the retried calls whose every attempt failed.

@@ -270,22 +270,16 @@ class Runner:
         Retries never alert; only the last attempt's failure does, once, however many runs
         find the step still failing. A broken store never changes what the runner does.
         """
-        from .alerts import Alert
-
-        def make(status: str, severity: str) -> Alert:
-            text = failure.message if failure else f"{phase} ran for {date}"
-            return Alert(
-                title=f"{phase} {'failed' if failure else 'recovered'} for {date}",
-                severity=severity,  # type: ignore[arg-type]
-                pipeline=self.guard.config.pipeline,
-                phase=phase,
-                date=date,
-                status=status,  # type: ignore[arg-type]
-                text=text,
-            )
-
         with contextlib.suppress(PhaseguardError):
-            self.guard.notifier.track(f"step:{phase}", date, "critical" if failure else None, make)
+            self.guard.track_incident(
+                f"step:{phase}",
+                date,
+                "critical" if failure else None,
+                phase=phase,
+                title=f"{phase} failed for {date}",
+                resolved_title=f"{phase} recovered for {date}",
+                text=failure.message if failure else f"{phase} ran for {date}",
+            )
 
     def _event(
         self, kind: str, severity: str, message: str, phase: str, date: dt.date, **details: Any
