@@ -236,7 +236,8 @@ class Notifier:
                 "an apprise sink needs the apprise extra: pip install 'phaseguard[apprise]'",
                 key="sinks",
             )
-        self.sinks = tuple(sinks)
+        # A sink whose URL came out empty (``${SLACK_WEBHOOK_URL:-}`` unset) is switched off.
+        self.sinks = tuple(s for s in sinks if getattr(s, "url", None) != "")
         self._recorder = recorder
         self._store = store if store is not None else _as_store(recorder)
         self._timeout = http_timeout

@@ -18,7 +18,6 @@ from .plan import Measurements, build_plan
 from .verdicts import (
     DateVerdict,
     Level,
-    Overall,
     PhaseVerdict,
     RangeVerdict,
     combine,
@@ -134,4 +133,4 @@ def assess(
     return judge(config, warehouse.measure(plan), selection, mode=mode, now=now)
 
 
-__all__ = ["Overall", "Selected", "assess", "date_range", "judge", "parse_date", "phase_checks"]
+__all__ = ["Selected", "assess", "date_range", "judge", "parse_date", "phase_checks"]

@@ -52,9 +52,6 @@ def _qualified(value: str) -> str:
     return value
 
 
-Ident = Annotated[str, Field(min_length=1)]
-
-
 class TableSpec(Model):
     """One table of a phase: a partition is its rows for one date."""
 

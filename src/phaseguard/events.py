@@ -21,9 +21,6 @@ if TYPE_CHECKING:
     pass
 
 
-SEVERITIES = ("info", "warning", "critical", "error")
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 

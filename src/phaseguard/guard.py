@@ -81,9 +81,12 @@ class Guard:
         """Alert delivery to the configured sinks; a sink with an empty URL is off."""
         from .alerts import Notifier
 
-        sinks = [s for s in self.config.sinks if getattr(s, "url", "x")]
         return Notifier(
-            sinks, self.recorder, store=self.store, clock=self.clock, pipeline=self.config.pipeline
+            self.config.sinks,
+            self.recorder,
+            store=self.store,
+            clock=self.clock,
+            pipeline=self.config.pipeline,
         )
 
     @cached_property

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
 import sqlite3
 import sys
 import tempfile
@@ -215,7 +214,9 @@ class EventStore:
     def location(self) -> str:
         """Where the store is, fit to print (a Postgres password is masked)."""
         if self._pg_url:
-            return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", self._pg_url)
+            from .warehouse import mask_url
+
+            return mask_url(self._pg_url)
         return f"sqlite:///{self._sqlite_path}"
 
     # -- connection ------------------------------------------------------------------

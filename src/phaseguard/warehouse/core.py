@@ -557,12 +557,6 @@ class Warehouse:
                     f"warehouse script failed ({self.url}): {_first_line(exc)}", url=self.url
                 ) from exc
 
-    def query(
-        self, sql_tree: exp.Expr, params: dict[str, Any] | None = None
-    ) -> list[tuple[Any, ...]]:
-        """Run a sqlglot expression built by a phaseguard module, rendered for this dialect."""
-        return self._run(sql_tree.sql(dialect=self.dialect, identify=True), params or {})
-
     def _write(self, statements: Sequence[tuple[str, Any]]) -> None:
         self.queries_sent += len(statements)
         try:

@@ -177,4 +177,4 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
 
 def mask_url(url: str) -> str:
     """The URL with any password replaced by ``***``, safe to print."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
