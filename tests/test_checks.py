@@ -24,7 +24,7 @@ def measured(values: dict[tuple[str, str], float], scheduled: int = 10) -> Measu
     }
     for (table, metric), value in values.items():
         cells.setdefault((table, DAY), {})[metric] = value
-    return Measurements(plan, cells)
+    return Measurements.from_values(plan, cells)
 
 
 def verify(values: dict[tuple[str, str], float], scheduled: int = 10) -> dict[str, PhaseVerdict]:
@@ -169,7 +169,7 @@ def test_smoke_uses_existence_and_quorum_only() -> None:
 
 
 def test_freshness_pre_flight_check() -> None:
-    from phaseguard.checks import Context, freshness
+    from phaseguard.checks import Context, prepare
     from phaseguard.config import Freshness
 
     check = Freshness(kind="freshness", table="box", column="loaded_at", max_age_hours=6)
@@ -178,8 +178,8 @@ def test_freshness_pre_flight_check() -> None:
 
     def verdict(hours_old: float | None) -> Level:
         values = {} if hours_old is None else {("box", metric): now.timestamp() - hours_old * 3600}
-        ctx = Context(CONFIG, measured(values), DAY, ["box"], now)
-        return freshness(check, ctx).level
+        ctx = Context.of(measured(values), DAY, "units:game_id", now)
+        return prepare(check, CONFIG, ["box"])(ctx).level
 
     assert verdict(1) is Level.PASS
     assert verdict(5.9) is Level.PASS

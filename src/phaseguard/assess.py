@@ -11,13 +11,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .checks import Context, evaluate
+from .checks import Context, nothing_scheduled, prepare
 from .config import SMOKE_KINDS, Check, Config, RowsExist
 from .errors import UsageError
-from .plan import Measurements, build_plan
+from .plan import Measurements, Metric, build_plan
 from .verdicts import (
+    EXCELLENT,
+    NA,
+    PASS,
     DateVerdict,
     Level,
+    Overall,
     PhaseVerdict,
     RangeVerdict,
     combine,
@@ -85,33 +89,45 @@ def judge(
     now = now or dt.datetime.now(dt.timezone.utc)
     health = config.health
     partial_phases = health.partial_phases or [p.name for p in config.phases[:3]]
+    scores = {Level(k): v for k, v in health.scores.items()}
+    prepared = [
+        (group.name, [prepare(c, config, group.tables) for c in group.checks])
+        for group in selection
+    ]
+    off_day = tuple(
+        PhaseVerdict(name, NA, tuple(nothing_scheduled(c.name) for c in checks))
+        for name, checks in prepared
+    )
+    unit = Metric("units", config.schedule.unit).key
     dates: list[DateVerdict] = []
     for day in measurements.plan.dates:
-        scheduled = measurements.scheduled(day, config.schedule.unit)
-        phases: list[PhaseVerdict] = []
-        for group in selection:
-            ctx = Context(config, measurements, day, group.tables, now)
-            verdict = combine(group.name, tuple(evaluate(c, ctx) for c in group.checks))
-            if mode == "smoke" and verdict.level is Level.EXCELLENT:
-                verdict = PhaseVerdict(verdict.phase, Level.PASS, verdict.verdicts)
-            phases.append(verdict)
-        frozen = tuple(phases)
-        score = health_score(frozen, {str(k): v for k, v in health.scores.items()})
+        ctx = Context.of(measurements, day, unit, now)
+        if ctx.scheduled == 0:
+            dates.append(DateVerdict(day, 0, off_day, None, Overall.NA))
+            continue
+        judged = []
+        for name, checks in prepared:
+            phase = combine(name, tuple([check(ctx) for check in checks]))
+            if mode == "smoke" and phase.level is EXCELLENT:  # smoke: PASS or FAIL only
+                phase = PhaseVerdict(name, PASS, phase.verdicts)
+            judged.append(phase)
+        phases = tuple(judged)
+        score = health_score(phases, scores)
         verdict_all = overall(
-            frozen,
+            phases,
             score,
             complete=health.complete,
             partial=health.partial,
             partial_phases=partial_phases,
         )
-        dates.append(DateVerdict(day, scheduled, frozen, score, verdict_all))
-    scores = [d.health for d in dates if d.health is not None]
+        dates.append(DateVerdict(day, ctx.scheduled, phases, score, verdict_all))
+    scores_seen = [d.health for d in dates if d.health is not None]
     plan = measurements.plan
     return RangeVerdict(
         start=plan.start,
         end=plan.end,
         dates=tuple(dates),
-        health=round(sum(scores) / len(scores), 1) if scores else None,
+        health=round(sum(scores_seen) / len(scores_seen), 1) if scores_seen else None,
         overall=overall_of_range(tuple(dates)),
         mode=mode,
     )

@@ -1,16 +1,20 @@
 """Checks: pure functions from measurements to verdicts.
 
 Each check kind of the config (``rows_exist``, ``rows_per_unit``, ``unit_coverage``,
-``quorum``, ``distinct_count``, ``aggregate``, ``ratio``, ``freshness``) has one function
-here. None of them reads the warehouse: they get a :class:`Measurements` and a date.
+``quorum``, ``distinct_count``, ``aggregate``, ``ratio``, ``freshness``) has one class here.
+None of them reads the warehouse. :func:`prepare` builds one against the config once: what
+is the same on every date (its name, the threshold text, where its numbers sit in the
+measurements) is worked out there; calling it with a date's :class:`Context` gives that
+date's verdict. A verdict keeps the raw numbers the check saw and renders ``observed``
+and ``details`` from them only when asked: a season is thousands of verdicts, few shown.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, NamedTuple
 
 from .config import (
     Aggregate,
@@ -25,76 +29,59 @@ from .config import (
     Thresholds,
     UnitCoverage,
 )
-from .plan import Measurements, Metric
-from .verdicts import Level, Verdict
+from .plan import SCHEDULE, Measurements, Metric, Row
+from .verdicts import ACCEPTABLE, EXCELLENT, FAIL, NA, PASS, Level, Verdict
 
 
-@dataclass(frozen=True)
-class Context:
-    """What every check sees for one date."""
+class Context(NamedTuple):
+    """What every check sees for one date: that date's partitions and what was scheduled."""
 
-    config: Config
-    measurements: Measurements
     date: dt.date
-    phase_tables: Sequence[str]
+    scheduled: int
+    partitions: Mapping[str, Row]
+    positions: Mapping[str, Mapping[str, int]]
     now: dt.datetime
-    scheduled: int = field(init=False)
 
-    def __post_init__(self) -> None:
-        scheduled = self.measurements.scheduled(self.date, self.config.schedule.unit)
-        object.__setattr__(self, "scheduled", scheduled)
+    @classmethod
+    def of(cls, measurements: Measurements, date: dt.date, unit: str, now: dt.datetime) -> Context:
+        """The context of ``date``; ``unit`` is the schedule's :attr:`Metric.key` of units."""
+        partitions = measurements.on(date)
+        positions = measurements.positions
+        row = partitions.get(SCHEDULE)
+        scheduled = int(row[positions[SCHEDULE][unit]] or 0) if row else 0
+        return cls(date, scheduled, partitions, positions, now)
 
-    def rows(self, key: str) -> int:
-        """Rows of table ``key`` on this date."""
-        return self.measurements.rows(key, self.date)
+    def value(self, key: str, metric: str) -> float | None:
+        """Metric ``metric`` (a :attr:`Metric.key`) of table ``key``; None when absent."""
+        row = self.partitions.get(key)
+        return row[self.positions[key][metric]] if row else None
 
-
-def _per_object(fn: Callable[..., str]) -> Callable[..., str]:
-    """Memoise a text derived from config objects (frozen, but not hashable: they hold lists).
-
-    Keyed by the objects' ids; the objects are kept with the value, so an id is never reused
-    while its entry lives. Judging a season asks for the same texts thousands of times.
-    """
-    memo: dict[tuple[int, ...], tuple[tuple[object, ...], str]] = {}
-
-    @functools.wraps(fn)
-    def wrapper(*args: object) -> str:
-        key = tuple(id(a) for a in args)
-        hit = memo.get(key)
-        if hit is None:
-            hit = (args, fn(*args))
-            memo[key] = hit
-        return hit[1]
-
-    return wrapper
+    def rows(self, key: str) -> float:
+        """Rows of table ``key`` on this date (a probe reads the row count first)."""
+        row = self.partitions.get(key)
+        return (row[0] or 0) if row else 0
 
 
-@_per_object
-def check_name(check: Check) -> str:
-    """The check's display name: its own, or kind(table)."""
-    if check.name:
-        return check.name
-    target = getattr(check, "table", None) or getattr(check, "numerator", None)
-    if isinstance(check, DistinctCount):
-        target = f"{check.table}.{check.column}"
-    if isinstance(check, Ratio):
-        target = f"{check.numerator}/{check.denominator}"
-    return f"{check.kind}({target})" if target else check.kind
+def tiers(t: Thresholds) -> tuple[tuple[Level, float], ...]:
+    """The thresholds that are set, best level first."""
+    levels = (
+        (EXCELLENT, t.excellent),
+        (PASS, t.pass_),
+        (ACCEPTABLE, t.acceptable),
+    )
+    return tuple((level, value) for level, value in levels if value is not None)
 
 
 def grade(value: float, t: Thresholds) -> Level:
     """The traffic light for ``value``: higher is better (>=) unless direction is lower (<)."""
-    for level, threshold in (
-        (Level.EXCELLENT, t.excellent),
-        (Level.PASS, t.pass_),
-        (Level.ACCEPTABLE, t.acceptable),
-    ):
-        if threshold is None:
-            continue
-        ok = value < threshold if t.direction == "lower" else value >= threshold
-        if ok:
+    return _grade(value, tiers(t), t.direction == "lower")
+
+
+def _grade(value: float, tiers: tuple[tuple[Level, float], ...], lower: bool) -> Level:
+    for level, threshold in tiers:
+        if (value < threshold) if lower else (value >= threshold):
             return level
-    return Level.FAIL
+    return FAIL
 
 
 def describe(t: Thresholds, fmt: Callable[[float], str] = str) -> str:
@@ -112,8 +99,16 @@ def describe(t: Thresholds, fmt: Callable[[float], str] = str) -> str:
     return ", ".join(parts)
 
 
-# The expected-text of a check is the same on every date: computed once per check.
-_expected = _per_object(describe)
+def check_name(check: Check) -> str:
+    """The check's display name: its own, or kind(table)."""
+    if check.name:
+        return check.name
+    target = getattr(check, "table", None) or getattr(check, "numerator", None)
+    if isinstance(check, DistinctCount):
+        target = f"{check.table}.{check.column}"
+    if isinstance(check, Ratio):
+        target = f"{check.numerator}/{check.denominator}"
+    return f"{check.kind}({target})" if target else check.kind
 
 
 def _whole(value: float) -> str:
@@ -128,149 +123,285 @@ def _num(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def rows_exist(check: RowsExist, ctx: Context) -> Verdict:
+class Prepared:
+    """A check prepared against the config; called with a date's context, gives its verdict."""
+
+    kind: ClassVar[str]
+    expected = ""
+    graded = False
+
+    def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
+        self.name = check_name(check)
+
+    def __call__(self, ctx: Context) -> Verdict:
+        raise NotImplementedError
+
+    # Verdicts hold their check: two judgements of the same data must compare equal.
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and vars(other) == vars(self)
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.name, self.expected))
+
+    def observed(self, seen: Any) -> str:
+        """What the check saw, as text."""
+        return str(seen)
+
+    def details(self, seen: Any) -> dict[str, object]:
+        """Structured facts about what the check saw."""
+        return {}
+
+
+class _Graded(Prepared):
+    """A check with traffic-light thresholds, graded on one number."""
+
+    def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
+        super().__init__(check, config, phase_tables)
+        assert isinstance(check, Thresholds)
+        self.tiers = tiers(check)
+        self.lower = check.direction == "lower"
+        self.expected = describe(check, _num)
+        self.graded = check.excellent is not None
+
+    def verdict(self, value: float, seen: Any) -> Verdict:
+        level = _grade(value, self.tiers, self.lower)
+        return Verdict(self.name, level, seen, self.expected, self.graded, self)
+
+
+class RowsExistCheck(Prepared):
     """FAIL if any named table has no rows for the date."""
-    tables = list(check.tables or ctx.phase_tables)
-    counts = {key: ctx.rows(key) for key in tables}
-    empty = [key for key, n in counts.items() if n == 0]
-    observed = ", ".join(f"{key}={n}" for key, n in counts.items())
-    expected = "rows in " + ("every table" if len(tables) > 1 else tables[0])
-    level = Level.FAIL if empty else Level.PASS
-    return Verdict(check_name(check), level, observed, expected, details={"empty": empty})
+
+    kind = "rows_exist"
+
+    def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
+        super().__init__(check, config, phase_tables)
+        assert isinstance(check, RowsExist)
+        self.tables = tuple(check.tables or phase_tables)
+        self.expected = "rows in " + ("every table" if len(self.tables) > 1 else self.tables[0])
+
+    def __call__(self, ctx: Context) -> Verdict:
+        counts = tuple([ctx.rows(key) for key in self.tables])
+        level = FAIL if 0 in counts else PASS
+        return Verdict(self.name, level, counts, self.expected, False, self)
+
+    def observed(self, seen: tuple[float, ...]) -> str:
+        return ", ".join(f"{key}={n:.0f}" for key, n in zip(self.tables, seen, strict=True))
+
+    def details(self, seen: tuple[float, ...]) -> dict[str, object]:
+        return {"empty": [key for key, n in zip(self.tables, seen, strict=True) if n == 0]}
 
 
-def rows_per_unit(check: RowsPerUnit, ctx: Context) -> Verdict:
+class RowsPerUnitCheck(_Graded):
     """Rows per scheduled unit (e.g. per game) against thresholds."""
-    rows = ctx.rows(check.table)
-    value = rows / ctx.scheduled
-    return Verdict(
-        check_name(check),
-        grade(value, check),
-        f"{_num(value)}/unit ({rows} rows, {ctx.scheduled} scheduled)",
-        _expected(check, _num),
-        graded=check.excellent is not None,
-    )
+
+    kind = "rows_per_unit"
+
+    def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
+        super().__init__(check, config, phase_tables)
+        assert isinstance(check, RowsPerUnit)
+        self.table = check.table
+
+    def __call__(self, ctx: Context) -> Verdict:
+        rows = ctx.rows(self.table)
+        return self.verdict(rows / ctx.scheduled, (rows, ctx.scheduled))
+
+    def observed(self, seen: tuple[float, int]) -> str:
+        rows, scheduled = seen
+        return f"{_num(rows / scheduled)}/unit ({rows:.0f} rows, {scheduled} scheduled)"
 
 
-def unit_coverage(check: UnitCoverage, ctx: Context) -> Verdict:
+class UnitCoverageCheck(_Graded):
     """Share of scheduled units present in the table."""
-    table = ctx.config.table(check.table)
-    metric = Metric("units", table.unit or ctx.config.schedule.unit)
-    covered = int(ctx.measurements.get(check.table, ctx.date, metric) or 0)
-    value = covered / ctx.scheduled
-    return Verdict(
-        check_name(check),
-        grade(value, check),
-        f"{_pct(value)} ({covered}/{ctx.scheduled})",
-        _expected(check, _pct),
-        graded=check.excellent is not None,
-    )
+
+    kind = "unit_coverage"
+
+    def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
+        super().__init__(check, config, phase_tables)
+        assert isinstance(check, UnitCoverage)
+        self.expected = describe(check, _pct)
+        self.table = check.table
+        unit = config.table(check.table).unit or config.schedule.unit
+        self.metric = Metric("units", unit).key
+
+    def __call__(self, ctx: Context) -> Verdict:
+        covered = int(ctx.value(self.table, self.metric) or 0)
+        return self.verdict(covered / ctx.scheduled, (covered, ctx.scheduled))
+
+    def observed(self, seen: tuple[float, int]) -> str:
+        covered, scheduled = seen
+        return f"{_pct(covered / scheduled)} ({covered}/{scheduled})"
 
 
-def quorum(check: Quorum, ctx: Context) -> Verdict:
+class QuorumCheck(Prepared):
     """At least ``min_present`` tables have rows and every required one does (the breaker)."""
-    tables = list(check.tables or ctx.phase_tables)
-    required = (
-        check.required
-        if check.required is not None
-        else [k for k in tables if ctx.config.table(k).critical]
-    )
-    present = [k for k in tables if ctx.rows(k) > 0]
-    missing = [k for k in tables if k not in present]
-    missing_required = [k for k in required if k not in present]
-    ok = len(present) >= check.min_present and not missing_required
-    if not ok:
-        level = Level.FAIL
-    elif not missing:
-        level = Level.EXCELLENT
-    else:
-        level = Level.PASS
-    observed = f"{len(present)}/{len(tables)} present"
-    if missing:
-        observed += f"; missing {', '.join(missing)}"
-    if missing_required:
-        observed += f" (required: {', '.join(missing_required)})"
-    expected = f">= {check.min_present}/{len(tables)}"
-    if required:
-        expected += f" incl. {', '.join(required)}"
-    return Verdict(
-        check_name(check),
-        level,
-        observed,
-        expected,
-        graded=True,
-        details={"present": present, "missing": missing, "missing_required": missing_required},
-    )
+
+    kind = "quorum"
+    graded = True
+
+    def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
+        super().__init__(check, config, phase_tables)
+        assert isinstance(check, Quorum)
+        self.tables = tuple(check.tables or phase_tables)
+        self.required = tuple(
+            check.required
+            if check.required is not None
+            else [k for k in self.tables if config.table(k).critical]
+        )
+        # A required table outside the quorum's own tables is never present: always FAIL.
+        self.required_at = tuple(
+            self.tables.index(k) if k in self.tables else -1 for k in self.required
+        )
+        self.min_present = check.min_present
+        self.expected = f">= {check.min_present}/{len(self.tables)}"
+        if self.required:
+            self.expected += f" incl. {', '.join(self.required)}"
+
+    def __call__(self, ctx: Context) -> Verdict:
+        counts = tuple([ctx.rows(key) for key in self.tables])
+        level = PASS
+        if len(counts) - counts.count(0) < self.min_present:
+            level = FAIL
+        else:
+            for i in self.required_at:
+                if i < 0 or not counts[i]:
+                    level = FAIL
+                    break
+            else:
+                if 0 not in counts:
+                    level = EXCELLENT
+        return Verdict(self.name, level, counts, self.expected, True, self)
+
+    def observed(self, seen: tuple[float, ...]) -> str:
+        present, missing, missing_required = self._split(seen)
+        text = f"{len(present)}/{len(self.tables)} present"
+        if missing:
+            text += f"; missing {', '.join(missing)}"
+        if missing_required:
+            text += f" (required: {', '.join(missing_required)})"
+        return text
+
+    def details(self, seen: tuple[float, ...]) -> dict[str, object]:
+        present, missing, missing_required = self._split(seen)
+        return {"present": present, "missing": missing, "missing_required": missing_required}
+
+    def _split(self, seen: tuple[float, ...]) -> tuple[list[str], list[str], list[str]]:
+        """(present, missing, required but missing) table keys."""
+        present = [key for key, n in zip(self.tables, seen, strict=True) if n]
+        missing = [key for key in self.tables if key not in present]
+        return present, missing, [key for key in self.required if key not in present]
 
 
-def distinct_count(check: DistinctCount, ctx: Context) -> Verdict:
+class DistinctCountCheck(_Graded):
     """Distinct values of a column for the date (e.g. prediction systems)."""
-    value = ctx.measurements.get(check.table, ctx.date, Metric("distinct", check.column)) or 0
-    return Verdict(
-        check_name(check),
-        grade(value, check),
-        f"{value:.0f}",
-        _expected(check, _whole),
-        graded=check.excellent is not None,
-    )
+
+    kind = "distinct_count"
+
+    def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
+        super().__init__(check, config, phase_tables)
+        assert isinstance(check, DistinctCount)
+        self.expected = describe(check, _whole)
+        self.table = check.table
+        self.metric = Metric("distinct", check.column).key
+
+    def __call__(self, ctx: Context) -> Verdict:
+        value = ctx.value(self.table, self.metric) or 0
+        return self.verdict(value, value)
+
+    def observed(self, seen: float) -> str:
+        return f"{seen:.0f}"
 
 
-def aggregate(check: Aggregate, ctx: Context) -> Verdict:
+class AggregateCheck(_Graded):
     """An aggregate over the partition (e.g. MAE); N/A when the partition is empty."""
-    value = ctx.measurements.get(check.table, ctx.date, Metric("aggregate", expr=check.expr))
-    if value is None:
-        return Verdict(check_name(check), Level.NA, "no rows", _expected(check, _num))
-    return Verdict(
-        check_name(check),
-        grade(value, check),
-        _num(value),
-        _expected(check, _num),
-        graded=check.excellent is not None,
-    )
+
+    kind = "aggregate"
+
+    def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
+        super().__init__(check, config, phase_tables)
+        assert isinstance(check, Aggregate)
+        self.table = check.table
+        self.metric = Metric("aggregate", expr=check.expr).key
+
+    def __call__(self, ctx: Context) -> Verdict:
+        value = ctx.value(self.table, self.metric)
+        if value is None:
+            return Verdict(self.name, NA, "no rows", self.expected)
+        # Parallel float sums differ in the last bits from run to run; rounding keeps two
+        # reads of the same data equal, and verdicts stable.
+        value = round(value, 9)
+        return self.verdict(value, value)
+
+    def observed(self, seen: float) -> str:
+        return _num(seen)
 
 
-def ratio(check: Ratio, ctx: Context) -> Verdict:
+class RatioCheck(_Graded):
     """Rows of numerator over rows of denominator (e.g. graded over predicted)."""
-    top, bottom = ctx.rows(check.numerator), ctx.rows(check.denominator)
-    if bottom == 0:
-        level = Level.NA if top == 0 else Level.PASS
-        return Verdict(check_name(check), level, f"{top}/0", _expected(check, _pct))
-    value = top / bottom
-    return Verdict(
-        check_name(check),
-        grade(value, check),
-        f"{_pct(value)} ({top}/{bottom})",
-        _expected(check, _pct),
-        graded=check.excellent is not None,
-    )
+
+    kind = "ratio"
+
+    def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
+        super().__init__(check, config, phase_tables)
+        assert isinstance(check, Ratio)
+        self.expected = describe(check, _pct)
+        self.numerator, self.denominator = check.numerator, check.denominator
+
+    def __call__(self, ctx: Context) -> Verdict:
+        top, bottom = ctx.rows(self.numerator), ctx.rows(self.denominator)
+        if bottom == 0:
+            level = NA if top == 0 else PASS
+            return Verdict(self.name, level, f"{top:.0f}/0", self.expected)
+        return self.verdict(top / bottom, (top, bottom))
+
+    def observed(self, seen: tuple[float, int]) -> str:
+        top, bottom = seen
+        return f"{_pct(top / bottom)} ({top:.0f}/{bottom:.0f})"
 
 
-def freshness(check: Freshness, ctx: Context) -> Verdict:
+class FreshnessCheck(Prepared):
     """The newest timestamp in the partition is at most ``max_age_hours`` old."""
-    epoch = ctx.measurements.get(check.table, ctx.date, Metric("max_epoch", check.column))
-    expected = f"newest {check.column} within {_num(check.max_age_hours)}h"
-    if epoch is None:
-        return Verdict(check_name(check), Level.FAIL, "no rows", expected)
-    newest = dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc)
-    age = (ctx.now - newest).total_seconds() / 3600
-    level = Level.PASS if age <= check.max_age_hours else Level.FAIL
-    return Verdict(check_name(check), level, f"{_num(age)}h old", expected)
+
+    kind = "freshness"
+
+    def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
+        super().__init__(check, config, phase_tables)
+        assert isinstance(check, Freshness)
+        self.table = check.table
+        self.metric = Metric("max_epoch", check.column).key
+        self.max_age_hours = check.max_age_hours
+        self.expected = f"newest {check.column} within {_num(check.max_age_hours)}h"
+
+    def __call__(self, ctx: Context) -> Verdict:
+        epoch = ctx.value(self.table, self.metric)
+        if epoch is None:
+            return Verdict(self.name, FAIL, "no rows", self.expected)
+        newest = dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc)
+        age = (ctx.now - newest).total_seconds() / 3600
+        level = PASS if age <= self.max_age_hours else FAIL
+        return Verdict(self.name, level, f"{_num(age)}h old", self.expected)
 
 
-_KINDS: dict[str, Callable[..., Verdict]] = {
-    "rows_exist": rows_exist,
-    "rows_per_unit": rows_per_unit,
-    "unit_coverage": unit_coverage,
-    "quorum": quorum,
-    "distinct_count": distinct_count,
-    "aggregate": aggregate,
-    "ratio": ratio,
-    "freshness": freshness,
+_KINDS: dict[str, type[Prepared]] = {
+    kind.kind: kind
+    for kind in (
+        RowsExistCheck,
+        RowsPerUnitCheck,
+        UnitCoverageCheck,
+        QuorumCheck,
+        DistinctCountCheck,
+        AggregateCheck,
+        RatioCheck,
+        FreshnessCheck,
+    )
 }
 
 
-def evaluate(check: Check, ctx: Context) -> Verdict:
-    """The verdict of one check for one date; N/A when nothing is scheduled."""
-    if ctx.scheduled == 0:
-        return Verdict(check_name(check), Level.NA, "nothing scheduled", "")
-    return _KINDS[check.kind](check, ctx)
+def prepare(check: Check, config: Config, phase_tables: Sequence[str]) -> Prepared:
+    """``check`` ready to judge dates; ``phase_tables`` are its phase's (or gate's) table keys."""
+    return _KINDS[check.kind](check, config, phase_tables)
+
+
+@functools.cache
+def nothing_scheduled(name: str) -> Verdict:
+    """The verdict of any check on a date with nothing scheduled: N/A, never FAIL."""
+    return Verdict(name, NA, "nothing scheduled", "")

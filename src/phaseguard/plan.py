@@ -8,8 +8,8 @@ whole plan over a date range in one query, as :class:`Measurements`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
@@ -38,12 +38,16 @@ ROWS = Metric("rows")
 
 @dataclass(frozen=True)
 class Probe:
-    """The metrics to read from one table, grouped by its date column."""
+    """The metrics to read from one table, grouped by its date column; row count first."""
 
     key: str
     table: str
     date_column: str
     metrics: tuple[Metric, ...]
+
+    def __post_init__(self) -> None:
+        if not self.metrics or self.metrics[0] != ROWS:
+            raise ValueError(f"probe {self.key}: the first metric must be the row count")
 
 
 @dataclass(frozen=True)
@@ -61,19 +65,56 @@ class Plan:
         return [self.start + dt.timedelta(days=i) for i in range(days + 1)]
 
 
+Row = Sequence[float | None]
+_NO_ROWS: dict[str, Row] = {}
+
+
 @dataclass(frozen=True)
 class Measurements:
-    """The warehouse's answer to a plan: metric values per (table key, date)."""
+    """The warehouse's answer to a plan: metric values per date and table key.
+
+    ``partitions[date][key]`` is the row of values read for one partition, in the order
+    ``positions[key]`` gives ({metric key: index}; the row count is always at 0); a
+    partition with no rows is absent.
+    Kept as the rows the warehouse returned: judging a season never copies them.
+    """
 
     plan: Plan
-    values: dict[tuple[str, dt.date], dict[str, float | None]] = field(default_factory=dict)
+    partitions: dict[dt.date, dict[str, Row]]
+    positions: dict[str, dict[str, int]]
+
+    @classmethod
+    def from_values(
+        cls, plan: Plan, values: Mapping[tuple[str, dt.date], Mapping[str, float | None]]
+    ) -> Measurements:
+        """Measurements built by hand: {(table key, date): {metric key: value}}."""
+        positions: dict[str, dict[str, int]] = {}
+        for (key, _), cell in values.items():
+            names = positions.setdefault(key, {ROWS.key: 0})
+            for name in cell:
+                names.setdefault(name, len(names))
+        partitions: dict[dt.date, dict[str, Row]] = {}
+        for (key, date), cell in values.items():
+            row: list[float | None] = [None] * len(positions[key])
+            for name, value in cell.items():
+                row[positions[key][name]] = value
+            partitions.setdefault(date, {})[key] = row
+        return cls(plan, partitions, positions)
+
+    def on(self, date: dt.date) -> dict[str, Row]:
+        """The partitions measured on ``date``, by table key."""
+        return self.partitions.get(date, _NO_ROWS)
 
     def get(self, table: str, date: dt.date, metric: Metric) -> float | None:
         """The value, 0 for a count over no rows, None for an aggregate over no rows."""
-        value = self.values.get((table, date), {}).get(metric.key)
-        if value is None and metric.kind in ("rows", "units", "distinct"):
-            return 0.0
-        return value
+        row = self.on(date).get(table)
+        index = self.positions.get(table, {}).get(metric.key)
+        value = None if row is None or index is None else row[index]
+        if value is None:
+            return 0.0 if metric.kind in ("rows", "units", "distinct") else None
+        # Parallel float sums (AVG, SUM) differ in the last bits from run to run;
+        # rounding keeps two reads of the same data equal, and verdicts stable.
+        return round(value, 9) if metric.kind == "aggregate" else value
 
     def rows(self, table: str, date: dt.date) -> int:
         """Row count of a partition (0 when absent)."""
@@ -81,7 +122,7 @@ class Measurements:
 
     def scheduled(self, date: dt.date, unit: str) -> int:
         """Units scheduled on ``date`` (e.g. games)."""
-        return int(self.values.get((SCHEDULE, date), {}).get(f"units:{unit}") or 0)
+        return int(self.get(SCHEDULE, date, Metric("units", unit)) or 0)
 
 
 def metrics_for(
@@ -128,6 +169,6 @@ def build_plan(
     for phase in config.phases:
         for table in phase.tables:
             if table.name in wanted:
-                metrics = tuple(sorted(wanted[table.name] | {ROWS}))
+                metrics = (ROWS, *sorted(wanted[table.name] - {ROWS}))
                 probes.append(Probe(table.name, table.table, table.date_column, metrics))
     return Plan(start=start, end=end, probes=tuple(probes))

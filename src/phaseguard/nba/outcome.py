@@ -359,7 +359,7 @@ def _partition_gaps(
         for t in phase.tables:
             counted = phase is scraped and t.unit is not None
             metrics = (ROWS, Metric("units", t.unit or "")) if counted else (ROWS,)
-            probes.append(Probe(t.name, t.table, t.date_column, tuple(sorted(metrics))))
+            probes.append(Probe(t.name, t.table, t.date_column, metrics))
     plan = Plan(start, end, tuple(probes))
     measured = guard.warehouse.measure(plan)
     gaps = []

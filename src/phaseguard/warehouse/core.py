@@ -227,15 +227,14 @@ class Warehouse:
                 this=exp.TsOrDsToDate(this=exp.Placeholder(this=name)), format=ymd.copy()
             )
 
-        columns: list[exp.Expr] = [
-            exp.Literal.number(index).as_("src"),
-            exp.StrToDate(this=partition.copy(), format=ymd.copy()).as_("d"),
-        ]
+        columns: list[exp.Expr] = []
         for i in range(width):
             value = exp.column("total_rows", table="p") if i == 0 else exp.null()
             columns.append(
                 exp.cast(value, exp.DataType(this=exp.DataType.Type.DOUBLE)).as_(f"m{i}")
             )
+        columns.append(exp.Literal.number(index).as_("src"))
+        columns.append(exp.StrToDate(this=partition.copy(), format=ymd.copy()).as_("d"))
         where = exp.and_(
             exp.EQ(
                 this=exp.column("table_name", table="p"),
@@ -266,15 +265,14 @@ class Warehouse:
     def _probe_select(self, index: int, probe: Probe, width: int) -> exp.Select:
         date_col = exp.column(probe.date_column)
         day = exp.cast(date_col, exp.DataType(this=exp.DataType.Type.DATE))
-        columns: list[exp.Expr] = [
-            exp.Literal.number(index).as_("src"),
-            day.copy().as_("d"),
-        ]
+        columns: list[exp.Expr] = []
         for i in range(width):
             value = self._metric_expr(probe.metrics[i]) if i < len(probe.metrics) else exp.null()
             columns.append(
                 exp.cast(value, exp.DataType(this=exp.DataType.Type.DOUBLE)).as_(f"m{i}")
             )
+        columns.append(exp.Literal.number(index).as_("src"))
+        columns.append(day.copy().as_("d"))
         where = exp.and_(
             exp.GTE(this=date_col.copy(), expression=exp.Placeholder(this="start")),
             exp.LT(this=date_col.copy(), expression=exp.Placeholder(this="stop")),
@@ -295,20 +293,25 @@ class Warehouse:
         return exp.TimeToUnix(this=newest)
 
     def measure(self, plan: Plan) -> Measurements:
-        """Read every metric of ``plan`` for every date of its range, in one query."""
+        """Read every metric of ``plan`` for every date of its range, in one query.
+
+        Each row the statement returns is one partition: its metric values, then the probe's
+        index and the date. The rows are kept as they come (no copy per partition).
+        """
         sql, params = self.measurement_sql(plan)
         rows = self._run(sql, params, plan.probes)
-        values: dict[tuple[str, dt.date], dict[str, float | None]] = {}
-        for src, day, *metrics in rows:
-            probe = plan.probes[int(src)]
+        keys = [probe.key for probe in plan.probes]
+        partitions: dict[dt.date, dict[str, Sequence[float | None]]] = {}
+        for row in rows:
+            day = row[-1]
             if isinstance(day, dt.datetime):
                 day = day.date()
-            cell = values.setdefault((probe.key, day), {})
-            for metric, value in zip(probe.metrics, metrics, strict=False):
-                # Parallel float sums (AVG, SUM) differ in the last bits from run to run;
-                # rounding keeps two reads of the same data equal, and verdicts stable.
-                cell[metric.key] = None if value is None else round(float(value), 9)
-        return Measurements(plan=plan, values=values)
+            on_day = partitions.get(day)
+            if on_day is None:
+                on_day = partitions[day] = {}
+            on_day[keys[int(row[-2])]] = row
+        positions = {p.key: {m.key: i for i, m in enumerate(p.metrics)} for p in plan.probes}
+        return Measurements(plan, partitions, positions)
 
     def _run(
         self, sql: str, params: dict[str, Any], probes: Sequence[Probe] = ()
