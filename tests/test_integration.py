@@ -10,8 +10,11 @@ import pytest
 from conftest import D1, D2, D3, D4
 from phaseguard import load
 from phaseguard.errors import UnknownObjectError, WarehouseError
+from phaseguard.plan import ROWS, Metric, Plan, Probe
 from phaseguard.verdicts import Level, Overall
 from phaseguard.warehouse import connect
+
+SYSTEMS = Metric("distinct", "system_id")
 
 
 def test_verify_grades_every_date(mini: tuple[Path, str]) -> None:
@@ -43,6 +46,19 @@ def test_exactly_one_query_whatever_the_range(mini: tuple[Path, str], mode: str,
         result = guard.assess(D1, D1 + dt.timedelta(days=days - 1), mode=mode)  # type: ignore[arg-type]
         assert warehouse.queries_sent - before == 1
     assert len(result.dates) == days
+
+
+def test_distinct_counts_leave_out_null_and_rows_count_it(
+    mini: tuple[Path, str], tmp_path: Path
+) -> None:
+    config, url = mini
+    with connect(url, base_dir=config.parent) as wh:
+        wh.insert_rows("out.preds", ["game_date", "system_id", "predicted"], [(D1, None, 1.0)])
+    with load(config, warehouse=url) as guard:
+        plan = Plan(D1, D1, (Probe("preds", "out.preds", "game_date", (ROWS, SYSTEMS)),))
+        measured = guard.warehouse.measure(plan)
+    assert measured.rows("preds", D1) == 11  # 2 systems x 5 rows, and the NULL one
+    assert measured.get("preds", D1, SYSTEMS) == 2  # as COUNT(DISTINCT): NULL is no system
 
 
 def test_smoke_is_existence_only(mini: tuple[Path, str]) -> None:

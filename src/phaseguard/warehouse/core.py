@@ -265,19 +265,62 @@ class Warehouse:
     def _probe_select(self, index: int, probe: Probe, width: int) -> exp.Select:
         date_col = exp.column(probe.date_column)
         day = exp.cast(date_col, exp.DataType(this=exp.DataType.Type.DATE))
-        columns: list[exp.Expr] = []
-        for i in range(width):
-            value = self._metric_expr(probe.metrics[i]) if i < len(probe.metrics) else exp.null()
-            columns.append(
-                exp.cast(value, exp.DataType(this=exp.DataType.Type.DOUBLE)).as_(f"m{i}")
-            )
-        columns.append(exp.Literal.number(index).as_("src"))
-        columns.append(day.copy().as_("d"))
         where = exp.and_(
             exp.GTE(this=date_col.copy(), expression=exp.Placeholder(this="start")),
             exp.LT(this=date_col.copy(), expression=exp.Placeholder(this="stop")),
         )
-        return exp.select(*columns).from_(table_ref(probe.table)).where(where).group_by(day.copy())
+        if len(probe.metrics) == 2 and probe.metrics[1].kind in ("units", "distinct"):
+            return self._distinct_select(index, probe, width, day, where)
+        metrics = [self._metric_expr(m) for m in probe.metrics]
+        return (
+            exp.select(*self._row_columns(index, metrics, width, day.copy()))
+            .from_(table_ref(probe.table))
+            .where(where)
+            .group_by(day.copy())
+        )
+
+    def _distinct_select(
+        self, index: int, probe: Probe, width: int, day: exp.Expr, where: exp.Expr
+    ) -> exp.Select:
+        """Rows and distinct values of one column per date, as two grouping steps.
+
+        ``COUNT(DISTINCT c) ... GROUP BY d`` keeps a set per date; grouping by (d, c) first
+        and counting the groups is the same numbers and, on DuckDB, ~20 % faster (NULL is a
+        group of its own, which ``COUNT(v)`` leaves out as ``COUNT(DISTINCT)`` does).
+        """
+        value = exp.column(probe.metrics[1].column)
+        inner = (
+            exp.select(
+                day.copy().as_("d"), value.copy().as_("v"), exp.Count(this=exp.Star()).as_("n")
+            )
+            .from_(table_ref(probe.table))
+            .where(where)
+            .group_by(day.copy(), value.copy())
+        )
+        metrics: list[exp.Expr] = [
+            exp.Sum(this=exp.column("n", table="g")),
+            exp.Count(this=exp.column("v", table="g")),
+        ]
+        d = exp.column("d", table="g")
+        return (
+            exp.select(*self._row_columns(index, metrics, width, d.copy()))
+            .from_(inner.subquery("g"))
+            .group_by(d.copy())
+        )
+
+    @staticmethod
+    def _row_columns(
+        index: int, metrics: list[exp.Expr], width: int, day: exp.Expr
+    ) -> list[exp.Expr]:
+        """The select list every probe shares: m0..m{width-1} as DOUBLE, src, d."""
+        double = exp.DataType(this=exp.DataType.Type.DOUBLE)
+        columns: list[exp.Expr] = [
+            exp.cast(metrics[i] if i < len(metrics) else exp.null(), double.copy()).as_(f"m{i}")
+            for i in range(width)
+        ]
+        columns.append(exp.Literal.number(index).as_("src"))
+        columns.append(day.as_("d"))
+        return columns
 
     def _metric_expr(self, metric: Metric) -> exp.Expr:
         if metric.kind == "rows":

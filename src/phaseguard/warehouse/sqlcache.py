@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 # Bump when the SQL phaseguard renders changes for the same plan.
-RENDERING = "2"
+RENDERING = "3"
 
 
 def cache_dir() -> Path:
