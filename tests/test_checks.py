@@ -169,7 +169,7 @@ def test_smoke_uses_existence_and_quorum_only() -> None:
 
 
 def test_freshness_pre_flight_check() -> None:
-    from phaseguard.checks import Context, prepare
+    from phaseguard.checks import Days, prepare
     from phaseguard.config import Freshness
 
     check = Freshness(kind="freshness", table="box", column="loaded_at", max_age_hours=6)
@@ -178,8 +178,8 @@ def test_freshness_pre_flight_check() -> None:
 
     def verdict(hours_old: float | None) -> Level:
         values = {} if hours_old is None else {("box", metric): now.timestamp() - hours_old * 3600}
-        ctx = Context.of(measured(values), DAY, "units:game_id", now)
-        return prepare(check, CONFIG, ["box"])(ctx).level
+        days, _ = Days.of_schedule(measured(values), "units:game_id", now)
+        return prepare(check, CONFIG, ["box"]).judge(days)[0].level
 
     assert verdict(1) is Level.PASS
     assert verdict(5.9) is Level.PASS

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .checks import Context, nothing_scheduled, prepare
+from .checks import Days, Prepared, nothing_scheduled, prepare
 from .config import SMOKE_KINDS, Check, Config, RowsExist
 from .errors import UsageError
 from .plan import Measurements, Metric, build_plan
@@ -98,20 +98,16 @@ def judge(
         PhaseVerdict(name, NA, tuple(nothing_scheduled(c.name) for c in checks))
         for name, checks in prepared
     )
-    unit = Metric("units", config.schedule.unit).key
+    days, scheduled = Days.of_schedule(measurements, Metric("units", config.schedule.unit).key, now)
+    best = PASS if mode == "smoke" else EXCELLENT  # a smoke test says PASS or FAIL
+    by_phase = [_judge_phase(name, checks, days, best) for name, checks in prepared]
+    judged = zip(*by_phase, strict=True)
     dates: list[DateVerdict] = []
-    for day in measurements.plan.dates:
-        ctx = Context.of(measurements, day, unit, now)
-        if ctx.scheduled == 0:
+    for day, units in zip(measurements.plan.dates, scheduled, strict=True):
+        if not units:
             dates.append(DateVerdict(day, 0, off_day, None, Overall.NA))
             continue
-        judged = []
-        for name, checks in prepared:
-            phase = combine(name, tuple([check(ctx) for check in checks]))
-            if mode == "smoke" and phase.level is EXCELLENT:  # smoke: PASS or FAIL only
-                phase = PhaseVerdict(name, PASS, phase.verdicts)
-            judged.append(phase)
-        phases = tuple(judged)
+        phases = next(judged, ())
         score = health_score(phases, scores)
         verdict_all = overall(
             phases,
@@ -120,7 +116,7 @@ def judge(
             partial=health.partial,
             partial_phases=partial_phases,
         )
-        dates.append(DateVerdict(day, ctx.scheduled, phases, score, verdict_all))
+        dates.append(DateVerdict(day, units, phases, score, verdict_all))
     scores_seen = [d.health for d in dates if d.health is not None]
     plan = measurements.plan
     return RangeVerdict(
@@ -131,6 +127,14 @@ def judge(
         overall=overall_of_range(tuple(dates)),
         mode=mode,
     )
+
+
+def _judge_phase(name: str, checks: list[Prepared], days: Days, best: Level) -> list[PhaseVerdict]:
+    """A phase's verdict on each of ``days``: its checks judge every date, then combine."""
+    if not checks:
+        return [combine(name, (), best=best)] * len(days.dates)
+    columns = [check.judge(days) for check in checks]
+    return [combine(name, verdicts, best=best) for verdicts in zip(*columns, strict=True)]
 
 
 def assess(

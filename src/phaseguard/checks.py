@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, NamedTuple
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, ClassVar
 
 from .config import (
     Aggregate,
@@ -29,37 +29,53 @@ from .config import (
     Thresholds,
     UnitCoverage,
 )
-from .plan import SCHEDULE, Measurements, Metric, Row
+from .plan import SCHEDULE, Measurements, Metric
 from .verdicts import ACCEPTABLE, EXCELLENT, FAIL, NA, PASS, Level, Verdict
 
 
-class Context(NamedTuple):
-    """What every check sees for one date: that date's partitions and what was scheduled."""
+class Days:
+    """The scheduled dates being judged, with their measurements read column by column.
 
-    date: dt.date
-    scheduled: int
-    partitions: Mapping[str, Row]
-    positions: Mapping[str, Mapping[str, int]]
-    now: dt.datetime
+    A check judges every date at once: it asks for one table's row counts (or another
+    metric) as a list aligned with :attr:`dates` and gives back one verdict per date.
+    """
+
+    def __init__(self, measurements: Measurements, dates: Sequence[dt.date], now: dt.datetime):
+        self.dates = list(dates)
+        self.now = now
+        self._on = [measurements.on(day) for day in self.dates]
+        self._positions = measurements.positions
+        self._rows: dict[str, list[float]] = {}
+        self.scheduled: list[int] = []  # set by :meth:`of_schedule`
 
     @classmethod
-    def of(cls, measurements: Measurements, date: dt.date, unit: str, now: dt.datetime) -> Context:
-        """The context of ``date``; ``unit`` is the schedule's :attr:`Metric.key` of units."""
-        partitions = measurements.on(date)
-        positions = measurements.positions
-        row = partitions.get(SCHEDULE)
-        scheduled = int(row[positions[SCHEDULE][unit]] or 0) if row else 0
-        return cls(date, scheduled, partitions, positions, now)
+    def of_schedule(
+        cls, measurements: Measurements, unit: str, now: dt.datetime
+    ) -> tuple[Days, list[int]]:
+        """The plan's dates with something scheduled, and the units scheduled on every date.
 
-    def value(self, key: str, metric: str) -> float | None:
-        """Metric ``metric`` (a :attr:`Metric.key`) of table ``key``; None when absent."""
-        row = self.partitions.get(key)
-        return row[self.positions[key][metric]] if row else None
+        ``unit`` is the schedule's :attr:`Metric.key` of units.
+        """
+        every = cls(measurements, measurements.plan.dates, now)
+        scheduled = [int(n or 0) for n in every.values(SCHEDULE, unit)]
+        days = cls(measurements, [d for d, n in zip(every.dates, scheduled, strict=True) if n], now)
+        days.scheduled = [n for n in scheduled if n]
+        return days, scheduled
 
-    def rows(self, key: str) -> float:
-        """Rows of table ``key`` on this date (a probe reads the row count first)."""
-        row = self.partitions.get(key)
-        return (row[0] or 0) if row else 0
+    def rows(self, key: str) -> list[float]:
+        """Rows of table ``key`` on each date (a probe reads the row count first)."""
+        column = self._rows.get(key)
+        if column is None:
+            column = [(row[0] or 0) if (row := on.get(key)) else 0 for on in self._on]
+            self._rows[key] = column
+        return column
+
+    def values(self, key: str, metric: str) -> list[float | None]:
+        """Metric ``metric`` (a :attr:`Metric.key`) of table ``key`` on each date; None: no rows."""
+        index = self._positions.get(key, {}).get(metric)
+        if index is None:
+            return [None] * len(self._on)
+        return [row[index] if (row := on.get(key)) else None for on in self._on]
 
 
 def tiers(t: Thresholds) -> tuple[tuple[Level, float], ...]:
@@ -133,7 +149,8 @@ class Prepared:
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         self.name = check_name(check)
 
-    def __call__(self, ctx: Context) -> Verdict:
+    def judge(self, days: Days) -> list[Verdict]:
+        """One verdict per date of ``days``, in order."""
         raise NotImplementedError
 
     # Verdicts hold their check: two judgements of the same data must compare equal.
@@ -167,6 +184,20 @@ class _Graded(Prepared):
         level = _grade(value, self.tiers, self.lower)
         return Verdict(self.name, level, seen, self.expected, self.graded, self)
 
+    def verdicts(self, values: Iterable[float], seen: Iterable[Any]) -> list[Verdict]:
+        """:meth:`verdict` for each (value, seen) pair."""
+        name, tiers, lower, expected, graded = (
+            self.name,
+            self.tiers,
+            self.lower,
+            self.expected,
+            self.graded,
+        )
+        return [
+            Verdict(name, _grade(value, tiers, lower), what, expected, graded, self)
+            for value, what in zip(values, seen, strict=True)
+        ]
+
 
 class RowsExistCheck(Prepared):
     """FAIL if any named table has no rows for the date."""
@@ -179,10 +210,12 @@ class RowsExistCheck(Prepared):
         self.tables = tuple(check.tables or phase_tables)
         self.expected = "rows in " + ("every table" if len(self.tables) > 1 else self.tables[0])
 
-    def __call__(self, ctx: Context) -> Verdict:
-        counts = tuple([ctx.rows(key) for key in self.tables])
-        level = FAIL if 0 in counts else PASS
-        return Verdict(self.name, level, counts, self.expected, False, self)
+    def judge(self, days: Days) -> list[Verdict]:
+        name, expected = self.name, self.expected
+        return [
+            Verdict(name, FAIL if 0 in counts else PASS, counts, expected, False, self)
+            for counts in zip(*[days.rows(key) for key in self.tables], strict=True)
+        ]
 
     def observed(self, seen: tuple[float, ...]) -> str:
         return ", ".join(f"{key}={n:.0f}" for key, n in zip(self.tables, seen, strict=True))
@@ -201,9 +234,9 @@ class RowsPerUnitCheck(_Graded):
         assert isinstance(check, RowsPerUnit)
         self.table = check.table
 
-    def __call__(self, ctx: Context) -> Verdict:
-        rows = ctx.rows(self.table)
-        return self.verdict(rows / ctx.scheduled, (rows, ctx.scheduled))
+    def judge(self, days: Days) -> list[Verdict]:
+        pairs = list(zip(days.rows(self.table), days.scheduled, strict=True))
+        return self.verdicts([rows / scheduled for rows, scheduled in pairs], pairs)
 
     def observed(self, seen: tuple[float, int]) -> str:
         rows, scheduled = seen
@@ -223,9 +256,10 @@ class UnitCoverageCheck(_Graded):
         unit = config.table(check.table).unit or config.schedule.unit
         self.metric = Metric("units", unit).key
 
-    def __call__(self, ctx: Context) -> Verdict:
-        covered = int(ctx.value(self.table, self.metric) or 0)
-        return self.verdict(covered / ctx.scheduled, (covered, ctx.scheduled))
+    def judge(self, days: Days) -> list[Verdict]:
+        covered = [int(n or 0) for n in days.values(self.table, self.metric)]
+        pairs = list(zip(covered, days.scheduled, strict=True))
+        return self.verdicts([n / scheduled for n, scheduled in pairs], pairs)
 
     def observed(self, seen: tuple[float, int]) -> str:
         covered, scheduled = seen
@@ -256,8 +290,11 @@ class QuorumCheck(Prepared):
         if self.required:
             self.expected += f" incl. {', '.join(self.required)}"
 
-    def __call__(self, ctx: Context) -> Verdict:
-        counts = tuple([ctx.rows(key) for key in self.tables])
+    def judge(self, days: Days) -> list[Verdict]:
+        columns = [days.rows(key) for key in self.tables]
+        return [self._one(counts) for counts in zip(*columns, strict=True)]
+
+    def _one(self, counts: tuple[float, ...]) -> Verdict:
         level = PASS
         if len(counts) - counts.count(0) < self.min_present:
             level = FAIL
@@ -303,9 +340,9 @@ class DistinctCountCheck(_Graded):
         self.table = check.table
         self.metric = Metric("distinct", check.column).key
 
-    def __call__(self, ctx: Context) -> Verdict:
-        value = ctx.value(self.table, self.metric) or 0
-        return self.verdict(value, value)
+    def judge(self, days: Days) -> list[Verdict]:
+        values = [n or 0 for n in days.values(self.table, self.metric)]
+        return self.verdicts(values, values)
 
     def observed(self, seen: float) -> str:
         return f"{seen:.0f}"
@@ -322,14 +359,14 @@ class AggregateCheck(_Graded):
         self.table = check.table
         self.metric = Metric("aggregate", expr=check.expr).key
 
-    def __call__(self, ctx: Context) -> Verdict:
-        value = ctx.value(self.table, self.metric)
-        if value is None:
-            return Verdict(self.name, NA, "no rows", self.expected)
+    def judge(self, days: Days) -> list[Verdict]:
+        empty = Verdict(self.name, NA, "no rows", self.expected)
         # Parallel float sums differ in the last bits from run to run; rounding keeps two
         # reads of the same data equal, and verdicts stable.
-        value = round(value, 9)
-        return self.verdict(value, value)
+        return [
+            empty if value is None else self.verdict(round(value, 9), round(value, 9))
+            for value in days.values(self.table, self.metric)
+        ]
 
     def observed(self, seen: float) -> str:
         return _num(seen)
@@ -346,8 +383,11 @@ class RatioCheck(_Graded):
         self.expected = describe(check, _pct)
         self.numerator, self.denominator = check.numerator, check.denominator
 
-    def __call__(self, ctx: Context) -> Verdict:
-        top, bottom = ctx.rows(self.numerator), ctx.rows(self.denominator)
+    def judge(self, days: Days) -> list[Verdict]:
+        pairs = zip(days.rows(self.numerator), days.rows(self.denominator), strict=True)
+        return [self._one(top, bottom) for top, bottom in pairs]
+
+    def _one(self, top: float, bottom: float) -> Verdict:
         if bottom == 0:
             level = NA if top == 0 else PASS
             return Verdict(self.name, level, f"{top:.0f}/0", self.expected)
@@ -371,12 +411,14 @@ class FreshnessCheck(Prepared):
         self.max_age_hours = check.max_age_hours
         self.expected = f"newest {check.column} within {_num(check.max_age_hours)}h"
 
-    def __call__(self, ctx: Context) -> Verdict:
-        epoch = ctx.value(self.table, self.metric)
+    def judge(self, days: Days) -> list[Verdict]:
+        return [self._one(epoch, days.now) for epoch in days.values(self.table, self.metric)]
+
+    def _one(self, epoch: float | None, now: dt.datetime) -> Verdict:
         if epoch is None:
             return Verdict(self.name, FAIL, "no rows", self.expected)
         newest = dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc)
-        age = (ctx.now - newest).total_seconds() / 3600
+        age = (now - newest).total_seconds() / 3600
         level = PASS if age <= self.max_age_hours else FAIL
         return Verdict(self.name, level, f"{_num(age)}h old", self.expected)
 

@@ -139,8 +139,11 @@ class RangeVerdict:
         return min(levels, key=lambda lv: lv.rank, default=NA)
 
 
-def combine(phase: str, verdicts: tuple[Verdict, ...]) -> PhaseVerdict:
-    """A phase's level: the worst of its verdicts; EXCELLENT when every graded one is."""
+def combine(phase: str, verdicts: tuple[Verdict, ...], *, best: Level = EXCELLENT) -> PhaseVerdict:
+    """A phase's level: the worst of its verdicts; EXCELLENT when every graded one is.
+
+    ``best`` caps the level: a smoke test says PASS, never EXCELLENT.
+    """
     worst = NA
     graded = excellent = 0
     for v in verdicts:
@@ -152,8 +155,8 @@ def combine(phase: str, verdicts: tuple[Verdict, ...]) -> PhaseVerdict:
             excellent += level is EXCELLENT
     if worst.rank < PASS.rank or worst is NA:
         return PhaseVerdict(phase, worst, verdicts)
-    best = graded and excellent == graded
-    return PhaseVerdict(phase, EXCELLENT if best else PASS, verdicts)
+    top = graded and excellent == graded and best is EXCELLENT
+    return PhaseVerdict(phase, EXCELLENT if top else PASS, verdicts)
 
 
 def health_score(phases: tuple[PhaseVerdict, ...], scores: Mapping[Level, float]) -> float | None:
