@@ -3,10 +3,12 @@
 Each check kind of the config (``rows_exist``, ``rows_per_unit``, ``unit_coverage``,
 ``quorum``, ``distinct_count``, ``aggregate``, ``ratio``, ``freshness``) has one class here.
 None of them reads the warehouse. :func:`prepare` builds one against the config once: what
-is the same on every date (its name, the threshold text, where its numbers sit in the
-measurements) is worked out there; calling it with a date's :class:`Context` gives that
-date's verdict. A verdict keeps the raw numbers the check saw and renders ``observed``
-and ``details`` from them only when asked: a season is thousands of verdicts, few shown.
+is the same on every date (its name, the threshold text, the metrics it reads) is worked
+out there. Its ``judge`` then takes the dates to judge (:class:`Days`), reads each metric
+as a column over those dates, and gives one verdict per date: judging a season is a few
+list comprehensions per check, not a function call per check per date. A verdict keeps
+the raw numbers the check saw and renders ``observed`` and ``details`` from them only
+when asked: a season is thousands of verdicts, and few are shown.
 """
 
 from __future__ import annotations
@@ -40,27 +42,33 @@ class Days:
     metric) as a list aligned with :attr:`dates` and gives back one verdict per date.
     """
 
-    def __init__(self, measurements: Measurements, dates: Sequence[dt.date], now: dt.datetime):
+    def __init__(
+        self,
+        measurements: Measurements,
+        dates: Sequence[dt.date],
+        scheduled: Sequence[int],
+        now: dt.datetime,
+    ) -> None:
         self.dates = list(dates)
+        self.scheduled = list(scheduled)  # units scheduled on each date
         self.now = now
         self._on = [measurements.on(day) for day in self.dates]
         self._positions = measurements.positions
         self._rows: dict[str, list[float]] = {}
-        self.scheduled: list[int] = []  # set by :meth:`of_schedule`
 
     @classmethod
     def of_schedule(
         cls, measurements: Measurements, unit: str, now: dt.datetime
     ) -> tuple[Days, list[int]]:
-        """The plan's dates with something scheduled, and the units scheduled on every date.
+        """The plan's dates that have something scheduled, and the units on every plan date.
 
-        ``unit`` is the schedule's :attr:`Metric.key` of units.
+        ``unit`` is the schedule's :attr:`Metric.key` of units (e.g. ``units:game_id``).
         """
-        every = cls(measurements, measurements.plan.dates, now)
+        dates = measurements.plan.dates
+        every = cls(measurements, dates, [0] * len(dates), now)
         scheduled = [int(n or 0) for n in every.values(SCHEDULE, unit)]
-        days = cls(measurements, [d for d, n in zip(every.dates, scheduled, strict=True) if n], now)
-        days.scheduled = [n for n in scheduled if n]
-        return days, scheduled
+        busy = [(day, n) for day, n in zip(dates, scheduled, strict=True) if n]
+        return cls(measurements, [d for d, _ in busy], [n for _, n in busy], now), scheduled
 
     def rows(self, key: str) -> list[float]:
         """Rows of table ``key`` on each date (a probe reads the row count first)."""

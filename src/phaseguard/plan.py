@@ -58,7 +58,7 @@ class Plan:
     end: dt.date
     probes: tuple[Probe, ...]
 
-    @property
+    @cached_property
     def dates(self) -> list[dt.date]:
         """Every date of the range, inclusive."""
         days = (self.end - self.start).days
