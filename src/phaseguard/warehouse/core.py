@@ -1,10 +1,11 @@
 """The warehouse door's front: :class:`Warehouse`, one query per command, and ``connect``.
 
-Every command reads the warehouse through :meth:`Warehouse.measure`, which turns a plan
-into ONE SQL statement (a UNION ALL of grouped per-table selects), built as a sqlglot
-AST and rendered for the target dialect (the pattern of sqlmesh's engine adapters).
-Identifiers are quoted by the generator; dates are bound as parameters; no value is
-ever formatted into SQL text. Driver errors become :class:`WarehouseError` here.
+Every command reads the warehouse through :meth:`Warehouse.measure`, which sends a plan
+as ONE SQL statement (built in ``statement.py``, cached in ``sqlcache.py``) and keeps
+the rows it returns as :class:`~phaseguard.plan.Measurements`. The catalogue reads and
+the example pipeline's writes are built with sqlglot here too. Identifiers are quoted by
+the generator; values are bound as parameters, never formatted into SQL text. Driver
+errors become :class:`WarehouseError` here.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ else:  # sqlglot is imported on first use: a smoke test whose SQL is cached neve
     exp = LazyModule("sqlglot.expressions")
 
 from phaseguard.errors import ConfigError, UnknownObjectError, WarehouseError
-from phaseguard.plan import ROWS, Measurements, Metric, Plan, Probe
+from phaseguard.plan import ROWS, Measurements, Plan, Probe
 
 from .drivers import (
     BulkDriver,
@@ -36,8 +37,10 @@ from .drivers import (
     PostgresDriver,
     ScanDriver,
     _driver_errors,
+    first_line,
     mask_url,
 )
+from .statement import measurement_statement
 
 
 def connect(url: str, *, base_dir: Path | None = None) -> Warehouse:
@@ -59,7 +62,7 @@ def connect(url: str, *, base_dir: Path | None = None) -> Warehouse:
             return Warehouse(_optional_driver(url), url)
     except _driver_errors() as exc:
         raise WarehouseError(
-            f"cannot connect to warehouse {mask_url(url)}: {_first_line(exc)}", url=mask_url(url)
+            f"cannot connect to warehouse {mask_url(url)}: {first_line(exc)}", url=mask_url(url)
         ) from exc
     except ValueError as exc:
         raise ConfigError(str(exc), key="warehouse") from None
@@ -86,59 +89,12 @@ def _optional_driver(url: str) -> Driver:
     except ImportError as exc:
         raise ConfigError(
             f"{mask_url(url)} needs the {extra} extra: pip install 'phaseguard[{extra}]' "
-            f"({_first_line(exc)})",
+            f"({first_line(exc)})",
             key="warehouse",
         ) from None
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
-
-
-def parse_aggregate(expr: str) -> exp.Expr:
-    """Parse one aggregate SQL expression, refusing anything but columns, literals and functions."""
-    try:
-        tree = sqlglot.parse_one(expr)
-    except sqlglot.errors.ParseError as exc:
-        raise ConfigError(f"cannot parse aggregate {expr!r}: {_first_line(exc)}") from None
-    allowed = (
-        exp.Column,
-        exp.Identifier,
-        exp.Literal,
-        exp.Func,
-        exp.Binary,
-        exp.Paren,
-        exp.Neg,
-        exp.Cast,
-        exp.DataType,
-        exp.Star,
-        exp.Case,
-        exp.If,
-        exp.Boolean,
-        exp.Null,
-        exp.Not,
-    )
-    for node in tree.walk():
-        if not isinstance(node, allowed) or isinstance(node, exp.Select | exp.Subquery):
-            raise ConfigError(f"aggregate {expr!r} may only use columns and functions")
-        if isinstance(node, exp.Column) and node.table:
-            raise ConfigError(f"aggregate {expr!r}: use unqualified column names")
-    if not any(isinstance(n, exp.AggFunc) for n in tree.walk()):
-        raise ConfigError(f"aggregate {expr!r} has no aggregate function (AVG, SUM, MAX, ...)")
-    return tree
-
-
 _T = TypeVar("_T")
-
-
-def table_ref(name: str) -> exp.Table:
-    """A table node for a validated ``[catalog.]schema.table`` name, built without parsing."""
-    parts = [exp.to_identifier(part) for part in name.split(".")]
-    table = parts[-1]
-    db = parts[-2] if len(parts) > 1 else None
-    catalog = parts[-3] if len(parts) > 2 else None
-    return exp.Table(this=table, db=db, catalog=catalog)
 
 
 class Warehouse:
@@ -185,17 +141,7 @@ class Warehouse:
         if sql is None:
             sql = load_sql(cache_key)
         if sql is None:
-            width = max(len(p.metrics) for p in plan.probes)
-            selects = [
-                self._partitions_select(i, p, width)
-                if i in from_metadata
-                else self._probe_select(i, p, width)
-                for i, p in enumerate(plan.probes)
-            ]
-            union: exp.Query = selects[0]
-            for select in selects[1:]:
-                union = exp.Union(this=union, expression=select, distinct=False)
-            sql = union.sql(dialect=self.dialect, identify=True)
+            sql = measurement_statement(plan.probes, self.dialect, from_metadata)
             store_sql(cache_key, sql)
         self._sql_cache[plan.probes] = sql
         return sql, params
@@ -208,42 +154,6 @@ class Warehouse:
             and probe.table.count(".") == 1
             and self.driver.partitioning(probe.table) == probe.date_column.lower()
         )
-
-    def _partitions_select(self, index: int, probe: Probe, width: int) -> exp.Select:
-        """Rows per date from the partition metadata: BigQuery scans no table bytes for it.
-
-        Partition ids (YYYYMMDD) are filtered as strings, which keeps out ``__NULL__`` and
-        ``__UNPARTITIONED__`` before any is parsed as a date. The view is named as one
-        quoted path, the form the local emulator also recognises. Rows still in the
-        streaming buffer are not counted.
-        """
-        schema = probe.table.rsplit(".", 1)[0]
-        metadata = exp.Table(this=exp.to_identifier(f"{schema}.INFORMATION_SCHEMA.PARTITIONS"))
-        partition = exp.column("partition_id", table="p")
-        ymd = exp.Literal.string("%Y%m%d")
-
-        def as_id(name: str) -> exp.Expr:
-            return exp.TimeToStr(
-                this=exp.TsOrDsToDate(this=exp.Placeholder(this=name)), format=ymd.copy()
-            )
-
-        columns: list[exp.Expr] = []
-        for i in range(width):
-            value = exp.column("total_rows", table="p") if i == 0 else exp.null()
-            columns.append(
-                exp.cast(value, exp.DataType(this=exp.DataType.Type.DOUBLE)).as_(f"m{i}")
-            )
-        columns.append(exp.Literal.number(index).as_("src"))
-        columns.append(exp.StrToDate(this=partition.copy(), format=ymd.copy()).as_("d"))
-        where = exp.and_(
-            exp.EQ(
-                this=exp.column("table_name", table="p"),
-                expression=exp.Placeholder(this=f"t{index}"),
-            ),
-            exp.GTE(this=partition.copy(), expression=as_id("start")),
-            exp.LT(this=partition.copy(), expression=as_id("stop")),
-        )
-        return exp.select(*columns).from_(exp.alias_(metadata, "p", table=True)).where(where)
 
     def dry_run(self, plan: Plan) -> tuple[str, int | None]:
         """The statement ``plan`` would send and the bytes it would scan (None: not reported).
@@ -259,81 +169,8 @@ class Warehouse:
             return sql, self.driver.bytes_scanned(sql, params)
         except _driver_errors() as exc:
             raise WarehouseError(
-                f"dry run failed ({self.url}): {_first_line(exc)}", url=self.url, sql=sql
+                f"dry run failed ({self.url}): {first_line(exc)}", url=self.url, sql=sql
             ) from exc
-
-    def _probe_select(self, index: int, probe: Probe, width: int) -> exp.Select:
-        date_col = exp.column(probe.date_column)
-        day = exp.cast(date_col, exp.DataType(this=exp.DataType.Type.DATE))
-        where = exp.and_(
-            exp.GTE(this=date_col.copy(), expression=exp.Placeholder(this="start")),
-            exp.LT(this=date_col.copy(), expression=exp.Placeholder(this="stop")),
-        )
-        if len(probe.metrics) == 2 and probe.metrics[1].kind in ("units", "distinct"):
-            return self._distinct_select(index, probe, width, day, where)
-        metrics = [self._metric_expr(m) for m in probe.metrics]
-        return (
-            exp.select(*self._row_columns(index, metrics, width, day.copy()))
-            .from_(table_ref(probe.table))
-            .where(where)
-            .group_by(day.copy())
-        )
-
-    def _distinct_select(
-        self, index: int, probe: Probe, width: int, day: exp.Expr, where: exp.Expr
-    ) -> exp.Select:
-        """Rows and distinct values of one column per date, as two grouping steps.
-
-        ``COUNT(DISTINCT c) ... GROUP BY d`` keeps a set per date; grouping by (d, c) first
-        and counting the groups is the same numbers and, on DuckDB, ~20 % faster (NULL is a
-        group of its own, which ``COUNT(v)`` leaves out as ``COUNT(DISTINCT)`` does).
-        """
-        value = exp.column(probe.metrics[1].column)
-        inner = (
-            exp.select(
-                day.copy().as_("d"), value.copy().as_("v"), exp.Count(this=exp.Star()).as_("n")
-            )
-            .from_(table_ref(probe.table))
-            .where(where)
-            .group_by(day.copy(), value.copy())
-        )
-        metrics: list[exp.Expr] = [
-            exp.Sum(this=exp.column("n", table="g")),
-            exp.Count(this=exp.column("v", table="g")),
-        ]
-        d = exp.column("d", table="g")
-        return (
-            exp.select(*self._row_columns(index, metrics, width, d.copy()))
-            .from_(inner.subquery("g"))
-            .group_by(d.copy())
-        )
-
-    @staticmethod
-    def _row_columns(
-        index: int, metrics: list[exp.Expr], width: int, day: exp.Expr
-    ) -> list[exp.Expr]:
-        """The select list every probe shares: m0..m{width-1} as DOUBLE, src, d."""
-        double = exp.DataType(this=exp.DataType.Type.DOUBLE)
-        columns: list[exp.Expr] = [
-            exp.cast(metrics[i] if i < len(metrics) else exp.null(), double.copy()).as_(f"m{i}")
-            for i in range(width)
-        ]
-        columns.append(exp.Literal.number(index).as_("src"))
-        columns.append(day.as_("d"))
-        return columns
-
-    def _metric_expr(self, metric: Metric) -> exp.Expr:
-        if metric.kind == "rows":
-            return exp.Count(this=exp.Star())
-        if metric.kind in ("units", "distinct"):
-            return exp.Count(this=exp.Distinct(expressions=[exp.column(metric.column)]))
-        if metric.kind == "aggregate":
-            return parse_aggregate(metric.expr)
-        newest = exp.Max(this=exp.column(metric.column))
-        if self.dialect == "bigquery":  # sqlglot has no BigQuery rendering of TimeToUnix
-            timestamp = exp.DataType(this=exp.DataType.Type.TIMESTAMPTZ)
-            return exp.UnixSeconds(this=exp.cast(newest, timestamp))
-        return exp.TimeToUnix(this=newest)
 
     def measure(self, plan: Plan) -> Measurements:
         """Read every metric of ``plan`` for every date of its range, in one query.
@@ -368,7 +205,7 @@ class Warehouse:
             if missing:
                 raise UnknownObjectError(missing, url=self.url, sql=sql) from exc
             raise WarehouseError(
-                f"warehouse query failed ({self.url}): {_first_line(exc)}", url=self.url, sql=sql
+                f"warehouse query failed ({self.url}): {first_line(exc)}", url=self.url, sql=sql
             ) from exc
 
     def _missing_objects(self, probes: Sequence[Probe]) -> str:
@@ -395,7 +232,7 @@ class Warehouse:
             try:
                 return self.driver.describe(wanted)
             except _driver_errors() as exc:
-                raise WarehouseError(f"cannot read the catalogue: {_first_line(exc)}") from exc
+                raise WarehouseError(f"cannot read the catalogue: {first_line(exc)}") from exc
         schemas = sorted({t.rsplit(".", 1)[0] for t in wanted if "." in t})
         query = exp.select("table_schema", "table_name", "column_name", "data_type").from_(
             exp.to_table("information_schema.columns")
@@ -411,7 +248,7 @@ class Warehouse:
         try:
             rows = self.driver.execute(sql, params)
         except _driver_errors() as exc:
-            raise WarehouseError(f"cannot read the catalogue: {_first_line(exc)}") from exc
+            raise WarehouseError(f"cannot read the catalogue: {first_line(exc)}") from exc
         out: dict[str, dict[str, str]] = {}
         for schema, table, column, dtype in rows:
             name = f"{schema}.{table}".lower()
@@ -462,7 +299,7 @@ class Warehouse:
             return read()
         except _driver_errors() as exc:
             raise WarehouseError(
-                f"cannot read the catalogue ({self.url}): {_first_line(exc)}", url=self.url
+                f"cannot read the catalogue ({self.url}): {first_line(exc)}", url=self.url
             ) from exc
 
     # --- writes, for the example pipeline and tests ---------------------------------------
@@ -545,7 +382,7 @@ class Warehouse:
         try:
             select = sqlglot.parse_one(query.replace(":d", "$d"), read="duckdb")
         except sqlglot.errors.ParseError as exc:
-            raise ConfigError(f"cannot parse the query for {table}: {_first_line(exc)}") from None
+            raise ConfigError(f"cannot parse the query for {table}: {first_line(exc)}") from None
         if not isinstance(select, exp.Query):
             raise ConfigError(f"the query for {table} must be a SELECT")
         for node in select.find_all(exp.Parameter):
@@ -577,7 +414,7 @@ class Warehouse:
             write()
         except _driver_errors() as exc:
             raise WarehouseError(
-                f"warehouse write failed ({self.url}): {_first_line(exc)}", url=self.url
+                f"warehouse write failed ({self.url}): {first_line(exc)}", url=self.url
             ) from exc
 
     def _insert_sql(self, table: str, columns: Sequence[str]) -> str:
@@ -600,7 +437,7 @@ class Warehouse:
                 self.driver.execute(sql)
             except _driver_errors() as exc:
                 raise WarehouseError(
-                    f"warehouse script failed ({self.url}): {_first_line(exc)}", url=self.url
+                    f"warehouse script failed ({self.url}): {first_line(exc)}", url=self.url
                 ) from exc
 
     def _write(self, statements: Sequence[tuple[str, Any]]) -> None:
@@ -609,5 +446,5 @@ class Warehouse:
             self.driver.transaction(statements)
         except _driver_errors() as exc:
             raise WarehouseError(
-                f"warehouse write failed ({self.url}): {_first_line(exc)}", url=self.url
+                f"warehouse write failed ({self.url}): {first_line(exc)}", url=self.url
             ) from exc

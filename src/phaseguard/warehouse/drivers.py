@@ -178,3 +178,9 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
 def mask_url(url: str) -> str:
     """The URL with any password replaced by ``***``, safe to print."""
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (drivers' messages run to many lines)."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

@@ -1,0 +1,195 @@
+"""The one measurement statement: a plan rendered as SQL for a dialect.
+
+A plan becomes ONE statement: a UNION ALL with one grouped select per probe (table),
+each returning, per date, the probe's metrics as ``m0..mN`` (DOUBLE), then ``src`` (the
+probe's index) and ``d`` (the date). It is built as a sqlglot AST and rendered for the
+target dialect (the pattern of sqlmesh's engine adapters): identifiers are quoted by the
+generator, the dates are the bound parameters ``start`` and ``stop``, and no value is
+ever formatted into SQL text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlglot
+    from sqlglot import exp
+else:  # sqlglot is imported on first use: a smoke test whose SQL is cached never needs it
+    from .lazy import LazyModule
+
+    sqlglot = LazyModule("sqlglot")
+    exp = LazyModule("sqlglot.expressions")
+
+from phaseguard.errors import ConfigError
+from phaseguard.plan import Metric, Probe
+
+from .drivers import first_line
+
+
+def measurement_statement(
+    probes: Sequence[Probe], dialect: str, from_metadata: Sequence[int] = ()
+) -> str:
+    """The statement reading every probe; those in ``from_metadata`` count partition rows
+    from the warehouse's partition metadata instead of scanning (BigQuery)."""
+    width = max(len(p.metrics) for p in probes)
+    selects = [
+        _partitions_select(i, p, width)
+        if i in from_metadata
+        else _probe_select(i, p, width, dialect)
+        for i, p in enumerate(probes)
+    ]
+    union: exp.Query = selects[0]
+    for select in selects[1:]:
+        union = exp.Union(this=union, expression=select, distinct=False)
+    return union.sql(dialect=dialect, identify=True)
+
+
+def parse_aggregate(expr: str) -> exp.Expr:
+    """Parse one aggregate SQL expression, refusing anything but columns, literals and functions."""
+    try:
+        tree = sqlglot.parse_one(expr)
+    except sqlglot.errors.ParseError as exc:
+        raise ConfigError(f"cannot parse aggregate {expr!r}: {first_line(exc)}") from None
+    allowed = (
+        exp.Column,
+        exp.Identifier,
+        exp.Literal,
+        exp.Func,
+        exp.Binary,
+        exp.Paren,
+        exp.Neg,
+        exp.Cast,
+        exp.DataType,
+        exp.Star,
+        exp.Case,
+        exp.If,
+        exp.Boolean,
+        exp.Null,
+        exp.Not,
+    )
+    for node in tree.walk():
+        if not isinstance(node, allowed) or isinstance(node, exp.Select | exp.Subquery):
+            raise ConfigError(f"aggregate {expr!r} may only use columns and functions")
+        if isinstance(node, exp.Column) and node.table:
+            raise ConfigError(f"aggregate {expr!r}: use unqualified column names")
+    if not any(isinstance(n, exp.AggFunc) for n in tree.walk()):
+        raise ConfigError(f"aggregate {expr!r} has no aggregate function (AVG, SUM, MAX, ...)")
+    return tree
+
+
+def table_ref(name: str) -> exp.Table:
+    """A table node for a validated ``[catalog.]schema.table`` name, built without parsing."""
+    parts = [exp.to_identifier(part) for part in name.split(".")]
+    table = parts[-1]
+    db = parts[-2] if len(parts) > 1 else None
+    catalog = parts[-3] if len(parts) > 2 else None
+    return exp.Table(this=table, db=db, catalog=catalog)
+
+
+def _probe_select(index: int, probe: Probe, width: int, dialect: str) -> exp.Select:
+    date_col = exp.column(probe.date_column)
+    day = exp.cast(date_col, exp.DataType(this=exp.DataType.Type.DATE))
+    where = exp.and_(
+        exp.GTE(this=date_col.copy(), expression=exp.Placeholder(this="start")),
+        exp.LT(this=date_col.copy(), expression=exp.Placeholder(this="stop")),
+    )
+    if len(probe.metrics) == 2 and probe.metrics[1].kind in ("units", "distinct"):
+        return _distinct_select(index, probe, width, day, where)
+    metrics = [_metric_expr(m, dialect) for m in probe.metrics]
+    return (
+        exp.select(*_row_columns(index, metrics, width, day.copy()))
+        .from_(table_ref(probe.table))
+        .where(where)
+        .group_by(day.copy())
+    )
+
+
+def _distinct_select(
+    index: int, probe: Probe, width: int, day: exp.Expr, where: exp.Expr
+) -> exp.Select:
+    """Rows and distinct values of one column per date, as two grouping steps.
+
+    ``COUNT(DISTINCT c) ... GROUP BY d`` keeps a set per date; grouping by (d, c) first
+    and counting the groups is the same numbers and, on DuckDB, ~20 % faster (NULL is a
+    group of its own, which ``COUNT(v)`` leaves out as ``COUNT(DISTINCT)`` does).
+    """
+    value = exp.column(probe.metrics[1].column)
+    inner = (
+        exp.select(day.copy().as_("d"), value.copy().as_("v"), exp.Count(this=exp.Star()).as_("n"))
+        .from_(table_ref(probe.table))
+        .where(where)
+        .group_by(day.copy(), value.copy())
+    )
+    metrics: list[exp.Expr] = [
+        exp.Sum(this=exp.column("n", table="g")),
+        exp.Count(this=exp.column("v", table="g")),
+    ]
+    d = exp.column("d", table="g")
+    return (
+        exp.select(*_row_columns(index, metrics, width, d.copy()))
+        .from_(inner.subquery("g"))
+        .group_by(d.copy())
+    )
+
+
+def _row_columns(index: int, metrics: list[exp.Expr], width: int, day: exp.Expr) -> list[exp.Expr]:
+    """The select list every probe shares: m0..m{width-1} as DOUBLE, src, d."""
+    double = exp.DataType(this=exp.DataType.Type.DOUBLE)
+    columns: list[exp.Expr] = [
+        exp.cast(metrics[i] if i < len(metrics) else exp.null(), double.copy()).as_(f"m{i}")
+        for i in range(width)
+    ]
+    columns.append(exp.Literal.number(index).as_("src"))
+    columns.append(day.as_("d"))
+    return columns
+
+
+def _metric_expr(metric: Metric, dialect: str) -> exp.Expr:
+    if metric.kind == "rows":
+        return exp.Count(this=exp.Star())
+    if metric.kind in ("units", "distinct"):
+        return exp.Count(this=exp.Distinct(expressions=[exp.column(metric.column)]))
+    if metric.kind == "aggregate":
+        return parse_aggregate(metric.expr)
+    newest = exp.Max(this=exp.column(metric.column))
+    if dialect == "bigquery":  # sqlglot has no BigQuery rendering of TimeToUnix
+        timestamp = exp.DataType(this=exp.DataType.Type.TIMESTAMPTZ)
+        return exp.UnixSeconds(this=exp.cast(newest, timestamp))
+    return exp.TimeToUnix(this=newest)
+
+
+def _partitions_select(index: int, probe: Probe, width: int) -> exp.Select:
+    """Rows per date from the partition metadata: BigQuery scans no table bytes for it.
+
+    Partition ids (YYYYMMDD) are filtered as strings, which keeps out ``__NULL__`` and
+    ``__UNPARTITIONED__`` before any is parsed as a date. The view is named as one
+    quoted path, the form the local emulator also recognises. Rows still in the
+    streaming buffer are not counted.
+    """
+    schema = probe.table.rsplit(".", 1)[0]
+    metadata = exp.Table(this=exp.to_identifier(f"{schema}.INFORMATION_SCHEMA.PARTITIONS"))
+    partition = exp.column("partition_id", table="p")
+    ymd = exp.Literal.string("%Y%m%d")
+
+    def as_id(name: str) -> exp.Expr:
+        return exp.TimeToStr(
+            this=exp.TsOrDsToDate(this=exp.Placeholder(this=name)), format=ymd.copy()
+        )
+
+    columns: list[exp.Expr] = []
+    for i in range(width):
+        value = exp.column("total_rows", table="p") if i == 0 else exp.null()
+        columns.append(exp.cast(value, exp.DataType(this=exp.DataType.Type.DOUBLE)).as_(f"m{i}"))
+    columns.append(exp.Literal.number(index).as_("src"))
+    columns.append(exp.StrToDate(this=partition.copy(), format=ymd.copy()).as_("d"))
+    where = exp.and_(
+        exp.EQ(
+            this=exp.column("table_name", table="p"),
+            expression=exp.Placeholder(this=f"t{index}"),
+        ),
+        exp.GTE(this=partition.copy(), expression=as_id("start")),
+        exp.LT(this=partition.copy(), expression=as_id("stop")),
+    )
+    return exp.select(*columns).from_(exp.alias_(metadata, "p", table=True)).where(where)
