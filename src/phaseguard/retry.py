@@ -6,12 +6,13 @@ every attempt failed, and raises :class:`~phaseguard.errors.RetryExhausted`. The
 follow Marc Brooker, "Exponential Backoff and Jitter", AWS Architecture Blog, 2015
 (https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/); the budget
 follows the per-client retry budget of Google's SRE book, chapter "Handling Overload".
-Built on tenacity: the wait strategies below are tenacity wait strategies.
+Built on tenacity: the wait strategies below are the callables tenacity takes as ``wait``.
+tenacity (and the asyncio it imports) is loaded only when a function is decorated, so
+``import phaseguard`` does not pay for it: a smoke test never retries anything.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import email.utils
 import functools
@@ -24,14 +25,13 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, ParamSpec, TypeVar, cast
-
-from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception
-from tenacity import stop_after_attempt as _stop_after_attempt
-from tenacity.wait import wait_base
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, cast
 
 from .errors import PhaseguardError, RetryBudgetExceeded, RetryExhausted, UsageError
 from .events import Event, Recorder
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -39,6 +39,8 @@ R = TypeVar("R")
 Jitter = Literal["full", "equal", "decorrelated", "none"]
 JITTERS: tuple[Jitter, ...] = ("full", "equal", "decorrelated", "none")
 RETRY_AFTER_STATUSES = frozenset({429, 503})
+Wait = Callable[["RetryCallState"], float]
+"""A wait strategy: the seconds to sleep before the next attempt (tenacity's ``wait``)."""
 
 # --- which errors are transient -------------------------------------------------------
 
@@ -147,7 +149,7 @@ def retry_after_of(exc: BaseException) -> float | None:
 # --- wait strategies --------------------------------------------------------------------
 
 
-class _Backoff(wait_base):
+class _Backoff:
     """Capped exponential backoff: the ceiling after attempt n is ``min(cap, base * 2**(n-1))``."""
 
     def __init__(self, base_delay: float, max_delay: float, rng: random.Random | None = None):
@@ -205,14 +207,14 @@ _STRATEGIES: dict[Jitter, type[_Backoff]] = {
 }
 
 
-class RetryAfterFloor(wait_base):
+class RetryAfterFloor:
     """Waits at least what the server asked for in ``Retry-After``.
 
     The floor is deliberately not capped by ``max_delay``: the server knows when it will
     take requests again, and calling earlier only earns another 429/503.
     """
 
-    def __init__(self, inner: wait_base) -> None:
+    def __init__(self, inner: Wait) -> None:
         self.inner = inner
 
     def __call__(self, retry_state: RetryCallState) -> float:
@@ -242,12 +244,14 @@ class RetryPolicy:
         if self.jitter not in JITTERS:
             raise UsageError(f"jitter must be one of {', '.join(JITTERS)}, not {self.jitter!r}")
 
-    def wait_strategy(self, rng: random.Random | None = None) -> wait_base:
+    def wait_strategy(self, rng: random.Random | None = None) -> Wait:
         """The tenacity wait strategy for this policy (without the Retry-After floor)."""
         return _STRATEGIES[self.jitter](self.base_delay, self.max_delay, rng)
 
     def waits(self, rng: random.Random | None = None) -> list[float]:
         """The waits one call would sleep if every attempt failed (no Retry-After)."""
+        from tenacity import RetryCallState, Retrying
+
         strategy = self.wait_strategy(rng)
         state = RetryCallState(Retrying(), fn=None, args=(), kwargs={})
         out: list[float] = []
@@ -344,7 +348,7 @@ class RetryBudget:
 class _Settings:
     name: str
     policy: RetryPolicy
-    wait: wait_base
+    wait: Wait
     transient: tuple[type[BaseException], ...]
     budget: RetryBudget | None
     clock: Callable[[], float]
@@ -465,8 +469,10 @@ class _Call:
             self._record("retry_succeeded", "info", message, self.last_error, attempts=n)
 
     def tenacity_kwargs(self) -> dict[str, Any]:
+        from tenacity import retry_if_exception, stop_after_attempt
+
         return {
-            "stop": _stop_after_attempt(self.s.policy.max_attempts),
+            "stop": stop_after_attempt(self.s.policy.max_attempts),
             "wait": self.s.wait,
             "retry": retry_if_exception(self.should_retry),
             "before_sleep": self.before_sleep,
@@ -531,6 +537,8 @@ def retry(
             ``{"source": "bdl", "date": "2026-01-15", "key": "game 123"}``; merged into the
             final event's details, and its ``date`` becomes the event's date.
     """
+    from tenacity import AsyncRetrying, Retrying
+
     policy = RetryPolicy(max_attempts, base_delay, max_delay, jitter)
     wait = RetryAfterFloor(policy.wait_strategy(rng))
 
@@ -542,6 +550,8 @@ def retry(
         )
 
         if inspect.iscoroutinefunction(fn):
+            import asyncio
+
             nap = _async_sleep(sleep) if sleep is not None else asyncio.sleep
 
             @functools.wraps(fn)
