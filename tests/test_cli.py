@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -130,3 +132,41 @@ def test_real_process_no_traceback_unless_debug(project: Path) -> None:
         [*exe, "smoke", "2026-01-01", "--debug"], capture_output=True, text=True, check=False
     )
     assert "Traceback" in debug.stderr
+
+
+# Run as ``python -m phaseguard.cli``; at exit, print what a fast start must not have loaded
+# and whether start-up was frozen out of the collector's sight.
+_REPORT_AT_EXIT = """
+import atexit, gc, runpy, sys
+def report():
+    loaded = sorted({"asyncio", "sqlglot", "tenacity"} & set(sys.modules))
+    print("loaded:", loaded, "frozen:", gc.get_freeze_count() > 0, file=sys.stderr)
+atexit.register(report)
+runpy.run_module("phaseguard.cli", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_smoke_process_loads_only_what_it_needs(project: Path, tmp_path: Path) -> None:
+    """A smoke test in a new process never loads tenacity (nothing retries) or sqlglot.
+
+    Its wall time is mostly start-up, so what start-up imports is guarded here, not timed.
+    The first run renders the SQL and caches it; the second reads it from the cache.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PHASEGUARD_NO_SQL_CACHE"}
+    env["PHASEGUARD_CACHE_DIR"] = str(tmp_path / "sql-cache")
+    cmd = [sys.executable, "-c", _REPORT_AT_EXIT, "smoke", "2026-01-01", "2026-01-04"]
+    runs = [subprocess.run(cmd, capture_output=True, text=True, env=env) for _ in range(2)]
+    assert [r.returncode for r in runs] == [2, 2]
+    assert runs[0].stdout == runs[1].stdout
+    assert "3 scheduled: 2 pass, 1 fail" in runs[1].stdout
+    assert runs[1].stderr.splitlines()[-1] == "loaded: [] frozen: True"
+
+
+def test_main_in_process_leaves_the_collector_alone(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only the process entry point freezes start-up objects; ``main`` runs many times in tests."""
+    frozen = gc.get_freeze_count()
+    code, _, _ = run(["smoke", "2026-01-01"], capsys)
+    assert code == 0
+    assert gc.get_freeze_count() == frozen

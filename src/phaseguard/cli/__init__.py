@@ -14,5 +14,6 @@ from . import report_cmds as report_cmds
 from . import run_cmds as run_cmds
 from .app import app as app
 from .app import main as main
+from .app import run as run
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "run"]
