@@ -6,6 +6,10 @@ Exit codes (documented in the README):
     2  any failure (a gate: blocked)
     3  config or usage error
     4  warehouse error
+
+The command modules do not use ``from __future__ import annotations``: typer reads the
+annotations of every command each time the program starts, and annotations evaluated at
+definition cost nothing there, while strings are compiled and evaluated anew (~7 ms).
 """
 
 from . import check_cmds as check_cmds

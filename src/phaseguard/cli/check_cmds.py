@@ -1,6 +1,6 @@
 """Commands that measure: smoke, verify, criteria, deploy-check and the demo."""
 
-from __future__ import annotations
+# Annotations stay evaluated here (no __future__ import): see the package docstring.
 
 import json
 import sys

@@ -1,6 +1,6 @@
 """Commands about gates: gate, override, overrides, events, errors."""
 
-from __future__ import annotations
+# Annotations stay evaluated here (no __future__ import): see the package docstring.
 
 import json
 import os

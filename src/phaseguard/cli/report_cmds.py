@@ -1,6 +1,6 @@
 """Commands that show health: report and serve."""
 
-from __future__ import annotations
+# Annotations stay evaluated here (no __future__ import): see the package docstring.
 
 import datetime as dt
 from pathlib import Path

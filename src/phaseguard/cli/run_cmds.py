@@ -1,6 +1,6 @@
 """Commands that run the pipeline: run and backfill."""
 
-from __future__ import annotations
+# Annotations stay evaluated here (no __future__ import): see the package docstring.
 
 import json
 import sys
