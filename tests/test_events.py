@@ -109,6 +109,19 @@ def test_locked_store_spools_then_flushes_once(tmp_path: Path, opener: Opener) -
     assert back == _event(2, host=back.host, pid=back.pid)
 
 
+def test_a_reader_does_not_queue_behind_a_writer(tmp_path: Path, opener: Opener) -> None:
+    default = tmp_path / ".phaseguard" / "events.sqlite"
+    opener(None, default_path=default).record(_event(1))
+    locker = sqlite3.connect(default, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")  # another process is writing (a backfill, say)
+    try:
+        reader = opener(None, default_path=default, busy_timeout=0.05)  # a new process
+        assert _ids(reader) == ["e0001"]  # its first read needs no write lock
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+
+
 def test_unwritable_directory_spools_to_temp_then_flushes(tmp_path: Path, opener: Opener) -> None:
     blocker = tmp_path / "cfg"
     blocker.write_text("a file where the config directory should be")
