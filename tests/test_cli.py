@@ -170,3 +170,15 @@ def test_main_in_process_leaves_the_collector_alone(
     code, _, _ = run(["smoke", "2026-01-01"], capsys)
     assert code == 0
     assert gc.get_freeze_count() == frozen
+
+
+def test_piped_output_is_not_cut_to_eighty_columns(project: Path) -> None:
+    """In a CI log there is no terminal: tables get 120 columns unless COLUMNS says otherwise."""
+    show = "from phaseguard.cli.app import out, err; print(out.width, err.width)"
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    piped = subprocess.run([sys.executable, "-c", show], capture_output=True, text=True, env=env)
+    assert piped.stdout.split() == ["120", "120"]
+    narrow = subprocess.run(
+        [sys.executable, "-c", show], capture_output=True, text=True, env={**env, "COLUMNS": "60"}
+    )
+    assert narrow.stdout.split() == ["60", "60"]

@@ -29,6 +29,11 @@ app = typer.Typer(
 )
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Piped into a file or a CI log there is no terminal width to read, and rich's 80 columns
+# cut the tables' cells ("COMPLE…"); COLUMNS still decides when it is set.
+for _console in (out, err):
+    if not _console.is_terminal and "COLUMNS" not in os.environ:
+        _console.width = 120
 
 ConfigOpt = Annotated[
     Path,
