@@ -185,3 +185,22 @@ def test_freshness_pre_flight_check() -> None:
     assert verdict(5.9) is Level.PASS
     assert verdict(7) is Level.FAIL
     assert verdict(None) is Level.FAIL  # no rows: nothing fresh
+
+
+def test_json_carries_the_graded_number_beside_the_text() -> None:
+    from phaseguard.verdicts import to_dict
+
+    result = judge(
+        CONFIG,
+        measured({**HEALTHY, ("grades", "rows"): 75}),
+        phase_checks(CONFIG, "verify"),
+    )
+    checks = {
+        c["check"]: c
+        for phase in to_dict(result)["dates"][0]["phases"].values()  # type: ignore[index]
+        for c in phase["checks"]
+    }
+    assert checks["ratio(grades/preds)"]["value"] == 0.75
+    assert checks["ratio(grades/preds)"]["observed"] == "75% (75/100)"
+    assert checks["aggregate(grades)"]["value"] == 4.5
+    assert "value" not in checks["rows_exist"]  # existence has no number to grade

@@ -176,6 +176,10 @@ class Prepared:
         """Structured facts about what the check saw."""
         return {}
 
+    def value(self, seen: Any) -> float | None:
+        """The number the thresholds were applied to; None for a check without one."""
+        return None
+
 
 class _Graded(Prepared):
     """A check with traffic-light thresholds, graded on one number."""
@@ -250,6 +254,9 @@ class RowsPerUnitCheck(_Graded):
         rows, scheduled = seen
         return f"{_num(rows / scheduled)}/unit ({rows:.0f} rows, {scheduled} scheduled)"
 
+    def value(self, seen: tuple[float, int]) -> float:
+        return seen[0] / seen[1]
+
 
 class UnitCoverageCheck(_Graded):
     """Share of scheduled units present in the table."""
@@ -272,6 +279,9 @@ class UnitCoverageCheck(_Graded):
     def observed(self, seen: tuple[float, int]) -> str:
         covered, scheduled = seen
         return f"{_pct(covered / scheduled)} ({covered}/{scheduled})"
+
+    def value(self, seen: tuple[float, int]) -> float:
+        return seen[0] / seen[1]
 
 
 class QuorumCheck(Prepared):
@@ -329,6 +339,9 @@ class QuorumCheck(Prepared):
         present, missing, missing_required = self._split(seen)
         return {"present": present, "missing": missing, "missing_required": missing_required}
 
+    def value(self, seen: tuple[float, ...]) -> float:
+        return float(len(seen) - seen.count(0))  # tables present
+
     def _split(self, seen: tuple[float, ...]) -> tuple[list[str], list[str], list[str]]:
         """(present, missing, required but missing) table keys."""
         present = [key for key, n in zip(self.tables, seen, strict=True) if n]
@@ -355,6 +368,9 @@ class DistinctCountCheck(_Graded):
     def observed(self, seen: float) -> str:
         return f"{seen:.0f}"
 
+    def value(self, seen: float) -> float:
+        return seen
+
 
 class AggregateCheck(_Graded):
     """An aggregate over the partition (e.g. MAE); N/A when the partition is empty."""
@@ -378,6 +394,9 @@ class AggregateCheck(_Graded):
 
     def observed(self, seen: float) -> str:
         return _num(seen)
+
+    def value(self, seen: float) -> float:
+        return seen
 
 
 class RatioCheck(_Graded):
@@ -404,6 +423,9 @@ class RatioCheck(_Graded):
     def observed(self, seen: tuple[float, int]) -> str:
         top, bottom = seen
         return f"{_pct(top / bottom)} ({top:.0f}/{bottom:.0f})"
+
+    def value(self, seen: tuple[float, int]) -> float:
+        return seen[0] / seen[1]
 
 
 class FreshnessCheck(Prepared):

@@ -286,9 +286,8 @@ def _trends(result: RangeVerdict, config: Config) -> tuple[Chart, ...]:
                 for v in day.phase(phase.name).verdicts:
                     if v.check != name:
                         continue
-                    try:
-                        value = float(v.observed)
-                    except ValueError:  # N/A: "no rows"
+                    value = v.value
+                    if value is None:  # N/A: "no rows"
                         continue
                     text = f"{day.date}: {name} {v.observed} ({v.level.value})"
                     values.append((day.date, value, css(v.level), text))

@@ -67,6 +67,9 @@ class Observation(Protocol):
     def details(self, seen: Any) -> dict[str, object]:
         """Structured facts for consumers, e.g. which tables are missing."""
 
+    def value(self, seen: Any) -> float | None:
+        """The number the thresholds were applied to (e.g. 0.85), None if there is none."""
+
 
 class Verdict(NamedTuple):
     """One check's level for one date, with what was observed and what was expected.
@@ -92,6 +95,11 @@ class Verdict(NamedTuple):
     def details(self) -> dict[str, object]:
         """Structured facts about the observation ({} when there are none)."""
         return {} if self.source is None else self.source.details(self.seen)
+
+    @property
+    def value(self) -> float | None:
+        """The number graded against the thresholds (e.g. 0.85 for 85 %), if any."""
+        return None if self.source is None else self.source.value(self.seen)
 
 
 class PhaseVerdict(NamedTuple):
@@ -212,6 +220,8 @@ def verdict_to_dict(v: Verdict) -> dict[str, object]:
         "observed": v.observed,
         "expected": v.expected,
     }
+    if v.value is not None:
+        out["value"] = v.value
     if v.details:
         out["details"] = v.details
     return out
