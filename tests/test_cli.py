@@ -95,7 +95,11 @@ def test_warehouse_override_flag(project: Path, capsys: pytest.CaptureFixture[st
         (["verify", "2026-01-01", "-c", "nope.yml"], 3, "nope.yml: config file not found"),
         (["verify", "2026-01-01", "--format", "xml"], 3, "--format must be table or json"),
         (["verify", "--bogus"], 3, "No such option"),
-        (["verify", "2026-01-01", "-w", "oracle://x"], 3, "unknown warehouse scheme 'oracle'"),
+        (
+            ["verify", "2026-01-01", "-w", "oracle://x"],
+            3,
+            "error: --warehouse: unknown warehouse scheme 'oracle'",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_3(
@@ -182,3 +186,18 @@ def test_piped_output_is_not_cut_to_eighty_columns(project: Path) -> None:
         [sys.executable, "-c", show], capture_output=True, text=True, env={**env, "COLUMNS": "60"}
     )
     assert narrow.stdout.split() == ["60", "60"]
+
+
+def test_a_bad_warehouse_url_names_where_it_came_from(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHASEGUARD_WAREHOUSE", "oracle://x")
+    code, _, err = run(["smoke", "2026-01-01"], capsys)
+    assert (code, err.split(": ")[1]) == (3, "PHASEGUARD_WAREHOUSE")
+    monkeypatch.delenv("PHASEGUARD_WAREHOUSE")
+    (project / "phaseguard.yml").write_text(
+        MINI_CONFIG.replace("warehouse: duckdb://mini.duckdb", "warehouse: oracle://x", 1)
+    )
+    code, _, err = run(["smoke", "2026-01-01"], capsys)
+    assert code == 3
+    assert "phaseguard.yml:2: warehouse: unknown warehouse scheme 'oracle'" in err

@@ -52,6 +52,20 @@ def _qualified(value: str) -> str:
     return value
 
 
+# The warehouse URL schemes phaseguard.warehouse.connect opens.
+WAREHOUSE_SCHEMES = ("duckdb", "postgresql", "postgres", "bigquery", "spark", "sc")
+
+
+def _warehouse_url(value: str) -> str:
+    scheme = value.split(":", 1)[0] if ":" in value else ""
+    if scheme not in WAREHOUSE_SCHEMES:
+        raise ValueError(
+            f"unknown warehouse scheme {scheme or value!r} "
+            f"(supported: {', '.join(s + '://' for s in WAREHOUSE_SCHEMES)})"
+        )
+    return value
+
+
 class TableSpec(Model):
     """One table of a phase: a partition is its rows for one date."""
 
@@ -234,6 +248,7 @@ class Config(Model):
     infrastructure: Infrastructure | None = Field(
         None, description="what deploy-check expects to exist: warehouse objects and probes"
     )
+    _v_warehouse = field_validator("warehouse")(_warehouse_url)
 
     @model_validator(mode="after")
     def _references(self) -> Config:

@@ -44,6 +44,7 @@ class ConfigError(PhaseguardError):
         self.file = file
         self.line = line
         self.key = key
+        self.reason = message
         where = file or "<config>"
         if line is not None:
             where = f"{where}:{line}"

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from . import config as config_module
 from .assess import Mode, assess
 from .config import Config
+from .errors import ConfigError, UsageError
 from .verdicts import RangeVerdict
 from .warehouse import Warehouse, connect
 
@@ -50,6 +51,10 @@ class Guard:
         self._recorder = recorder
         given = warehouse_url or os.environ.get("PHASEGUARD_WAREHOUSE")
         self.warehouse_url = given or config.warehouse
+        # Where a bad URL came from, for its error: the option, the variable or the config.
+        self._warehouse_from = (
+            "--warehouse" if warehouse_url else "PHASEGUARD_WAREHOUSE" if given else None
+        )
         # A relative path on the command line is relative to where you stand; in the
         # config, to the config file.
         self.warehouse_base = Path.cwd() if given else base_dir
@@ -59,7 +64,12 @@ class Guard:
     def warehouse(self) -> Warehouse:
         """The open warehouse connection (opened on first use)."""
         if self._warehouse is None:
-            self._warehouse = connect(self.warehouse_url, base_dir=self.warehouse_base)
+            try:
+                self._warehouse = connect(self.warehouse_url, base_dir=self.warehouse_base)
+            except ConfigError as exc:
+                if self._warehouse_from is None:
+                    raise
+                raise UsageError(f"{self._warehouse_from}: {exc.reason}") from None
         return self._warehouse
 
     @cached_property
