@@ -30,7 +30,9 @@ from phaseguard.nba.processors import (
     run_phase,
     set_crash_dates,
 )
-from phaseguard.nba.season import SCHEMA, SYSTEMS, TEAMS, season_plan
+from phaseguard.nba.schedule import TEAMS
+from phaseguard.nba.schema import SCHEMA, SYSTEMS
+from phaseguard.nba.season import season_plan
 from phaseguard.warehouse import Warehouse, connect
 
 SCHEDULE = "nba_raw.nbac_schedule"

@@ -19,8 +19,8 @@ from phaseguard.errors import RetryExhausted
 from phaseguard.events import Event
 from phaseguard.nba.bdl_data import season_games
 from phaseguard.nba.bdl_server import BdlServer, FaultModel, VirtualClock, serve
+from phaseguard.nba.schema import SCHEMA
 from phaseguard.nba.scraper import COLUMNS, TABLE, ScrapeResult, bdl_client, scrape_box_scores
-from phaseguard.nba.season import SCHEMA
 from phaseguard.nba.simulation import DEFAULT_SCENARIOS, simulate
 from phaseguard.warehouse import Warehouse, connect
 

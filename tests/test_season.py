@@ -12,7 +12,10 @@ import duckdb
 import pytest
 
 from phaseguard.errors import UsageError
-from phaseguard.nba.season import SCHEMA, SYSTEMS, TEAMS, Fault, SeasonPlan, season_plan
+from phaseguard.nba.faults import Fault
+from phaseguard.nba.schedule import TEAMS
+from phaseguard.nba.schema import SCHEMA, SYSTEMS
+from phaseguard.nba.season import SeasonPlan, season_plan
 
 BOX = "nba_raw.bdl_player_boxscores"
 SUMMARY = "nba_analytics.player_game_summary"

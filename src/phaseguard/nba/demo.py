@@ -21,7 +21,8 @@ from phaseguard.runner import Receipt, Runner, backfill
 from phaseguard.verdicts import Level, RangeVerdict
 from phaseguard.warehouse import connect
 
-from .season import Fault, SeasonPlan, season_plan
+from .faults import Fault
+from .season import SeasonPlan, season_plan
 
 CONFIG = Path(__file__).with_name("phaseguard.yml")
 WAREHOUSE_FILE = "nba_props.duckdb"

@@ -46,32 +46,27 @@ Measures, over the measured game dates at the end of the season:
 * dates needing a manual backfill: dates not COMPLETE per ``guard.verify``;
 * time from fault to alert: per incident (a step that failed in a run, after its retries),
   virtual seconds from its first failed attempt to the alert's arrival at the webhook.
+
+One mode's pipeline and the steps its config calls are in
+:mod:`~phaseguard.nba.outcome_season`, the tape, the inbox and the gap count in
+:mod:`~phaseguard.nba.outcome_instruments`, what goes in and comes out in
+:mod:`~phaseguard.nba.outcome_results`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import random
 import shutil
 import tempfile
-import threading
 import time
-from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from phaseguard import config as config_module
-from phaseguard.config import Config, Step
 from phaseguard.errors import UsageError
-from phaseguard.events import Event, Recorder
-from phaseguard.guard import Guard
 from phaseguard.nba import processors
 from phaseguard.nba.bdl_data import season_games
 from phaseguard.nba.bdl_server import FaultModel, VirtualClock, serve
+from phaseguard.nba.outcome_instruments import partition_gaps, serve_inbox
 from phaseguard.nba.outcome_results import (
     CRASHES,
     DownstreamRun,
@@ -81,12 +76,9 @@ from phaseguard.nba.outcome_results import (
     OutcomeResult,
     seeded_faults,
 )
-from phaseguard.nba.scraper import SEED_POLICY, bdl_client, scrape_box_scores
-from phaseguard.nba.season import SCHEMA, season_plan
-from phaseguard.plan import ROWS, SCHEDULE, Metric, Plan, Probe
-from phaseguard.retry import RetryPolicy
-from phaseguard.runner import PhaseRun, Runner, backfill
-from phaseguard.sinks import WebhookSink
+from phaseguard.nba.outcome_season import API_KEY, Season, example_config, running
+from phaseguard.nba.schema import SCHEMA
+from phaseguard.nba.season import season_plan
 from phaseguard.verdicts import Overall
 from phaseguard.warehouse import connect
 
@@ -98,300 +90,13 @@ __all__ = [
     "Incident",
     "ModeResult",
     "OutcomeResult",
-    "phase2",
-    "phase3",
-    "phase4",
-    "phase5",
-    "phase6",
     "seeded_faults",
     "simulate_outcome",
 ]
 
-CONFIG = Path(__file__).with_name("phaseguard.yml")
 MODES = ("phaseguard off", "phaseguard on")
 KINDS = ("500", "502", "503", "drop")
 _DAY = 86_400.0
-_KEY = "outcome-key"
-_FAILURES = frozenset({"retry_attempt", "retry_exhausted", "retry_gave_up", "phase_failed"})
-_STOPPED = frozenset({"failed", "blocked", "skipped"})
-
-
-# --- the steps the config of both modes calls -------------------------------------------
-
-_season: _Season | None = None
-
-
-def _current() -> _Season:
-    if _season is None:
-        raise UsageError("phaseguard.nba.outcome steps run only inside simulate_outcome")
-    return _season
-
-
-def phase2(date: dt.date, ctx: Any) -> int:
-    """Step: scrape ``date`` with the mode's retry policy."""
-    return _current().scrape(date, ctx)
-
-
-def phase3(date: dt.date, ctx: Any) -> int:
-    """Step: the phase-3 processors, after the upstream is measured."""
-    return _current().process("phase3", date, ctx)
-
-
-def phase4(date: dt.date, ctx: Any) -> int:
-    """Step: the phase-4 processors, after the upstream is measured."""
-    return _current().process("phase4", date, ctx)
-
-
-def phase5(date: dt.date, ctx: Any) -> int:
-    """Step: the predictions, after the upstream is measured."""
-    return _current().process("phase5", date, ctx)
-
-
-def phase6(date: dt.date, ctx: Any) -> int:
-    """Step: the grades, after the upstream is measured."""
-    return _current().process("phase6", date, ctx)
-
-
-# --- one mode's season ---------------------------------------------------------------------
-
-
-class _Tape:
-    """The recorder: stamps each event with the virtual time, then keeps it in the store."""
-
-    def __init__(self, clock: VirtualClock) -> None:
-        self.clock = clock
-        self.store: Recorder | None = None
-        self.kinds: Counter[str] = Counter()
-        self.since_phase: list[tuple[float, Event]] = []
-
-    def record(self, event: Event) -> None:
-        self.kinds[event.kind] += 1
-        self.since_phase.append((self.clock(), event))
-        if self.store is not None:
-            self.store.record(event)
-
-
-class _Inbox(ThreadingHTTPServer):
-    """The on-call's webhook: keeps each alert with the virtual time it arrived."""
-
-    def __init__(self, clock: VirtualClock) -> None:
-        super().__init__(("127.0.0.1", 0), _InboxHandler)
-        self.clock = clock
-        self.received: list[tuple[float, dict[str, Any]]] = []
-        self.lock = threading.Lock()
-        host, port = self.server_address[:2]
-        self.url = f"http://{host!s}:{port}/alerts"
-
-
-class _InboxHandler(BaseHTTPRequestHandler):
-    server: _Inbox
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the inbox keeps what arrives."""
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-        with self.server.lock:
-            self.server.received.append((self.server.clock(), body))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-
-@contextmanager
-def _inbox(clock: VirtualClock) -> Iterator[_Inbox]:
-    server = _Inbox(clock)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-def _config(sink_url: str | None) -> Config:
-    """The example config, its steps this module's, alerting only to ``sink_url``."""
-    config, _ = config_module.load(CONFIG)
-    phases = [
-        p.model_copy(update={"step": Step(call=f"{__name__}:{p.name}")}) for p in config.phases
-    ]
-    sinks = [WebhookSink(name="on-call", url=sink_url)] if sink_url else []
-    return config.model_copy(update={"phases": phases, "sinks": sinks})
-
-
-class _Season:
-    """One mode's pipeline: guard, runner and API, and what it measures as nights run."""
-
-    def __init__(
-        self,
-        guarded: bool,
-        *,
-        directory: Path,
-        warehouse: Path,
-        clock: VirtualClock,
-        api_url: str,
-        sink_url: str | None,
-        first: dt.date,
-        seed: int,
-        timeout: float,
-    ) -> None:
-        self.guarded = guarded
-        self.first = first
-        self.clock = clock
-        self.tape = _Tape(clock)
-        self.config = _config(sink_url)
-        epoch = dt.datetime(2000, 1, 1, 6, tzinfo=dt.timezone.utc)
-        self.guard = Guard(
-            self.config,
-            directory,
-            warehouse_url=f"duckdb://{warehouse.resolve()}",
-            clock=lambda: epoch + dt.timedelta(seconds=clock()),
-            recorder=self.tape,
-        )
-        self.tape.store = self.guard.store
-        policy = SEED_POLICY if guarded else RetryPolicy(max_attempts=1)
-        self.policy = policy
-        self.runner = Runner(
-            self.guard,
-            sleep=clock.sleep,
-            on_phase=self.on_phase,
-            step_attempts=policy.max_attempts,
-            step_base_delay=policy.base_delay,
-            step_max_delay=policy.max_delay,
-            gates=guarded,
-            stop_downstream=guarded,
-        )
-        self.client = bdl_client(_KEY, base_url=api_url)
-        self.rng = random.Random(f"jitter-{seed}")
-        self.timeout = timeout
-        self.upstream = {p.name: self.config.upstream(p.name) for p in self.config.phases}
-        self.night = dt.date.min
-        self.statuses: dict[str, str] = {}
-        self.downstream: dict[tuple[str, dt.date, dt.date], DownstreamRun] = {}
-        self.incidents: dict[tuple[str, dt.date], tuple[float, str]] = {}
-        self.catch_up_runs = 0
-
-    def run_night(self, night: dt.date, crashes: Mapping[str, list[dt.date]]) -> None:
-        """The nightly run: earlier dates not COMPLETE (guarded), then the night's own date."""
-        self.night = night
-        if self.guarded and night > self.first:
-            receipt = backfill(
-                self.guard, self.first, night - dt.timedelta(days=1), runner=self.runner
-            )
-            self.catch_up_runs += sum(1 for r in receipt.runs if r.phases)
-        processors.set_crash_dates(crashes)
-        try:
-            self.runner.run_date(night)
-        finally:
-            processors.set_crash_dates(None)
-
-    def catch_up(self, last: dt.date, night: dt.date) -> None:
-        """A night with no game date of its own: only the backfill of earlier dates."""
-        self.night = night
-        receipt = backfill(self.guard, self.first, last, runner=self.runner)
-        self.catch_up_runs += sum(1 for r in receipt.runs if r.phases)
-
-    def scrape(self, date: dt.date, ctx: Any) -> int:
-        """The phase-2 step: the scraper with this mode's policy, on the virtual clock."""
-        return scrape_box_scores(
-            date,
-            client=self.client,
-            warehouse=ctx.warehouse,
-            recorder=self.guard.recorder,
-            sleep=self.clock.sleep,
-            clock=self.clock,
-            policy=self.policy,
-            rng=self.rng,
-            timeout=self.timeout,
-            pipeline=self.config.pipeline,
-        ).rows
-
-    def process(self, phase: str, date: dt.date, ctx: Any) -> int:
-        """A phase-3..6 step: measure its upstream for ``date``, then run the processors."""
-        upstream = self.upstream[phase]
-        stopped = [f"{p} {self.statuses[p]}" for p in upstream if self.statuses.get(p) in _STOPPED]
-        verdict = self.guard.assess(date, phases=upstream).dates[0]
-        failing = [f"{p.phase} {p.level.value}" for p in verdict.phases if p.level.is_failure]
-        if stopped or failing:
-            key = (phase, date, self.night)
-            self.downstream.setdefault(
-                key, DownstreamRun(phase, date, self.night, (*stopped, *failing))
-            )
-        return processors.STEPS[phase](date, ctx)
-
-    def on_phase(self, date: dt.date, run: PhaseRun) -> None:
-        """After each phase of a run: keep its status; a failed step opens an incident."""
-        if run.phase == self.config.phases[0].name:
-            self.statuses = {}
-        self.statuses[run.phase] = run.status
-        if run.status == "failed" and (run.phase, date) not in self.incidents:
-            failed = [t for t, e in self.tape.since_phase if e.kind in _FAILURES]
-            self.incidents[(run.phase, date)] = (min(failed, default=self.clock()), run.message)
-        self.tape.since_phase = []
-
-    def close(self) -> None:
-        """Close the warehouse and the event store."""
-        self.guard.close()
-        self.guard.store.close()
-
-
-# --- the end of the season ------------------------------------------------------------------
-
-
-def _partition_gaps(
-    guard: Guard, start: dt.date, end: dt.date
-) -> list[tuple[str, str, dt.date, int]]:
-    """(phase, table key, date, games missing) of every scheduled partition with a gap.
-
-    A partition has a gap when it is empty, or when it is one of the first phase's (the
-    scraped box scores) and covers fewer games than the schedule lists. Downstream tables
-    are judged by emptiness only: their games follow the players with a history (the
-    predictions of a team's first game are few even without faults), not the schedule.
-    ``games missing`` counts the schedule's games absent from a first-phase partition.
-    """
-    config = guard.config
-    unit = Metric("units", config.schedule.unit)
-    scraped = config.phases[0]
-    probes = [Probe(SCHEDULE, config.schedule.table, config.schedule.date_column, (ROWS, unit))]
-    for phase in config.phases:
-        for t in phase.tables:
-            counted = phase is scraped and t.unit is not None
-            metrics = (ROWS, Metric("units", t.unit or "")) if counted else (ROWS,)
-            probes.append(Probe(t.name, t.table, t.date_column, metrics))
-    plan = Plan(start, end, tuple(probes))
-    measured = guard.warehouse.measure(plan)
-    gaps = []
-    for day in plan.dates:
-        scheduled = measured.scheduled(day, config.schedule.unit)
-        if not scheduled:
-            continue
-        for phase in config.phases:
-            for t in phase.tables:
-                missing = 0
-                if phase is scraped and t.unit is not None:
-                    covered = measured.get(t.name, day, Metric("units", t.unit))
-                    missing = scheduled - int(covered or 0)
-                if missing > 0 or measured.rows(t.name, day) == 0:
-                    gaps.append((phase.name, t.name, day, missing))
-    return gaps
-
-
-# --- the season, twice ----------------------------------------------------------------------
-
-
-@contextmanager
-def _running(season: _Season) -> Iterator[_Season]:
-    """Make ``season`` the one the steps call; close it and clear the crashes after."""
-    global _season
-    _season = season
-    try:
-        yield season
-    finally:
-        _season = None
-        processors.set_crash_dates(None)
-        season.close()
 
 
 def _opening(base: Path, workdir: Path, days: list[dt.date], seed: int, timeout: float) -> int:
@@ -401,14 +106,14 @@ def _opening(base: Path, workdir: Path, days: list[dt.date], seed: int, timeout:
     the measures start on it. Returns how many nights came before it.
     """
     plan = season_plan(seed=seed, faults=False)
-    config = _config(None)
+    config = example_config(None)
     with connect(f"duckdb://{base.resolve()}") as warehouse:
         warehouse.run_script(list(plan.statements))
         kept = config.schedule.table
         warehouse.run_script([f"DELETE FROM {table}" for table in SCHEMA if table != kept])
     clock = VirtualClock()
-    with serve(api_key=_KEY, clock=clock, seed=seed) as api:
-        season = _Season(
+    with serve(api_key=API_KEY, clock=clock, seed=seed) as api:
+        season = Season(
             True,
             directory=workdir / "opening",
             warehouse=base,
@@ -419,7 +124,7 @@ def _opening(base: Path, workdir: Path, days: list[dt.date], seed: int, timeout:
             seed=seed,
             timeout=timeout,
         )
-        with _running(season):
+        with running(season):
             for n, day in enumerate(days[:14]):
                 season.runner.run_date(day)
                 if season.guard.verify(day).overall is Overall.COMPLETE:
@@ -464,8 +169,11 @@ def _run_mode(
         day = measured[night]
         crashes.setdefault(day, {}).setdefault(processor, []).append(day)
 
-    with serve(api_key=_KEY, faults=model, clock=clock, seed=seed) as api, _inbox(clock) as inbox:
-        season = _Season(
+    with (
+        serve(api_key=API_KEY, faults=model, clock=clock, seed=seed) as api,
+        serve_inbox(clock) as inbox,
+    ):
+        season = Season(
             guarded,
             directory=workdir / slug,
             warehouse=warehouse,
@@ -476,7 +184,7 @@ def _run_mode(
             seed=seed,
             timeout=timeout,
         )
-        with _running(season):
+        with running(season):
             for day in measured:
                 clock.advance_to(start_of(day))
                 season.run_night(day, crashes.get(day, {}))
@@ -484,7 +192,7 @@ def _run_mode(
                 after = measured[-1] + dt.timedelta(days=1)
                 clock.advance_to(start_of(after))
                 season.catch_up(measured[-1], after)
-            gaps = _partition_gaps(season.guard, measured[0], measured[-1])
+            gaps = partition_gaps(season.guard, measured[0], measured[-1])
             verdict = season.guard.verify(measured[0], measured[-1])
         received = list(inbox.received)
         requests, api_faults = api.stats.requests, dict(api.stats.faults)

@@ -17,7 +17,7 @@ from phaseguard.warehouse import Warehouse
 
 from .analytics import BOX, DAY, NOW, SUMMARY, rounded
 from .precompute import FEATURES, TDZA
-from .season import SYSTEMS
+from .schema import SYSTEMS
 
 __all__ = ["GRADES", "PREDICTIONS", "SYSTEMS", "grades", "predictions"]
 

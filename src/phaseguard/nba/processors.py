@@ -13,7 +13,7 @@ failed ones: the step is marked failed while the rows of the others stay, as in 
 pipeline where one crashed processor leaves the rest of phase 4 in place.
 
 Faults for the benchmarks: a processor (a :data:`PROCESSORS` name) or a prediction system
-(a :data:`~phaseguard.nba.season.SYSTEMS` name) crashes on chosen dates, named in the
+(a :data:`~phaseguard.nba.schema.SYSTEMS` name) crashes on chosen dates, named in the
 environment variable ``PHASEGUARD_NBA_CRASH`` (``"PSZA:2026-01-05,PDC:2026-02-10"``) or set
 with :func:`set_crash_dates`. A crashing processor raises ``RuntimeError`` before writing
 (rows it wrote for that date on an earlier run stay); a crashing system is left out of the
@@ -32,7 +32,7 @@ from phaseguard.errors import UsageError
 from phaseguard.warehouse import Warehouse
 
 from . import analytics, precompute, predict
-from .season import SCHEMA, SYSTEMS
+from .schema import SCHEMA, SYSTEMS
 
 __all__ = [
     "CRASH_ENV",

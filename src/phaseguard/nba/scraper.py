@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from phaseguard.events import Event, Recorder
-from phaseguard.nba.season import SCHEMA
+from phaseguard.nba.schema import SCHEMA
 from phaseguard.retry import RetryBudget, RetryPolicy, retry
 from phaseguard.warehouse import Warehouse
 

@@ -44,8 +44,8 @@ from phaseguard.errors import RetryExhausted, UsageError
 from phaseguard.events import Event
 from phaseguard.nba.bdl_data import Game, season_games
 from phaseguard.nba.bdl_server import FAULT_KINDS, FaultModel, VirtualClock, serve
+from phaseguard.nba.schema import SCHEMA
 from phaseguard.nba.scraper import PER_PAGE, SEED_POLICY, TABLE, bdl_client, scrape_box_scores
-from phaseguard.nba.season import SCHEMA
 from phaseguard.retry import RetryPolicy
 from phaseguard.warehouse import connect
 
