@@ -2,23 +2,26 @@
 
 The scenarios are the very test bodies of ``test_integration.py``, called with the
 ``mini_bq`` fixture (the mini pipeline seeded in the emulator, one project per test). Then
-what only BigQuery has: the partition-metadata path for existence checks and dry runs.
+what only BigQuery has: the partition-metadata path for existence checks and dry runs,
+and date columns of type TIMESTAMP or DATETIME, which BigQuery will not compare with a DATE.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 import test_integration as core
-from conftest import D1, D2, D4
+from conftest import D1, D2, D3, D4
 from phaseguard import load
 from phaseguard.cli import app
 from phaseguard.errors import WarehouseError
-from phaseguard.verdicts import Level
+from phaseguard.plan import ROWS, Metric, Plan, Probe
+from phaseguard.verdicts import Level, Overall
 from phaseguard.warehouse import connect
 
 Mini = tuple[Path, str]
@@ -82,6 +85,18 @@ def test_an_endpoint_that_is_down_is_a_warehouse_error(tmp_path: Path) -> None:
     with connect(url, base_dir=tmp_path) as wh, pytest.raises(WarehouseError) as info:
         wh.columns(["raw.box"])
     assert info.value.exit_code == 4
+
+
+def test_table_metadata_that_cannot_be_read_is_a_warehouse_error(mini_bq: Mini) -> None:
+    """The statement needs the tables' metadata first (partitioning, date column types)."""
+    from conftest import _free_port
+
+    config, _ = mini_bq
+    url = f"bigquery://p?endpoint=http://127.0.0.1:{_free_port()}&timeout=2"
+    with load(config, warehouse=url) as guard, pytest.raises(WarehouseError) as info:
+        guard.verify(D1)
+    assert "cannot read table metadata" in str(info.value)
+    assert guard.warehouse.queries_sent == 0
 
 
 PARTITIONED = """\
@@ -194,3 +209,156 @@ def test_dates_outside_the_range_are_not_counted(mini_bq: Mini) -> None:
     assert [d.date for d in result.dates] == [D2, D2 + dt.timedelta(days=1)]
     assert result.dates[0].scheduled == 3
     assert result.dates[1].scheduled == 0
+
+
+STAMPED = """\
+pipeline: stamps
+warehouse: duckdb://unused.duckdb
+schedule: {table: raw.schedule, date_column: game_date, unit: game_id}
+phases:
+  - name: ingest
+    tables:
+      - {name: ts, table: raw.box_ts, date_column: scraped_at, unit: game_id}
+      - {name: dt, table: raw.box_dt, date_column: scraped_at, unit: game_id}
+    checks:
+      - {kind: rows_exist}
+      - {kind: unit_coverage, table: ts, excellent: 0.9, acceptable: 0.5}
+      - {kind: freshness, table: dt, column: scraped_at, max_age_hours: 1000000}
+"""
+UTC = dt.timezone.utc
+
+
+def _at(day: dt.date, *hms: int) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, *hms)
+
+
+# Rows at the edges of the dates: midnight belongs to the day it starts, the last
+# microsecond to the day it ends; the first and last rows fall outside D1..D4.
+STAMPS = [
+    ("g00", _at(D1, 0, 0, 0) - dt.timedelta(microseconds=1)),
+    ("g10", _at(D1, 0, 0, 0)),
+    ("g11", _at(D1, 12, 0, 0)),
+    ("g11", _at(D2, 0, 0, 0) - dt.timedelta(microseconds=1)),
+    ("g20", _at(D2, 0, 0, 0)),
+    *[(f"g4{i}", _at(D4, 6, 0, 0)) for i in range(3)],
+    ("g50", _at(D4 + dt.timedelta(days=1), 0, 0, 0)),
+]
+
+
+@pytest.fixture
+def stamped(mini_bq_fresh: Mini) -> Mini:
+    """The mini schedule, with box rows dated by a TIMESTAMP column (raw.box_ts, partitioned
+    by day on it, as BigQuery users partition by ``scraped_at``) and by a DATETIME column
+    (raw.box_dt, unpartitioned, without the D4 rows)."""
+    from google.cloud import bigquery
+
+    from phaseguard.warehouse.bigquery import BigQueryDriver
+
+    config, url = mini_bq_fresh
+    with connect(url) as wh:
+        driver = wh.driver
+        assert isinstance(driver, BigQueryDriver)
+        for name, kind, by_day in (("box_ts", "TIMESTAMP", True), ("box_dt", "DATETIME", False)):
+            table = bigquery.Table(
+                f"{driver.project}.raw.{name}",
+                schema=[
+                    bigquery.SchemaField("game_id", "STRING"),
+                    bigquery.SchemaField("scraped_at", kind),
+                ],
+            )
+            if by_day:  # through the API: the emulator ignores PARTITION BY DATE(col) DDL
+                table.time_partitioning = bigquery.TimePartitioning(field="scraped_at")
+            driver.client.create_table(table)
+        wh.insert_rows(
+            "raw.box_ts", ["game_id", "scraped_at"], [(g, t.replace(tzinfo=UTC)) for g, t in STAMPS]
+        )
+        wh.insert_rows(
+            "raw.box_dt", ["game_id", "scraped_at"], [(g, t) for g, t in STAMPS if t.date() != D4]
+        )
+    config.write_text(STAMPED)
+    return config, url
+
+
+def test_timestamp_and_datetime_date_columns_are_counted_per_date(stamped: Mini) -> None:
+    config, url = stamped
+    with load(config, warehouse=url) as guard:
+        result = guard.verify(D1, D4)
+        sql = guard.warehouse.last_sql
+    # BigQuery has no TIMESTAMP >= DATE: the bound dates are converted to the column's
+    # type, and the column itself is left bare so that partitions are pruned.
+    assert "`scraped_at` >= CAST(@start AS TIMESTAMP)" in sql
+    assert "`scraped_at` < CAST(@stop AS TIMESTAMP)" in sql
+    assert "`scraped_at` >= CAST(@start AS DATETIME)" in sql
+    assert "`game_date` >= @start" in sql  # a DATE column compares as it is
+    by_date = {d.date: d for d in result.dates}
+    observed = {
+        day: {v.check: v.observed for v in by_date[day].phase("ingest").verdicts}
+        for day in (D1, D2, D4)
+    }
+    assert observed[D1]["rows_exist"] == "ts=3, dt=3"
+    assert observed[D1]["unit_coverage(ts)"] == "67% (2/3)"
+    assert observed[D2]["rows_exist"] == "ts=1, dt=1"
+    assert observed[D2]["unit_coverage(ts)"] == "33% (1/3)"
+    assert observed[D4]["rows_exist"] == "ts=3, dt=0"
+    assert observed[D4]["unit_coverage(ts)"] == "100% (3/3)"
+    assert observed[D4]["freshness(dt)"] == "no rows"
+    assert by_date[D3].overall is Overall.NA
+
+
+def test_timestamp_date_columns_stay_inside_the_range(stamped: Mini) -> None:
+    config, url = stamped
+    epoch = Metric("max_epoch", "scraped_at")
+    with load(config, warehouse=url) as guard:
+        probes = tuple(
+            Probe(key, f"raw.box_{key}", "scraped_at", (ROWS, epoch)) for key in ("ts", "dt")
+        )
+        whole = guard.warehouse.measure(Plan(D1, D4, probes))
+        one = guard.warehouse.measure(Plan(D2, D2, probes))
+    assert sorted(whole.partitions) == [D1, D2, D4]
+    assert sorted(one.partitions) == [D2]
+    assert one.rows("ts", D2) == one.rows("dt", D2) == 1
+    # The newest row's epoch, a DATETIME read as UTC (whole seconds: the emulator rounds
+    # UNIX_SECONDS where BigQuery truncates).
+    assert whole.get("ts", D4, epoch) == _at(D4, 6, 0, 0).replace(tzinfo=UTC).timestamp()
+    assert whole.get("dt", D2, epoch) == _at(D2, 0, 0, 0).replace(tzinfo=UTC).timestamp()
+
+
+def test_smoke_on_timestamp_date_columns(stamped: Mini) -> None:
+    config, url = stamped
+    with load(config, warehouse=url) as guard:
+        result = guard.smoke(D1, D4)
+        sql = guard.warehouse.last_sql
+        notes = guard.warehouse.notes
+    assert notes == [
+        "raw.box_ts: rows read from INFORMATION_SCHEMA.PARTITIONS "
+        "(partitioned by scraped_at; 0 bytes scanned)"
+    ]
+    assert "`scraped_at` >= CAST(@start AS DATETIME)" in sql
+    by_date = {d.date: d for d in result.dates}
+    observed = {day: by_date[day].phase("ingest").verdicts[0].observed for day in (D1, D2, D4)}
+    assert observed == {D1: "ts=3, dt=3", D2: "ts=1, dt=1", D4: "ts=3, dt=0"}
+
+
+def test_the_sql_cache_tells_a_timestamp_date_column_from_a_date_one(
+    bq_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same probe on a DATE and on a TIMESTAMP column renders two statements, so the
+    on-disk cache must not hand the first to the second."""
+    monkeypatch.setenv("PHASEGUARD_CACHE_DIR", str(tmp_path / "sql"))
+    monkeypatch.delenv("PHASEGUARD_NO_SQL_CACHE", raising=False)
+    probe = Probe("box", "raw.box", "at", (ROWS, Metric("units", "game_id")))
+    sqls = []
+    for kind, value in (("DATE", D1), ("TIMESTAMP", _at(D1, 12, 0, 0).replace(tzinfo=UTC))):
+        with connect(f"bigquery://t-{uuid.uuid4().hex[:12]}?endpoint={bq_endpoint}") as wh:
+            wh.run_script(
+                [
+                    "CREATE SCHEMA IF NOT EXISTS `raw`",
+                    f"CREATE TABLE `raw`.`box` (`game_id` STRING, `at` {kind})",
+                ]
+            )
+            wh.insert_rows("raw.box", ["game_id", "at"], [("g1", value)])
+            measured = wh.measure(Plan(D1, D1, (probe,)))
+            sqls.append(wh.last_sql)
+        assert measured.rows("box", D1) == 1
+    assert "CAST(@start" not in sqls[0]
+    assert "`at` >= CAST(@start AS TIMESTAMP)" in sqls[1]

@@ -30,6 +30,10 @@ STANDARD_TYPES = {
     "BOOLEAN": "BOOL",
     "RECORD": "STRUCT",
 }
+# Date column types a DATE parameter cannot be compared with as it is: BigQuery coerces
+# no DATE to TIMESTAMP (``TIMESTAMP >= DATE`` has no matching signature). It would coerce
+# DATE to DATETIME; the explicit cast keeps both bounds in the column's type all the same.
+CAST_BOUNDS = frozenset({"TIMESTAMP", "DATETIME"})
 
 
 def driver_errors() -> tuple[type[BaseException], ...]:
@@ -246,6 +250,12 @@ class BigQueryDriver:
         if not self._schema(table, missing_ok=True):
             return None
         return self._partitioning.get(table.lower())
+
+    def date_bound_type(self, table: str, column: str) -> str | None:
+        """TIMESTAMP or DATETIME when ``column`` of ``table`` is one, else None: the type
+        the bound dates are cast to, read from the table metadata ``partitioning`` uses."""
+        found = self._schema(table, missing_ok=True).get(column.lower())
+        return found if found in CAST_BOUNDS else None
 
     def bytes_scanned(self, sql: str, params: dict[str, Any]) -> int:
         """What running ``sql`` would scan, from a dry run (nothing runs, nothing is billed)."""

@@ -36,6 +36,7 @@ from .drivers import (
     DuckDBDriver,
     PostgresDriver,
     ScanDriver,
+    TypedDateDriver,
     _driver_errors,
     first_line,
     mask_url,
@@ -107,7 +108,7 @@ class Warehouse:
         self.queries_sent = 0
         self.last_sql = ""
         self.notes: list[str] = []
-        self._sql_cache: dict[tuple[Probe, ...], str] = {}
+        self._sql_cache: dict[str, str] = {}
         self._write_cache: dict[tuple[str, str, str], tuple[str, str, str]] = {}
 
     def __enter__(self) -> Warehouse:
@@ -124,27 +125,49 @@ class Warehouse:
     def measurement_sql(self, plan: Plan) -> tuple[str, dict[str, Any]]:
         """The single statement answering ``plan``, and its bound parameters.
 
-        The text depends only on the probes (the dates are parameters), so it is rendered
-        once and reused: in memory for repeated gate decisions, and on disk (``sqlcache``)
-        so that a new process, such as a smoke test, need not import sqlglot at all.
+        The text depends only on the probes (the dates are parameters) and, on BigQuery,
+        on what the driver's table metadata says of them (which are counted from partition
+        metadata, which date columns are TIMESTAMP or DATETIME), so it is rendered once and
+        reused: in memory for repeated gate decisions, and on disk (``sqlcache``) so that a
+        new process, such as a smoke test, need not import sqlglot at all.
         """
         params: dict[str, Any] = {"start": plan.start, "stop": plan.end + dt.timedelta(days=1)}
-        from_metadata = [i for i, p in enumerate(plan.probes) if self._counts_from_metadata(p)]
+        from_metadata, bound_types = self._table_facts(plan.probes)
         self.notes = [
             f"{plan.probes[i].table}: rows read from INFORMATION_SCHEMA.PARTITIONS "
             f"(partitioned by {plan.probes[i].date_column}; 0 bytes scanned)"
             for i in from_metadata
         ]
         params.update({f"t{i}": plan.probes[i].table.rsplit(".", 1)[-1] for i in from_metadata})
-        sql = self._sql_cache.get(plan.probes)
-        cache_key = f"{self.dialect}|{from_metadata}|{plan.probes!r}"
+        cache_key = f"{self.dialect}|{from_metadata}|{bound_types}|{plan.probes!r}"
+        sql = self._sql_cache.get(cache_key)
         if sql is None:
             sql = load_sql(cache_key)
         if sql is None:
-            sql = measurement_statement(plan.probes, self.dialect, from_metadata)
+            sql = measurement_statement(plan.probes, self.dialect, from_metadata, bound_types)
             store_sql(cache_key, sql)
-        self._sql_cache[plan.probes] = sql
+        self._sql_cache[cache_key] = sql
         return sql, params
+
+    def _table_facts(self, probes: Sequence[Probe]) -> tuple[list[int], dict[int, str]]:
+        """What the statement must know of the probes' tables, from the driver's metadata:
+        the probes counted from partition metadata, and {probe: the type its bound dates
+        are cast to} for the others."""
+        try:
+            from_metadata = [i for i, p in enumerate(probes) if self._counts_from_metadata(p)]
+            bound_types: dict[int, str] = {}
+            if isinstance(self.driver, TypedDateDriver):
+                for i, probe in enumerate(probes):
+                    if i in from_metadata:  # partition metadata never reads the column
+                        continue
+                    found = self.driver.date_bound_type(probe.table, probe.date_column)
+                    if found is not None:
+                        bound_types[i] = found
+        except _driver_errors() as exc:
+            raise WarehouseError(
+                f"cannot read table metadata ({self.url}): {first_line(exc)}", url=self.url
+            ) from exc
+        return from_metadata, bound_types
 
     def _counts_from_metadata(self, probe: Probe) -> bool:
         """Row counts only, on a table partitioned by day on the checked date column."""

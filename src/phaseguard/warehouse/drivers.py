@@ -70,6 +70,16 @@ class BulkDriver(Protocol):
 
 
 @runtime_checkable
+class TypedDateDriver(Protocol):
+    """A driver whose engine compares a date column with the bound dates only in the
+    column's own type (BigQuery has no ``TIMESTAMP >= DATE``)."""
+
+    def date_bound_type(self, table: str, column: str) -> str | None:
+        """The type the bound dates are cast to before they are compared with ``column``
+        of ``table`` (e.g. ``TIMESTAMP``), else None (a DATE column, or none found)."""
+
+
+@runtime_checkable
 class ScanDriver(Protocol):
     """A driver that bills by bytes scanned (BigQuery): it reports partitioning and dry runs."""
 

@@ -1,7 +1,9 @@
 """An on-disk cache of rendered measurement SQL, keyed by what the SQL depends on.
 
-A command's statement depends only on the plan's probes, the dialect and the versions of
-phaseguard and sqlglot that rendered it (dates are bound parameters, never in the text).
+A command's statement depends only on the plan's probes, the dialect, what the driver's
+table metadata says of the probes' tables (BigQuery: partitioning, TIMESTAMP or DATETIME
+date columns; the caller puts that in the key) and the versions of phaseguard and sqlglot
+that rendered it (dates are bound parameters, never in the text).
 Keeping it on disk lets a fresh process run a smoke test without importing sqlglot. The
 cache is an optimisation only: any failure to read or write it is ignored.
 """

@@ -5,12 +5,14 @@ each returning, per date, the probe's metrics as ``m0..mN`` (DOUBLE), then ``src
 probe's index) and ``d`` (the date). It is built as a sqlglot AST and rendered for the
 target dialect (the pattern of sqlmesh's engine adapters): identifiers are quoted by the
 generator, the dates are the bound parameters ``start`` and ``stop``, and no value is
-ever formatted into SQL text.
+ever formatted into SQL text. Where the engine compares a date column of another type
+with a DATE only after a conversion (BigQuery's TIMESTAMP and DATETIME), the parameters
+are cast to the column's type, never the column to DATE, so partitions are still pruned.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,15 +31,21 @@ from .drivers import first_line
 
 
 def measurement_statement(
-    probes: Sequence[Probe], dialect: str, from_metadata: Sequence[int] = ()
+    probes: Sequence[Probe],
+    dialect: str,
+    from_metadata: Sequence[int] = (),
+    bound_types: Mapping[int, str] | None = None,
 ) -> str:
     """The statement reading every probe; those in ``from_metadata`` count partition rows
-    from the warehouse's partition metadata instead of scanning (BigQuery)."""
+    from the warehouse's partition metadata instead of scanning (BigQuery), and those in
+    ``bound_types`` ({probe index: type}) compare their date column with the bound dates
+    cast to that type (``TIMESTAMP``, ``DATETIME``: the column's own, on BigQuery)."""
     width = max(len(p.metrics) for p in probes)
+    types = bound_types or {}
     selects = [
         _partitions_select(i, p, width)
         if i in from_metadata
-        else _probe_select(i, p, width, dialect)
+        else _probe_select(i, p, width, dialect, types.get(i))
         for i, p in enumerate(probes)
     ]
     union: exp.Query = selects[0]
@@ -88,12 +96,14 @@ def table_ref(name: str) -> exp.Table:
     return exp.Table(this=table, db=db, catalog=catalog)
 
 
-def _probe_select(index: int, probe: Probe, width: int, dialect: str) -> exp.Select:
+def _probe_select(
+    index: int, probe: Probe, width: int, dialect: str, bound_type: str | None
+) -> exp.Select:
     date_col = exp.column(probe.date_column)
     day = exp.cast(date_col, exp.DataType(this=exp.DataType.Type.DATE))
     where = exp.and_(
-        exp.GTE(this=date_col.copy(), expression=exp.Placeholder(this="start")),
-        exp.LT(this=date_col.copy(), expression=exp.Placeholder(this="stop")),
+        exp.GTE(this=date_col.copy(), expression=_bound("start", bound_type, dialect)),
+        exp.LT(this=date_col.copy(), expression=_bound("stop", bound_type, dialect)),
     )
     if len(probe.metrics) == 2 and probe.metrics[1].kind in ("units", "distinct"):
         return _distinct_select(index, probe, width, day, where)
@@ -104,6 +114,14 @@ def _probe_select(index: int, probe: Probe, width: int, dialect: str) -> exp.Sel
         .where(where)
         .group_by(day.copy())
     )
+
+
+def _bound(name: str, bound_type: str | None, dialect: str) -> exp.Expr:
+    """The date parameter ``name``, cast to ``bound_type`` (a type name in ``dialect``)."""
+    placeholder = exp.Placeholder(this=name)
+    if bound_type is None:
+        return placeholder
+    return exp.cast(placeholder, exp.DataType.build(bound_type, dialect=dialect))
 
 
 def _distinct_select(
