@@ -225,6 +225,18 @@ class BigQueryDriver:
             names += [f"{schema}.{t.table_id}".lower() for t in listed]
         return self.describe(names)
 
+    def prefetch(self, tables: Iterable[str]) -> None:
+        """Read the metadata of ``tables`` not read yet, concurrently: a cold verify asks for
+        every table a plan scans, and one ``get_table`` after another is a round trip each."""
+        missing = sorted({t.lower() for t in tables} - set(self._schemas))
+        if len(missing) < 2:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
+            # The first error (down, forbidden) is raised here as it would be one by one.
+            list(pool.map(lambda table: self._schema(table, missing_ok=True), missing))
+
     def _schema(self, table: str, *, missing_ok: bool = False) -> dict[str, str]:
         from google.api_core.exceptions import NotFound
 

@@ -154,6 +154,8 @@ class Warehouse:
         the probes counted from partition metadata, and {probe: the type its bound dates
         are cast to} for the others."""
         try:
+            if isinstance(self.driver, TypedDateDriver):
+                self.driver.prefetch(p.table for p in probes)
             from_metadata = [i for i, p in enumerate(probes) if self._counts_from_metadata(p)]
             bound_types: dict[int, str] = {}
             if isinstance(self.driver, TypedDateDriver):

@@ -78,6 +78,9 @@ class TypedDateDriver(Protocol):
         """The type the bound dates are cast to before they are compared with ``column``
         of ``table`` (e.g. ``TIMESTAMP``), else None (a DATE column, or none found)."""
 
+    def prefetch(self, tables: Iterable[str]) -> None:
+        """Read the metadata of ``tables`` ahead, all at once."""
+
 
 @runtime_checkable
 class ScanDriver(Protocol):
