@@ -27,7 +27,8 @@ from phaseguard.cli import main
 from phaseguard.errors import ConfigError, StoreError
 from phaseguard.events import Event
 from phaseguard.overrides import Overrides
-from phaseguard.store import EventStore, IncidentRow, PendingAlert, open_store
+from phaseguard.records import IncidentRow, PendingAlert
+from phaseguard.store import EventStore, open_store
 from phaseguard.store_bigquery import BigQueryStore
 
 T0 = dt.datetime(2026, 1, 20, 16, 0, tzinfo=dt.timezone.utc)

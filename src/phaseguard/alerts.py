@@ -29,6 +29,7 @@ import httpx
 from .errors import ConfigError, StoreError
 from .events import Event as _Event
 from .events import Recorder
+from .records import IncidentRow, PendingAlert, iso_utc
 from .sinks import (
     AnySink as AnySink,
 )
@@ -50,7 +51,7 @@ from .sinks import (
 from .sinks import (
     mask as mask,
 )
-from .store import EventStore, IncidentRow, PendingAlert, iso_utc
+from .store import EventStore
 
 Severity = Literal["info", "warning", "critical"]
 Status = Literal["opened", "changed", "resolved", "report"]

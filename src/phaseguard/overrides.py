@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from .errors import UsageError
 from .events import Event, Recorder
-from .store import EventStore, OverrideRow, iso_utc
+from .records import OverrideRow, iso_utc
+from .store import EventStore
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")

@@ -13,108 +13,29 @@ good write: none is lost.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import sqlite3
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from .errors import ConfigError, StoreError
 from .events import Event
+from .records import (
+    IncidentRow,
+    OverrideRow,
+    PendingAlert,
+    event_row,
+    fallback_spool_path,
+    iso_utc,
+    row_event,
+)
 
 if TYPE_CHECKING:
     import psycopg
-
-
-# --- rows the store keeps for other modules ----------------------------------------------
-
-
-class OverrideRow(NamedTuple):
-    """An override as stored: times are ISO UTC strings, ``date`` an ISO date."""
-
-    id: str
-    gate: str
-    date: str
-    reason: str
-    created_by: str
-    created_at: str
-    expires_at: str
-    revoked_at: str | None = None
-    revoked_by: str | None = None
-    expiry_recorded_at: str | None = None
-
-
-class IncidentRow(NamedTuple):
-    """An incident (one gate, one date) as stored; ``status`` is ``open`` or ``resolved``."""
-
-    gate: str
-    date: str
-    severity: str | None
-    peak_severity: str | None
-    opened_at: str
-    updated_at: str
-    status: str
-
-
-class PendingAlert(NamedTuple):
-    """An alert whose delivery failed, kept to be sent again; ``alert`` is its JSON."""
-
-    id: str
-    sink: str
-    alert: str
-    attempts: int
-    created_at: str
-    last_error: str
-
-
-def fallback_spool_path(identity: str) -> Path:
-    """The spool in the temp directory of the store named ``identity`` (its URL or path)."""
-    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"phaseguard-spool-{digest}.jsonl"
-
-
-def iso_utc(moment: dt.datetime) -> str:
-    """``moment`` as a sortable ISO string in UTC (naive times are taken as UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
-
-
-def _event_row(event: Event) -> tuple[Any, ...]:
-    return (
-        event.id,
-        iso_utc(event.time),
-        event.kind,
-        event.severity,
-        event.pipeline,
-        event.phase,
-        event.date.isoformat() if event.date else None,
-        event.message,
-        json.dumps(event.details, default=str, sort_keys=True),
-        event.host,
-        event.pid,
-    )
-
-
-def _row_event(row: Sequence[Any]) -> Event:
-    return Event(
-        id=row[0],
-        time=dt.datetime.fromisoformat(row[1]),
-        kind=row[2],
-        severity=row[3],
-        pipeline=row[4],
-        phase=row[5],
-        date=dt.date.fromisoformat(row[6]) if row[6] else None,
-        message=row[7],
-        details=json.loads(row[8]),
-        host=row[9],
-        pid=int(row[10]),
-    )
 
 
 _EVENT_COLUMNS = "id, time, kind, severity, pipeline, phase, date, message, details, host, pid"
@@ -345,7 +266,7 @@ class EventStore:
         """
         try:
             self.flush_spool()
-            self._insert_events([_event_row(event)])
+            self._insert_events([event_row(event)])
         except self._errors:
             self._spool(event)
 
@@ -358,7 +279,7 @@ class EventStore:
             cur.executemany(sql, rows)
 
     def _spool(self, event: Event) -> None:
-        line = json.dumps(_event_row(event)) + "\n"
+        line = json.dumps(event_row(event)) + "\n"
         for path in (self.spool_path, self.fallback_spool_path):
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -442,7 +363,7 @@ class EventStore:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))
-        return [_row_event(row) for row in reversed(self._read(sql, params))]
+        return [row_event(row) for row in reversed(self._read(sql, params))]
 
     # -- overrides -----------------------------------------------------------------------
 

@@ -50,14 +50,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from .errors import ConfigError, StoreError
 from .events import Event
-from .store import (
-    EventStore,
-    IncidentRow,
-    OverrideRow,
-    PendingAlert,
-    fallback_spool_path,
-    iso_utc,
-)
+from .records import IncidentRow, OverrideRow, PendingAlert, fallback_spool_path, iso_utc
+from .store import EventStore
 
 # BigQuery allows 10,000 query parameters per statement; stay well below it.
 _MAX_PARAMS = 9000
