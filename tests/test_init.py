@@ -314,3 +314,17 @@ def test_config_url_and_pipeline_name() -> None:
     assert default_pipeline("duckdb://data/nba-props.duckdb") == "nba_props"
     assert default_pipeline("postgresql://me@h:5432/shop") == "shop"
     assert default_pipeline("spark://local[2]") == "pipeline"
+
+
+def test_schedule_outside_the_phases_schemas(
+    shop: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["init", "-w", f"duckdb://{shop}", "-s", "analytics", "--schedule", "raw.calendar"]
+    code, _, err = run(args, capsys)
+    assert (code, err) == (0, "")
+    config, _ = config_module.load("phaseguard.yml")
+    assert config.schedule.table == "raw.calendar"
+    assert [p.name for p in config.phases] == ["analytics"]
+    code, _, err = run([*args[:-1], "raw.nope", "--force"], capsys)
+    assert code == 3
+    assert "--schedule: table raw.nope is not in the warehouse's catalogue" in err
