@@ -201,3 +201,12 @@ def test_a_bad_warehouse_url_names_where_it_came_from(
     code, _, err = run(["smoke", "2026-01-01"], capsys)
     assert code == 3
     assert "phaseguard.yml:2: warehouse: unknown warehouse scheme 'oracle'" in err
+
+
+def test_a_mistyped_duckdb_path_leaves_no_file_behind(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(["smoke", "2026-01-01", "-w", "duckdb://typo.duckdb"], capsys)
+    assert code == 4
+    assert "typo.duckdb does not exist" in err
+    assert not (project / "typo.duckdb").exists()

@@ -89,7 +89,7 @@ def test_demo_warehouse_init_then_smoke(here: Path, capsys: pytest.CaptureFixtur
     assert [p.depends_on for p in config.phases] == [[], *[[s] for s in schemas[:-1]]]
     # relative to the file, which sits beside the warehouse
     assert config.warehouse == f"duckdb://{WAREHOUSE_FILE}"
-    assert config.schedule.table == "nba_raw.bdl_player_boxscores"
+    assert config.schedule.table == "nba_raw.nbac_schedule"  # named like a schedule
     assert (config.schedule.date_column, config.schedule.unit) == ("game_date", "game_id")
     assert "# ASK: this is a guess" in text
     pdc = config.table("player_daily_cache")
@@ -148,16 +148,28 @@ def test_skipped_tables_named_with_why(shop: Path, capsys: pytest.CaptureFixture
     assert (config.schedule.table, config.schedule.unit) == ("raw.calendar", "day")
 
 
-def test_guessed_schedule_and_units(shop: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_table_named_like_a_calendar_is_the_guessed_schedule(
+    shop: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, _ = run(["init", "-w", f"duckdb://{shop}", "-s", "analytics,raw"], capsys)
+    assert code == 0
+    config, _ = config_module.load("phaseguard.yml")
+    # raw.calendar, though raw is the second schema; it has no id column: the unit is asked
+    assert (config.schedule.table, config.schedule.unit) == ("raw.calendar", "day")
+    assert config.table("orders").unit is None
+    assert [p.depends_on for p in config.phases] == [[], ["analytics"]]
+
+
+def test_else_the_first_table_of_the_first_schema(
+    shop: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, _ = run(["init", "-w", f"duckdb://{shop}", "-s", "analytics"], capsys)
     assert code == 0
     config, _ = config_module.load("phaseguard.yml")
     # the first table of the first schema; its only *_id column is the unit
     assert config.schedule.table == "analytics.daily"
     assert (config.schedule.date_column, config.schedule.unit) == ("ds", "order_id")
     assert config.table("orders").unit == "order_id"
-    assert config.table("calendar").unit is None
-    assert [p.depends_on for p in config.phases] == [[], ["analytics"]]
     code, out, err = run(["smoke", "2026-01-01", "2026-01-02"], capsys)
     assert code in (0, 1, 2), err
     assert "1 scheduled" in out  # only D1 has rows in analytics.daily

@@ -65,7 +65,9 @@ class Guard:
         """The open warehouse connection (opened on first use)."""
         if self._warehouse is None:
             try:
-                self._warehouse = connect(self.warehouse_url, base_dir=self.warehouse_base)
+                self._warehouse = connect(
+                    self.warehouse_url, base_dir=self.warehouse_base, create=False
+                )
             except ConfigError as exc:
                 if self._warehouse_from is None:
                     raise

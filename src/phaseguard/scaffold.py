@@ -15,8 +15,8 @@ kept simple on purpose, so that the file is a start to edit, never a finished co
   skipped, and so is one whose name or date column the config's identifier rules
   (``config.IDENT_RE``) reject; each skipped table is named in a comment with the reason.
 - **Schedule** (what is expected per date). The ``schedule`` table given, else the first
-  table (alphabetically) of the first schema, with a comment asking to point it at the
-  table that says what is expected per date. Its date column as above; its unit is
+  table named like a schedule or a calendar (``SCHEDULE_WORDS``), else the first table
+  (alphabetically) of the first schema, with a comment asking to check it. Its date column as above; its unit is
   ``X_id`` when the date column is ``X_date``, else the table's only ``*_id`` (or ``id``)
   column. When neither fits, the unit is the date column itself (each date with rows
   counts as one unit: smoke still tells scheduled dates from empty ones) and a comment
@@ -49,6 +49,8 @@ Catalogue = Mapping[str, Mapping[str, str]]
 
 PREFERRED_DATE_NAMES = ("game_date", "date", "ds", "event_date", "partition_date")
 NO_DATE_COLUMN = "no DATE, TIMESTAMP or DATETIME column"
+# Words in a table's name that make it the likely schedule (what is expected per date).
+SCHEDULE_WORDS = ("schedule", "calendar")
 
 
 @dataclass(frozen=True)
@@ -295,7 +297,9 @@ def _schedule(
 ) -> tuple[str, str, str, bool]:
     """The schedule's table, date column and unit, and whether the unit was guessed."""
     if given is None:
-        first = next(iter(chosen.values()))[0]
+        tables = [choice for choices in chosen.values() for choice in choices]
+        named = [c for c in tables if any(w in c.table.split(".")[-1] for w in SCHEDULE_WORDS)]
+        first = (named or tables)[0]
         table, date_column = first.table, first.date_column
     else:
         table = given.lower()
@@ -360,9 +364,9 @@ def _render(
     ]
     if not sched_given:
         lines += [
-            "# ASK: this is a guess (the first table of the first schema). Point it at the table",
-            "# that says what is expected per date (a schedule, a calendar of loads), with its",
-            "# date column and the column naming one unit.",
+            "# ASK: this is a guess (a table named like a schedule, else the first one). Point",
+            "# it at the table that says what is expected per date (a schedule, a calendar of",
+            "# loads), with its date column and the column naming one unit.",
         ]
     lines += [
         "schedule:",

@@ -44,18 +44,26 @@ from .drivers import (
 from .statement import measurement_statement
 
 
-def connect(url: str, *, base_dir: Path | None = None) -> Warehouse:
+def connect(url: str, *, base_dir: Path | None = None, create: bool = True) -> Warehouse:
     """Open the warehouse at ``url``.
 
     ``duckdb://FILE`` (relative to base_dir), ``postgresql://USER@HOST:PORT/DB``,
     ``bigquery://PROJECT[/DATASET][?location=&endpoint=]`` (extra ``phaseguard[bigquery]``),
     ``spark://local[2]``, ``spark://HOST:PORT`` or ``sc://HOST:PORT`` (extra ``phaseguard[spark]``).
+    With ``create=False`` a DuckDB file that does not exist is an error rather than a new,
+    empty warehouse: a mistyped path must not leave a stray file behind.
     """
     try:
         if url.startswith("duckdb:"):
             path = url.removeprefix("duckdb:").removeprefix("//")
             if path != ":memory:" and not path.startswith("/"):
                 path = str((base_dir or Path.cwd()) / path)
+            if not create and path != ":memory:" and not Path(path).exists():
+                raise UnknownObjectError(
+                    f"DuckDB warehouse {path} does not exist (a mistyped path? "
+                    "phaseguard demo builds the example one)",
+                    url=mask_url(url),
+                )
             return Warehouse(DuckDBDriver(path), url)
         if url.startswith(("postgresql://", "postgres://")):
             return Warehouse(PostgresDriver(url), url)
