@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MINI_CONFIG, seed_mini
+from conftest import D1, D4, MINI_CONFIG, seed_mini
+from phaseguard import load
 from phaseguard.cli import main
 
 
@@ -210,3 +211,22 @@ def test_a_mistyped_duckdb_path_leaves_no_file_behind(
     assert code == 4
     assert "typo.duckdb does not exist" in err
     assert not (project / "typo.duckdb").exists()
+
+
+def test_the_gap_ledger_explains_failing_dates_only(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from phaseguard.events import Event
+
+    with load("phaseguard.yml") as guard:
+        for day in (D1, D4):  # D1 was re-run since and is healthy; D4 still fails
+            details = {"source": "bdl", "key": f"games {day}", "error_class": "ReadTimeout"}
+            guard.recorder.record(
+                Event(
+                    "retry_exhausted", "error", "all 5 attempts failed", date=day, details=details
+                )
+            )
+    code, out, _ = run(["verify", "2026-01-01", "2026-01-04"], capsys)
+    assert code == 2
+    assert f"{D4} bdl games {D4}: ReadTimeout" in out
+    assert f"games {D1}" not in out

@@ -62,8 +62,12 @@ def _assess(
         if dry_run:
             _dry_run(guard, mode, first, last)
         result = guard.assess(first, last, mode=mode)
-        # the gap ledger explains failures: read it only when something is below PASS
-        gaps = guard.gaps(first, last) if result.worst.rank < Level.PASS.rank else {}
+        # The gap ledger explains dates below PASS; a gap since filled (the date re-run
+        # and now fine) explains nothing and is left out.
+        below = {
+            d.date for d in result.dates if any(p.level.rank < Level.PASS.rank for p in d.phases)
+        }
+        gaps = {d: g for d, g in guard.gaps(first, last).items() if d in below} if below else {}
     _emit(result, fmt, details=mode == "verify", all_dates=all_dates, gaps=gaps)
 
 
