@@ -306,7 +306,7 @@ def _trends(result: RangeVerdict, config: Config) -> tuple[Chart, ...]:
             lo, hi = lo - pad, hi + pad
             rules = [(t, f"{t:g} {label}", c) for t, label, c in limits]
             rules += [(lo + pad, f"{lo + pad:.3g}", "tick"), (hi - pad, f"{hi - pad:.3g}", "tick")]
-            last = f"latest {values[-1][1]:g} on {values[-1][0]}" if values else "no values"
+            last = f"latest {values[-1][1]:.3g} on {values[-1][0]}" if values else "no values"
             summary = f"{name} of {phase.name} per date ({check.direction} is better); {last}."
             title = f"{name} ({phase.name})"
             charts.append(_chart(title, summary, result, values, rules, (lo, hi), 140, bars=False))
