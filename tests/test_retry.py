@@ -29,6 +29,8 @@ from balldontlie.exceptions import (
 )
 from tenacity import RetryCallState, Retrying
 
+from phaseguard.backoff import DecorrelatedJitter, EqualJitter, FullJitter, NoJitter, RetryPolicy
+from phaseguard.budget import RetryBudget
 from phaseguard.errors import (
     ConfigError,
     RetryBudgetExceeded,
@@ -38,17 +40,8 @@ from phaseguard.errors import (
     WarehouseError,
 )
 from phaseguard.events import Event
-from phaseguard.retry import (
-    DecorrelatedJitter,
-    EqualJitter,
-    FullJitter,
-    NoJitter,
-    RetryBudget,
-    RetryPolicy,
-    is_transient,
-    parse_retry_after,
-    retry,
-)
+from phaseguard.retry import retry
+from phaseguard.transient import is_transient, parse_retry_after
 
 # --- fakes for sleep, clock and the event store -----------------------------------------
 
@@ -335,6 +328,19 @@ def test_wraps_keeps_the_name_and_doc() -> None:
     assert wrapped.__doc__ == "Scrape one date."
     assert wrapped.__wrapped__ is scrape_box_scores  # type: ignore[attr-defined]
     assert wrapped("2026-01-15") == "2026-01-15"
+
+
+def test_phaseguard_retry_is_the_decorator_and_phaseguard_dot_retry_the_module() -> None:
+    """``import phaseguard; @phaseguard.retry(...)`` works although ``retry`` is a submodule too."""
+    import sys
+
+    import phaseguard
+
+    assert phaseguard.retry is retry
+    assert sys.modules["phaseguard.retry"].retry is retry
+    assert phaseguard.RetryPolicy is RetryPolicy
+    assert phaseguard.RetryBudget is RetryBudget
+    assert phaseguard.retry(max_attempts=1)(str.upper)("ok") == "OK"
 
 
 # --- transient or terminal --------------------------------------------------------------

@@ -3,6 +3,8 @@
 The public API is re-exported here; no logic lives in this file.
 """
 
+from .backoff import RetryPolicy as RetryPolicy
+from .budget import RetryBudget as RetryBudget
 from .errors import ConfigError as ConfigError
 from .errors import GateBlocked as GateBlocked
 from .errors import PhaseguardError as PhaseguardError
@@ -12,8 +14,6 @@ from .errors import UsageError as UsageError
 from .errors import WarehouseError as WarehouseError
 from .guard import Guard as Guard
 from .guard import load as load
-from .retry import RetryBudget as RetryBudget
-from .retry import RetryPolicy as RetryPolicy
 from .retry import retry as retry
 from .verdicts import Level as Level
 from .verdicts import Overall as Overall

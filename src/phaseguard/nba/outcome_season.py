@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from phaseguard import config as config_module
+from phaseguard.backoff import RetryPolicy
 from phaseguard.config import Config, Step
 from phaseguard.errors import UsageError
 from phaseguard.guard import Guard
@@ -25,7 +26,6 @@ from phaseguard.nba.bdl_server import VirtualClock
 from phaseguard.nba.outcome_instruments import Tape
 from phaseguard.nba.outcome_results import DownstreamRun
 from phaseguard.nba.scraper import SEED_POLICY, bdl_client, scrape_box_scores
-from phaseguard.retry import RetryPolicy
 from phaseguard.runner import PhaseRun, Runner, backfill
 from phaseguard.sinks import WebhookSink
 

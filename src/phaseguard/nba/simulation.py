@@ -40,13 +40,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from phaseguard.backoff import RetryPolicy
 from phaseguard.errors import RetryExhausted, UsageError
 from phaseguard.events import Event
 from phaseguard.nba.bdl_data import Game, season_games
 from phaseguard.nba.bdl_server import FAULT_KINDS, FaultModel, VirtualClock, serve
 from phaseguard.nba.schema import SCHEMA
 from phaseguard.nba.scraper import PER_PAGE, SEED_POLICY, TABLE, bdl_client, scrape_box_scores
-from phaseguard.retry import RetryPolicy
 from phaseguard.warehouse import connect
 
 __all__ = ["DEFAULT_SCENARIOS", "Scenario", "ScenarioResult", "SimulationResult", "simulate"]
