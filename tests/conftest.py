@@ -20,6 +20,11 @@ from pathlib import Path
 
 import pytest
 
+# The terminal output is asserted as plain text: a CI runner's colour settings must not
+# turn it into ANSI codes (rich reads these), here or in the processes the tests start.
+for _name in ("FORCE_COLOR", "TTY_COMPATIBLE", "CLICOLOR_FORCE"):
+    os.environ.pop(_name, None)
+
 
 def _pg_bin(name: str) -> str:
     found = shutil.which(name)

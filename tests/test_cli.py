@@ -180,7 +180,9 @@ def test_main_in_process_leaves_the_collector_alone(
 def test_piped_output_is_not_cut_to_eighty_columns(project: Path) -> None:
     """In a CI log there is no terminal: tables get 120 columns unless COLUMNS says otherwise."""
     show = "from phaseguard.cli.app import out, err; print(out.width, err.width)"
-    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    # not a terminal, and nothing in the environment saying it is one (CI may set these)
+    told = {"COLUMNS", "FORCE_COLOR", "TTY_COMPATIBLE"}
+    env = {k: v for k, v in os.environ.items() if k not in told}
     piped = subprocess.run([sys.executable, "-c", show], capture_output=True, text=True, env=env)
     assert piped.stdout.split() == ["120", "120"]
     narrow = subprocess.run(
