@@ -112,9 +112,7 @@ class Measurements:
         value = None if row is None or index is None else row[index]
         if value is None:
             return 0.0 if metric.kind in ("rows", "units", "distinct") else None
-        # Parallel float sums (AVG, SUM) differ in the last bits from run to run;
-        # rounding keeps two reads of the same data equal, and verdicts stable.
-        return round(value, 9) if metric.kind == "aggregate" else value
+        return value
 
     def rows(self, table: str, date: dt.date) -> int:
         """Row count of a partition (0 when absent)."""

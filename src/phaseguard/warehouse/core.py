@@ -209,11 +209,18 @@ class Warehouse:
         """Read every metric of ``plan`` for every date of its range, in one query.
 
         Each row the statement returns is one partition: its metric values, then the probe's
-        index and the date. The rows are kept as they come (no copy per partition).
+        index and the date. The rows are kept as they come (no copy per partition), except
+        that aggregates are rounded to 9 decimals: parallel float sums (AVG, SUM) differ in
+        the last bits from run to run, and two reads of the same data must give equal
+        measurements and the same verdicts.
         """
         sql, params = self.measurement_sql(plan)
         rows = self._run(sql, params, plan.probes)
         keys = [probe.key for probe in plan.probes]
+        floats = [
+            [i for i, m in enumerate(probe.metrics) if m.kind == "aggregate"]
+            for probe in plan.probes
+        ]
         partitions: dict[dt.date, dict[str, Sequence[float | None]]] = {}
         for row in rows:
             day = row[-1]
@@ -222,7 +229,13 @@ class Warehouse:
             on_day = partitions.get(day)
             if on_day is None:
                 on_day = partitions[day] = {}
-            on_day[keys[int(row[-2])]] = row
+            src = int(row[-2])
+            if floats[src]:
+                row = tuple(
+                    round(v, 9) if i in floats[src] and v is not None else v
+                    for i, v in enumerate(row)
+                )
+            on_day[keys[src]] = row
         positions = {p.key: {m.key: i for i, m in enumerate(p.metrics)} for p in plan.probes}
         return Measurements(plan, partitions, positions)
 
