@@ -42,7 +42,7 @@ from .warehouse import mask_url
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
-MAX_CONCURRENT = 4
+MAX_CONCURRENT = 8
 REFRESH_SECONDS = 60
 MAX_QUERY = 512
 PARAMS = ("start", "end")

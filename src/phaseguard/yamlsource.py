@@ -135,7 +135,15 @@ def load_yaml(text: str, file: str) -> Source:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         raise ConfigError(f"YAML syntax error: {exc.problem or exc}", file=file, line=line) from exc
-    except yaml.YAMLError as exc:  # a reader error: a character YAML does not allow
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        line = text[: exc.position].count("\n") + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise ConfigError(
+            f"YAML syntax error: character U+{char:04X} is not allowed ({exc.reason})",
+            file=file,
+            line=line,
+        ) from exc
+    except yaml.YAMLError as exc:
         reason = " ".join(str(exc).split())[:200]
         raise ConfigError(f"YAML syntax error: {reason}", file=file) from exc
     source = Source(file=file, data=None)
