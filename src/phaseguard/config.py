@@ -7,7 +7,6 @@ health-score bands. Every error names the file, the line and the key.
 
 from __future__ import annotations
 
-import difflib
 import re
 import types
 import typing
@@ -476,6 +475,8 @@ def _known_keys(data: Any, loc: tuple[str | int, ...]) -> str:
     model = _model_at(data, loc[:-1])
     if model is None or not loc:
         return ""
+    import difflib  # only for an error
+
     keys = [field.alias or name for name, field in model.model_fields.items()]
     close = difflib.get_close_matches(str(loc[-1]), keys, n=1, cutoff=0.6)
     if close:
