@@ -96,6 +96,27 @@ def test_a_bug_exits_5_on_one_line_not_1(
     assert "--debug" in line
 
 
+def test_a_step_that_ends_the_process_is_not_go(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = MINI_CONFIG.replace(
+        "    depends_on: [ingest]\n", '    depends_on: [ingest]\n    step: {call: "sys:exit"}\n', 1
+    )
+    (project / "phaseguard.yml").write_text(text)
+    code, _, err = run(["run", "--date", "2026-01-01"], capsys)
+    assert code == 5  # sys.exit(date) used to end the process with 1: "go with warnings"
+    assert "ended by sys.exit(datetime.date(2026, 1, 1))" in err.strip().splitlines()[-1]
+
+
+def test_debug_shows_the_traceback_and_keeps_the_exit_code(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(["smoke", "9999-12-31", "--debug"], capsys)
+    assert code == 3
+    assert "Traceback" in err
+    assert err.strip().splitlines()[-1].startswith("error: bad start date 9999-12-31")
+
+
 def test_gate_exits_2_on_any_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (project / "phaseguard.yml").write_text(
         MINI_CONFIG.replace("min_present: 2}", "min_present: 2, zzz: 1}", 1)

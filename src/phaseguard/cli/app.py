@@ -12,6 +12,7 @@ import datetime as dt
 import gc
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from phaseguard.errors import EXIT_CODES, InternalError, PhaseguardError
+from phaseguard.errors import EXIT_CODES, INTERNAL_EXIT, InternalError, PhaseguardError
 from phaseguard.verdicts import DateVerdict, Level, Overall
 
 # typer's rich help joins an epilog's lines; "\b" keeps a paragraph's line breaks.
@@ -196,7 +197,11 @@ def _fail(message: str, code: int, *, gate: bool, args: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: any error -> one red line and its exit code, never 0 or 1."""
+    """Console entry point: any error -> one red line and its exit code, never 0 or 1.
+
+    ``--debug`` adds the traceback above that line; the exit code stays the same, so a
+    crash is never read as "go" even while debugging.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("PHASEGUARD_DEBUG") == "1"
     args = [a for a in args if a != "--debug"] or ["--help"]
@@ -206,33 +211,35 @@ def main(argv: list[str] | None = None) -> None:
         if "-h" in args or "--help" in args:
             _hide_flag_types(command)
         code = command.main(args=args, prog_name="phaseguard", standalone_mode=False)
-    except PhaseguardError as exc:
-        if debug:
-            raise
-        _fail(exc.message, exc.exit_code, gate=gate, args=args)
     except typer.Abort:
         err.print("[red]aborted[/]")
         sys.exit(130)
-    except typer.TyperException as exc:  # click usage errors: bad option, missing argument
+    except (Exception, SystemExit) as exc:
         if debug:
-            raise
-        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        _fail(f"{message} (see phaseguard --help)", 3, gate=gate, args=args)
-    except Exception as exc:  # a bug: never "go", one line unless --debug
-        if debug:
-            raise
-        internal = InternalError(exc)
-        _fail(
-            f"{internal.message} (run again with --debug for the traceback)",
-            internal.exit_code,
-            gate=gate,
-            args=args,
-        )
+            traceback.print_exc(file=sys.stderr)
+        message, code = _describe(exc)
+        _fail(message, code, gate=gate, args=args)
     if not isinstance(code, int):
         code = 0
     if gate and code not in (0, 1, 2):
         code = 2
     sys.exit(code)
+
+
+def _describe(exc: BaseException) -> tuple[str, int]:
+    """The one line and the exit code for an exception that ended a command."""
+    if isinstance(exc, PhaseguardError):
+        return exc.message, exc.exit_code
+    if isinstance(exc, typer.TyperException):  # click usage errors: bad option, missing argument
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        return f"{message} (see phaseguard --help)", 3
+    if isinstance(exc, SystemExit):  # code the command ran (a step) ended the process
+        return (
+            f"internal error: the command was ended by sys.exit({exc.code!r}) before it finished",
+            INTERNAL_EXIT,
+        )
+    internal = InternalError(exc)
+    return f"{internal.message} (run again with --debug for the traceback)", internal.exit_code
 
 
 def run() -> None:
