@@ -73,6 +73,8 @@ EVENTS_SCHEMES = ("sqlite:///", "postgresql://", "postgres://", "bigquery://")
 
 
 def _events_url(value: str | None) -> str | None:
+    if value == "":
+        raise ValueError("empty event store URL (leave events out for SQLite beside the config)")
     if value is not None and not value.startswith(EVENTS_SCHEMES):
         scheme = value.split(":", 1)[0] if ":" in value else value
         raise ValueError(

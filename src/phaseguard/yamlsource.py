@@ -212,12 +212,7 @@ class _Converter:
                 raise self.fail("a key must be a plain name", key_node, loc)
             key = str(key_node.value)
             if key in out:
-                raise ConfigError(
-                    "duplicate key",
-                    file=self.source.file,
-                    line=key_node.start_mark.line + 1,
-                    key=key,
-                )
+                raise self.fail("duplicate key", key_node, (*loc, key))
             self.source.lines[(*loc, key)] = key_node.start_mark.line + 1
             out[key] = self.convert(value_node, (*loc, key))
         # YAML merge keys: the mapping's own keys win over merged ones.
