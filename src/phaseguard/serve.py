@@ -13,14 +13,17 @@ is a 400 with a JSON ``error``, a warehouse that cannot answer a 503; nothing a 
 sends yields a traceback or a 500.
 
 Requests are served concurrently: each verifies through a Guard of its own (its own
-warehouse connection, because a DuckDB connection must not be used by two threads at once),
-at most MAX_CONCURRENT at a time, so a one-day request does not wait behind year-long ones.
+warehouse connection, because a DuckDB connection must not be used by two threads at once).
+At most MAX_LONG (2) requests longer than LONG_DAYS (31) dates verify at a time, the others
+wait for a slot, while shorter requests never wait: a one-day request is answered at once
+however many year-long ones are queued, and memory stays bounded.
 The warehouse is closed after each request so that the pipeline's own writers are never
 locked out of a DuckDB file by an idle dashboard.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import json
@@ -42,7 +45,8 @@ from .warehouse import mask_url
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
-MAX_CONCURRENT = 8
+LONG_DAYS = 31
+MAX_LONG = 2
 REFRESH_SECONDS = 60
 MAX_QUERY = 512
 PARAMS = ("start", "end")
@@ -82,7 +86,7 @@ class Dashboard(ThreadingHTTPServer):
         self.end = end
         self.config_path = config_path
         self.log = log
-        self.slots = threading.BoundedSemaphore(MAX_CONCURRENT)
+        self.long_slots = threading.BoundedSemaphore(MAX_LONG)
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
@@ -104,7 +108,8 @@ class Dashboard(ThreadingHTTPServer):
         """Verify the range on a connection of its own, releasing the warehouse afterwards."""
         guard = copy.copy(self.guard)  # shares config and store; opens its own warehouse
         guard._warehouse = None
-        with self.slots:
+        long = (end - start).days + 1 > LONG_DAYS
+        with self.long_slots if long else contextlib.nullcontext():
             try:
                 return guard.verify(start, end)
             finally:
