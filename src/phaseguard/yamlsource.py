@@ -108,8 +108,9 @@ def decode(data: bytes, file: str) -> str:
         raise ConfigError(
             "a NUL byte: the file is binary or UTF-16, not UTF-8 text", file=file, line=line
         )
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark is harmless
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ConfigError(
