@@ -239,6 +239,9 @@ class Config(Model):
 
     pipeline: str
     warehouse: str = "duckdb://warehouse.duckdb"
+    warehouse_lock_timeout: float = Field(
+        20.0, ge=0, le=3600, description="seconds to wait for a warehouse lock another process holds"
+    )
     events: str | None = Field(None, description="event store URL; default SQLite beside config")
     schedule: Schedule
     phases: list[Phase] = Field(min_length=1)
