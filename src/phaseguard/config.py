@@ -251,7 +251,10 @@ class Config(Model):
     pipeline: str
     warehouse: str = "duckdb://warehouse.duckdb"
     warehouse_lock_timeout: float = Field(
-        20.0, ge=0, le=3600, description="seconds to wait for a warehouse lock another process holds"
+        20.0,
+        ge=0,
+        le=3600,
+        description="seconds to wait for a warehouse lock another process holds",
     )
     events: str | None = Field(None, description="event store URL; default SQLite beside config")
     schedule: Schedule

@@ -96,8 +96,7 @@ def connect(
     except _driver_errors() as exc:
         if is_busy(exc):
             raise WarehouseBusyError(
-                f"warehouse busy: {mask_url(url)} is locked by another process: "
-                f"{first_line(exc)}",
+                f"warehouse busy: {mask_url(url)} is locked by another process: {first_line(exc)}",
                 url=mask_url(url),
             ) from exc
         raise WarehouseError(

@@ -166,9 +166,7 @@ class DuckDBDriver:
         cursor = self.conn.execute(sql, params or {})
         return cursor.fetchall() if cursor.description else []
 
-    def _execute_read_only(
-        self, sql: str, params: dict[str, Any] | None
-    ) -> list[tuple[Any, ...]]:
+    def _execute_read_only(self, sql: str, params: dict[str, Any] | None) -> list[tuple[Any, ...]]:
         self.conn.execute("BEGIN TRANSACTION READ ONLY")
         try:
             cursor = self.conn.execute(sql, params or {})

@@ -48,7 +48,9 @@ def _require_select(sql: str) -> None:
     except sqlglot.errors.ParseError:
         statements = []
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
-        raise WarehouseError("refused a statement that is not a SELECT on a read-only Spark session", sql=sql)
+        raise WarehouseError(
+            "refused a statement that is not a SELECT on a read-only Spark session", sql=sql
+        )
 
 
 class SparkDriver:
