@@ -120,9 +120,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from phaseguard.nba.demo import build_demo
-
     import phaseguard
+    from phaseguard.nba.demo import build_demo
 
     with tempfile.TemporaryDirectory(prefix="pg-failsafe-") as tmp:
         built = build_demo(Path(tmp) / "demo")

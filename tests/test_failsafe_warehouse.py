@@ -301,3 +301,13 @@ def test_a_write_through_a_read_only_warehouse_is_refused(project: Path) -> None
         pytest.raises(WarehouseError, match=r"warehouse write failed .*read-only"),
     ):
         guard.warehouse.insert_rows("proc.c", ["d", "v"], [(dt.date(2026, 1, 9), 1)])
+
+
+def test_a_bigquery_read_connection_runs_only_a_select(mini_bq: tuple[Path, str]) -> None:
+    """BigQuery has no read-only session: a dry run must say SELECT before a statement runs."""
+    config, url = mini_bq
+    with load(config, warehouse=url) as guard:
+        driver = guard.warehouse.driver
+        with pytest.raises(WarehouseError, match="refused a DELETE statement"):
+            driver.execute("DELETE FROM `out`.`grades` WHERE TRUE")
+        assert guard.verify(D1).dates[0].health == 100.0  # the data is still there
