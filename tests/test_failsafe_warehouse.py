@@ -311,3 +311,30 @@ def test_a_bigquery_read_connection_runs_only_a_select(mini_bq: tuple[Path, str]
         with pytest.raises(WarehouseError, match="refused a DELETE statement"):
             driver.execute("DELETE FROM `out`.`grades` WHERE TRUE")
         assert guard.verify(D1).dates[0].health == 100.0  # the data is still there
+
+
+@pytest.mark.postgres
+def test_a_postgres_table_lock_held_past_the_wait_is_busy(pg_url: str, tmp_path: Path) -> None:
+    """Today a check waits as long as another session holds a table lock."""
+    import threading
+
+    import psycopg
+
+    config = tmp_path / "phaseguard.yml"
+    config.write_text(
+        MINI_CONFIG.replace("pipeline: mini\n", "pipeline: mini\nwarehouse_lock_timeout: 0.5\n")
+    )
+    seed_mini(pg_url, tmp_path)
+    locker = psycopg.connect(pg_url)
+    locker.execute(b"LOCK TABLE out.grades IN ACCESS EXCLUSIVE MODE")
+    release = threading.Timer(3.0, locker.rollback)
+    release.start()
+    try:
+        started = time.monotonic()
+        with load(config, warehouse=pg_url) as guard, pytest.raises(WarehouseBusyError) as info:
+            guard.verify(D1)
+        assert time.monotonic() - started < 2.5
+        assert "locked by another session" in str(info.value)
+    finally:
+        release.join()
+        locker.close()

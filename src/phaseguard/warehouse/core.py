@@ -530,6 +530,11 @@ class Warehouse:
         try:
             self.driver.transaction(statements)
         except _driver_errors() as exc:
+            if is_busy(exc):  # PostgreSQL: a row or table lock held past lock_timeout
+                raise WarehouseBusyError(
+                    f"warehouse busy ({self.url}): locked by another session: {first_line(exc)}",
+                    url=self.url,
+                ) from exc
             raise WarehouseError(
                 f"warehouse write failed ({self.url}): {first_line(exc)}", url=self.url
             ) from exc
