@@ -7,7 +7,10 @@ they never run on incomplete upstream data. Other dates go on.
 
 Steps come from the config: a Python callable (``module:function``, called with the date
 and a :class:`StepContext`) or a shell command with ``{date}``. Transient step failures
-are retried with :func:`phaseguard.retry.retry`.
+are retried with :func:`phaseguard.retry.retry`. Gates read through a read-only
+connection; a callable step gets a write connection (``ctx.warehouse``) only while it
+runs, and a command step runs with no connection of phaseguard's open, so it can write
+the warehouse (a DuckDB file) itself.
 """
 
 from __future__ import annotations
