@@ -338,3 +338,15 @@ def test_a_postgres_table_lock_held_past_the_wait_is_busy(pg_url: str, tmp_path:
     finally:
         release.join()
         locker.close()
+
+
+def test_a_spark_read_session_sends_only_a_select(mini_spark_fresh: tuple[Path, str]) -> None:
+    """Spark SQL has no read-only session: a read connection refuses any other statement."""
+    config, url = mini_spark_fresh
+    with load(config, warehouse=url) as guard:
+        with pytest.raises(WarehouseError, match="not a SELECT"):
+            guard.warehouse.driver.execute("DROP TABLE out.grades")
+        assert guard.verify(D1).dates[0].health == 100.0  # the table is still there
+        with guard.writing():  # the runner's write connection still writes
+            guard.warehouse.insert_rows("proc.c", ["d", "v"], [(dt.date(2026, 1, 9), 1)])
+        assert guard.verify(D1).dates[0].health == 100.0  # and reads after it

@@ -90,15 +90,24 @@ class Guard:
         """Inside the block, :attr:`warehouse` is a write connection, opened on first use
         and closed when the block ends (a step of the runner that writes).
 
-        The read connection is closed first: DuckDB holds a file in one mode per process,
-        and a writer elsewhere waits for every reader to let go.
+        A DuckDB read connection is closed first (DuckDB holds a file in one mode per
+        process); on the other backends it is kept for after the block (a local Spark
+        session that stopped would forget its tables).
         """
-        self.close()
+        self.release()
+        reader, self._warehouse = self._warehouse, None
         self._writing = True
         try:
             yield
         finally:
             self._writing = False
+            self.close()
+            self._warehouse = reader
+
+    def release(self) -> None:
+        """Close the connection if it holds a lock that a writer elsewhere would wait for
+        (a DuckDB file); other backends' read sessions hold none between statements."""
+        if self._warehouse is not None and self._warehouse.dialect == "duckdb":
             self.close()
 
     @cached_property

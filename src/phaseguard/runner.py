@@ -144,7 +144,7 @@ def _run_step(step: Step, date: dt.date, ctx: StepContext) -> None:
         return
     assert step.command is not None
     # A command step may write the warehouse itself: phaseguard holds no lock meanwhile.
-    ctx.guard.close()
+    ctx.guard.release()
     argv = [part.replace("{date}", date.isoformat()) for part in shlex.split(step.command)]
     try:
         done = subprocess.run(
@@ -346,7 +346,7 @@ def backfill(
         )
     )
     runs: dict[dt.date, DateRun] = {}
-    guard.close()  # the steps' writers must not wait for this read connection
+    guard.release()  # the steps' writers must not wait for this read connection
     if jobs <= 1 or guard_factory is None:
         for day in todo:
             runs[day] = runner.run_date(day, from_phase=from_phase)
