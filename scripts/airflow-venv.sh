@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds .venv-airflow: a virtualenv holding Apache Airflow and phaseguard (editable, from this
+# repository) that tests/test_airflow.py runs the example DAGs in with dag.test(). Airflow has
+# its own venv so that its pins (SQLAlchemy, FastAPI, ...) never hold back the main venv's
+# resolve. Airflow's per-release constraints file is not on PyPI, so only Airflow itself is
+# pinned; its own requirements resolve from PyPI (Python 3.10-3.13).
+# Idempotent: a venv whose Airflow is this version and imports phaseguard's operator is left alone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${AIRFLOW_VENV:-.venv-airflow}"
+AIRFLOW_VERSION="${AIRFLOW_VERSION:-3.3.2}"
+if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" - "$AIRFLOW_VERSION" 2>/dev/null <<'PY'; then
+import importlib.metadata, sys
+import phaseguard.integrations.airflow  # Airflow and phaseguard both import
+sys.exit(importlib.metadata.version("apache-airflow") != sys.argv[1])
+PY
+  exit 0
+fi
+python3 -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check \
+  "apache-airflow==$AIRFLOW_VERSION" -e .
