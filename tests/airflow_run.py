@@ -15,7 +15,8 @@ recorded as blocked that many times for the run's date, then creates an override
 an operator would by ``phaseguard override``, so the sensor sees upstream hold mid-wait.
 
 The last line on stdout is ``RESULT <json>``: per run, the run's state, every task's state,
-the XComs the tasks pushed and the gate decisions recorded for the date during the run.
+the XComs the tasks pushed and the gate decisions recorded for the date during the run; and
+the DAG files that did not parse, with Airflow's error.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import os
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 
@@ -115,15 +117,10 @@ def main() -> None:
     db.initdb()
     migrated = time.monotonic() - clock
     bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-    if bag.import_errors:
-        print(
-            "RESULT "
-            + json.dumps({"import_errors": {str(k): v for k, v in bag.import_errors.items()}})
-        )
-        return
     runs = [_run(bag.dags[spec["dag"]], spec) for spec in specs]
     result = {
         "runs": runs,
+        "import_errors": {Path(k).name: v for k, v in bag.import_errors.items()},
         "db_seconds": round(migrated, 2),
         "seconds": round(time.monotonic() - clock, 2),
     }

@@ -67,10 +67,11 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     broken = work / "broken.yml"
     broken.write_text("pipeline: x\nphases: [\n")
     specs = json.loads(json.dumps(list(SCENARIOS.values())).replace("{broken}", str(broken)))
-    dags = work / "dags"  # the example DAG file, and one more for the bad date template
+    dags = work / "dags"  # the example DAG file, and two that get an argument wrong
     dags.mkdir()
     (dags / "nba_props_dag.py").symlink_to(DAGS / "nba_props_dag.py")
-    (dags / "nba_props_ts.py").write_text(TS_DAG)
+    (dags / "nba_props_ts.py").write_text(_gate_dag("nba_props_ts", 'date="{{ ts }}"'))
+    (dags / "nba_props_typo.py").write_text(_gate_dag("nba_props_typo", "on_block='skpi'"))
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(work / "airflow-home"),
@@ -96,19 +97,24 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-40:])
         raise AssertionError(f"the Airflow runner failed (exit {done.returncode}):\n{tail}")
     result = json.loads(lines[-1][len("RESULT ") :])
-    assert "import_errors" not in result, result
     runs = dict(zip(SCENARIOS, result["runs"], strict=True))
     print(f"Airflow runner: {time.monotonic() - started:.1f} s for {len(runs)} runs")
-    return {"runs": runs, "log": done.stdout + done.stderr}
+    return {
+        "runs": runs,
+        "log": done.stdout + done.stderr,
+        "import_errors": result["import_errors"],
+    }
 
 
-TS_DAG = """
+def _gate_dag(dag_id: str, arguments: str) -> str:
+    """A DAG file holding one PhaseguardGateOperator called with ``arguments``."""
+    return f"""
 import pendulum
 from airflow.sdk import DAG
 from phaseguard.integrations.airflow import PhaseguardGateOperator
 
-with DAG("nba_props_ts", schedule=None, start_date=pendulum.datetime(2025, 10, 21, tz="UTC")):
-    PhaseguardGateOperator(task_id="phase5_gate", phase="phase5", date="{{ ts }}")
+with DAG({dag_id!r}, schedule=None, start_date=pendulum.datetime(2025, 10, 21, tz="UTC")):
+    PhaseguardGateOperator(task_id="phase5_gate", phase="phase5", {arguments})
 """
 
 
@@ -200,3 +206,9 @@ def test_a_date_that_is_not_yyyy_mm_dd_fails_the_gate(airflow: dict[str, Any]) -
         "phase5_gate: gate phase5: bad date '2026-01-13T00:00:00+00:00': expected YYYY-MM-DD"
         in airflow["log"]
     )
+
+
+def test_the_example_parses_and_a_bad_on_block_fails_the_parse(airflow: dict[str, Any]) -> None:
+    assert set(airflow["import_errors"]) == {"nba_props_typo.py"}
+    error = airflow["import_errors"]["nba_props_typo.py"]
+    assert "phase5_gate: on_block is 'skpi'; expected 'skip' or 'fail'" in error

@@ -107,6 +107,11 @@ def _check_on_block(value: str, task_id: str) -> OnBlock:
     raise UsageError(f"{task_id}: on_block is {value!r}; expected 'skip' or 'fail'")
 
 
+def _log_allowed(log: Any, decision: Decision) -> None:
+    """An open gate at INFO; open with warnings or on an override at WARNING."""
+    (log.info if decision.status == "open" else log.warning)("%s", decision.message)
+
+
 class _GateTask:
     """What the operator and the sensor share: the templated fields and the decision."""
 
@@ -117,7 +122,7 @@ class _GateTask:
     warehouse: str | None
     log: Any
 
-    def _decide(self, context: Any) -> Decision:
+    def _decide(self) -> Decision:
         """The gate's decision; a PhaseguardError fails the task at once, without retries."""
         try:
             return decide(self.phase, self.date, config=self.config, warehouse=self.warehouse)
@@ -175,13 +180,13 @@ class PhaseguardGateOperator(_GateTask, BaseOperator):  # type: ignore[misc]
             on_block = _check_on_block(self.on_block, self.task_id)
         except UsageError as exc:
             raise AirflowFailException(exc.message) from None
-        decision = self._decide(context)
+        decision = self._decide()
         data = decision_dict(decision)
         self._push(context, data)
         if decision.allowed:
-            self.log.info("gate %s: %s: %s", self.phase, decision.status.upper(), decision.message)
+            _log_allowed(self.log, decision)
             return data
-        self.log.error("gate %s: %s", self.phase, decision.message)
+        self.log.error("%s", decision.message)
         if on_block == "fail":
             raise AirflowFailException(decision.message)
         raise AirflowSkipException(decision.message)
@@ -224,11 +229,11 @@ class PhaseguardGateSensor(_GateTask, BaseSensorOperator):  # type: ignore[misc]
 
     def poke(self, context: Any) -> Any:
         """One decision: done (with the decision as XCom) when the gate lets the phase run."""
-        decision = self._decide(context)
+        decision = self._decide()
         if decision.allowed:
-            self.log.info("gate %s: %s: %s", self.phase, decision.status.upper(), decision.message)
+            _log_allowed(self.log, decision)
             return PokeReturnValue(is_done=True, xcom_value=decision_dict(decision))
-        self.log.info("gate %s: still blocked: %s", self.phase, decision.message)
+        self.log.info("%s; poking again in %s s", decision.message, self.poke_interval)
         return PokeReturnValue(is_done=False)
 
 
