@@ -7,6 +7,7 @@ next to a copy of the example config.
 from __future__ import annotations
 
 import datetime as dt
+import random
 import shutil
 import time
 from dataclasses import dataclass
@@ -49,8 +50,18 @@ class BuiltDemo:
         return [fault for fault in self.plan.faults if not flagged.intersection(fault.dates)]
 
 
+def existing(directory: Path) -> list[str]:
+    """What a demo build in ``directory`` would replace: its warehouse, its event log."""
+    found = [WAREHOUSE_FILE] if (directory / WAREHOUSE_FILE).exists() else []
+    return found + ([".phaseguard/"] if (directory / ".phaseguard").exists() else [])
+
+
 def build_demo(directory: Path, *, scale: int = 1, seed: int = 7, faults: bool = True) -> BuiltDemo:
-    """Write the example config and a fresh season warehouse into ``directory``."""
+    """Write the example config and a fresh season warehouse into ``directory``.
+
+    It replaces the warehouse and the event log there (see :func:`existing`); the
+    ``demo`` command asks for ``--force`` first.
+    """
     started = time.perf_counter()
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "phaseguard.yml"
@@ -95,7 +106,9 @@ def backfill_story(built: BuiltDemo, *, seed: int = 7) -> Story:
     and is down for the first 20 minutes of the run, on a virtual clock shared with the
     retries (a season of 60-second back-offs takes seconds). The first backfill leaves the
     date the outage swallowed FAILED, with its gap in the ledger; the second, after the
-    outage, finishes it: a backfill is resumable and skips COMPLETE dates.
+    outage, finishes it: a backfill is resumable and skips COMPLETE dates. Every random
+    draw (the server's faults, the retries' jitter) comes from ``seed``: the same seed tells
+    the same story.
     """
     clock = VirtualClock()
     faults = FaultModel(
@@ -111,13 +124,14 @@ def backfill_story(built: BuiltDemo, *, seed: int = 7) -> Story:
             clock=clock,
             client=bdl_client(DEMO_KEY, base_url=server.url),
             timeout=2.0,
+            rng=random.Random(f"demo-scraper-{seed}"),
         )
         try:
             with load(built.config_path, warehouse=url) as guard:
                 decisions = tuple(
                     guard.gate(gate).decide(day) for gate, day in GATE_DATES + BREAKER_DATES
                 )
-                runner = Runner(guard, sleep=clock.sleep)
+                runner = Runner(guard, sleep=clock.sleep, rng=random.Random(f"demo-steps-{seed}"))
                 first = backfill(guard, first_day, last_day, runner=runner)
                 clock.advance_to(clock() + 3600)  # the next run, an hour later
                 second = backfill(guard, first_day, last_day, runner=runner)
