@@ -113,17 +113,21 @@ def test_incomplete_box_scores_stop_run_at_phase3_with_one_alert(
             "phase5": "skipped",
             "phase6": "skipped",
         }
-    assert "CRITICAL opened: phase3 BLOCKED" in errs[0] and "games covered" in errs[0]
+    assert "CRITICAL opened: phase3 BLOCKED" in errs[0]
+    assert "games covered" in errs[0]
     assert "CRITICAL" not in errs[1]
     with load(demo.config_path, warehouse=f"duckdb://{demo.warehouse_path}") as guard:
         sent = guard.store.query(kind="alert_sent")
         gaps = guard.gaps(HEALTHY, HEALTHY)[HEALTHY]
         ran = guard.store.query(kind="phase_ran")
-    assert len(sent) == 1 and sent[0].date == HEALTHY  # stderr sink; Slack is off
-    assert sent[0].phase == "phase3" and sent[0].details["alert_status"] == "opened"
+    assert len(sent) == 1
+    assert sent[0].date == HEALTHY
+    assert sent[0].phase == "phase3"
+    assert sent[0].details["alert_status"] == "opened"
     assert {e.phase for e in ran} == {"phase2"}  # phase 3 never ran
     missing = half_the_games.games(HEALTHY)[1::2]
-    assert gaps[0]["source"] == "bdl+nbac" and len(gaps[0]["missing"]) == len(missing)
+    assert gaps[0]["source"] == "bdl+nbac"
+    assert len(gaps[0]["missing"]) == len(missing)
 
 
 def test_phase3_gate_checks_coverage_and_freshness_before_it_runs(demo: BuiltDemo) -> None:
@@ -157,7 +161,8 @@ def test_gamebook_fills_the_games_bdl_lost(demo: BuiltDemo) -> None:
             steps.configure()
         run_phase("phase3", PARTIAL, guard.warehouse)
         kinds = [e.kind for e in guard.store.query()]
-    assert "boxscores_fallback" in kinds and "data_gap" not in kinds
+    assert "boxscores_fallback" in kinds
+    assert "data_gap" not in kinds
     assert count(url, sql_games.format(SUMMARY), PARTIAL) == scheduled  # phase 3 is whole
 
 
@@ -202,8 +207,10 @@ def test_deploy_check_offline_lists_the_gcp_probes_as_skipped(
     cfg = ["-c", str(demo.config_path), "--warehouse", f"duckdb://{demo.warehouse_path}"]
     code, out, _ = cli(["deploy-check", "--offline", *cfg], capsys)
     assert code == 0
-    assert "grading-readiness-monitor" in out and "17 skipped (offline)" in out
-    assert "nbac_gamebook_player_stats" in out and "0 missing" in out
+    assert "grading-readiness-monitor" in out
+    assert "17 skipped (offline)" in out
+    assert "nbac_gamebook_player_stats" in out
+    assert "0 missing" in out
 
 
 def test_deploy_check_without_infrastructure_lists_drift(
@@ -214,9 +221,12 @@ def test_deploy_check_without_infrastructure_lists_drift(
     url = f"duckdb://{demo.warehouse_path}"
     with connect(url) as wh:
         wh.create_table("nba_raw.old_scrape", {"game_date": "DATE"})
-    code, out, _ = cli(["deploy-check", "-c", str(tmp_path / "bare.yml"), "--warehouse", url], capsys)
+    code, out, _ = cli(
+        ["deploy-check", "-c", str(tmp_path / "bare.yml"), "--warehouse", url], capsys
+    )
     assert code == 0
-    assert "nba_raw.old_scrape" in out and "1 drift" in out
+    assert "nba_raw.old_scrape" in out
+    assert "1 drift" in out
 
 
 HEALTH_CONFIG = """\
@@ -248,7 +258,8 @@ def test_a_phase_left_failing_by_its_step_alerts_once(tmp_path: Path) -> None:
         sent = guard.store.query(kind="alert_sent")
     assert [r.phases[0].status for r in runs] == ["unhealthy", "unhealthy"]
     assert "rows_exist" in runs[0].phases[0].message or "rows" in runs[0].phases[0].message
-    assert len(sent) == 1 and sent[0].phase == "ingest"
+    assert len(sent) == 1
+    assert sent[0].phase == "ingest"
 
 
 # --- #14 rough edges ------------------------------------------------------------------------
@@ -259,7 +270,8 @@ def test_demo_refuses_to_replace_a_warehouse_without_force(
 ) -> None:
     (tmp_path / "nba_props.duckdb").write_bytes(b"mine")
     code, _, err = cli(["demo", "--dir", str(tmp_path), "--verify-only"], capsys)
-    assert code == 3 and "--force" in err
+    assert code == 3
+    assert "--force" in err
     assert (tmp_path / "nba_props.duckdb").read_bytes() == b"mine"
 
 
@@ -281,19 +293,20 @@ def test_override_without_user_names_the_by_option(
     cfg = ["-c", str(demo.config_path)]
     args = ["override", "phase5", "--date", "2026-01-21", "--reason", "known", *cfg]
     code, _, err = cli(args, capsys)
-    assert code == 3 and "--by" in err
+    assert code == 3
+    assert "--by" in err
 
 
 def test_events_kind_unknown_is_a_usage_error(
     demo: BuiltDemo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = cli(["events", "--kind", "bogus", "-c", str(demo.config_path)], capsys)
-    assert code == 3 and "bogus" in err and "gate_blocked" in err
+    assert code == 3
+    assert "bogus" in err
+    assert "gate_blocked" in err
 
 
-def test_run_without_steps_says_so_once(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_run_without_steps_says_so_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "phaseguard.yml").write_text(MINI_CONFIG)
     seed_mini(f"duckdb://{tmp_path / 'mini.duckdb'}", tmp_path)
     _, out, err = cli(["run", "--date", str(D1), "-c", str(tmp_path / "phaseguard.yml")], capsys)
@@ -321,7 +334,8 @@ def test_retry_attempts_name_their_date_and_phase(tmp_path: Path) -> None:
             phase="phase2",
         )
     attempts = [e for e in events if e.kind == "retry_attempt"]
-    assert attempts and all(e.date == day and e.phase == "phase2" for e in attempts)
+    assert attempts
+    assert all(e.date == day and e.phase == "phase2" for e in attempts)
 
 
 def test_python_api_takes_string_dates(demo: BuiltDemo) -> None:
