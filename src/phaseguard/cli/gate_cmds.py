@@ -92,12 +92,16 @@ def override(
     from phaseguard.overrides import parse_duration
 
     who = by or os.environ.get("USER", "")
-    if not who.strip():
-        raise UsageError("override needs --by WHO: who lets the gate pass ($USER is not set)")
+
+    def need_who() -> None:
+        if not who.strip():
+            raise UsageError("override needs --by WHO: who decides ($USER is not set)")
+
     with _guard(config, None) as guard:
         if target == "revoke":
             if not override_id:
                 raise UsageError("override revoke needs the override id")
+            need_who()
             revoked = guard.overrides.revoke(override_id, who)
             out.print(f"revoked override {revoked.id} of {revoked.gate} for {revoked.date}")
             return
@@ -108,9 +112,9 @@ def override(
             raise UsageError("override needs --date YYYY-MM-DD")
         if not reason.strip():
             raise UsageError("override needs --reason: say why the gate may be passed")
-        made = guard.overrides.create(
-            target, parse_date(date), reason, who, parse_duration(expires)
-        )
+        day, duration = parse_date(date), parse_duration(expires)
+        need_who()
+        made = guard.overrides.create(target, day, reason, who, duration)
     out.print(
         f"🔓 override [bold]{made.id}[/]: gate {made.gate} may pass {made.date} until "
         f"{made.expires_at:%Y-%m-%d %H:%M} UTC (by {escape(made.by)}: {escape(made.reason)})"
