@@ -25,7 +25,7 @@ from phaseguard.events import Event
 from phaseguard.nba import steps
 from phaseguard.nba.analytics import SUMMARY
 from phaseguard.nba.bdl_server import FaultModel, VirtualClock, serve
-from phaseguard.nba.demo import BuiltDemo, backfill_story, build_demo
+from phaseguard.nba.demo import BuiltDemo, backfill_story, build_demo, tonight_story
 from phaseguard.nba.processors import run_phase
 from phaseguard.nba.schema import SCHEMA
 from phaseguard.nba.scraper import TABLE, bdl_client, scrape_box_scores
@@ -128,6 +128,24 @@ def test_incomplete_box_scores_stop_run_at_phase3_with_one_alert(
     missing = half_the_games.games(HEALTHY)[1::2]
     assert gaps[0]["source"] == "bdl+nbac"
     assert len(gaps[0]["missing"]) == len(missing)
+
+
+def test_demo_tonight_stops_at_phase3_then_heals(demo: BuiltDemo) -> None:
+    night = tonight_story(demo)
+    assert [p.status for p in night.runs[0].phases] == [
+        "unhealthy",
+        "blocked",
+        "skipped",
+        "skipped",
+        "skipped",
+    ]
+    assert all(p.status == "ran" for p in night.runs[1].phases)
+    day = demo.plan.last_date
+    assert night.alerts == (
+        (f"phase3 BLOCKED for {day}", "opened"),
+        (f"phase3 gate resolved for {day}", "resolved"),
+    )
+    assert night.missing == 6  # 12 games scheduled, every second one left out
 
 
 def test_phase3_gate_checks_coverage_and_freshness_before_it_runs(demo: BuiltDemo) -> None:

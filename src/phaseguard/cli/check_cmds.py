@@ -170,7 +170,22 @@ def demo(
     _draw_receipt(told.second)
     out.print(
         f"\nAPI: {told.api_requests} requests, {told.api_faults} faults injected, "
-        f"{told.retries} retried attempts; {told.alerts_sent} alerts sent. "
+        f"{told.retries} retried attempts; {told.alerts_sent} alerts sent."
+    )
+    from phaseguard.nba.demo import tonight_story
+
+    night = tonight_story(built)
+    out.print(
+        f"\n[bold]Tonight[/] ({night.date}): the API answers 200 OK with half the games "
+        "(the seeds' root cause #1), and NBA.com's gamebook is not out yet:"
+    )
+    for label, run in zip(("tonight", "next night"), night.runs, strict=True):
+        steps_told = ", ".join(f"{p.phase} {p.status}" for p in run.phases)
+        out.print(f"  {label}: {steps_told}")
+    for title, status in night.alerts:
+        out.print(f"  alert {escape(status)}: {escape(title)}")
+    out.print(
+        f"  the gap ledger kept {night.missing} missing games for the next night. "
         f"Events: [cyan]phaseguard events -c {built.config_path}[/]"
     )
 

@@ -18,11 +18,13 @@ from phaseguard.guard import load
 from phaseguard.nba import steps
 from phaseguard.nba.bdl_server import FaultModel, VirtualClock, serve
 from phaseguard.nba.scraper import bdl_client
-from phaseguard.runner import Receipt, Runner, backfill
+from phaseguard.runner import DateRun, Receipt, Runner, backfill
 from phaseguard.verdicts import Level, RangeVerdict
 from phaseguard.warehouse import connect
 
+from .analytics import GAMEBOOK
 from .faults import Fault
+from .schema import SCHEMA
 from .season import SeasonPlan, season_plan
 
 CONFIG = Path(__file__).with_name("phaseguard.yml")
@@ -148,3 +150,61 @@ def backfill_story(built: BuiltDemo, *, seed: int = 7) -> Story:
         alerts_sent=sum(1 for e in events if e.kind == "alert_sent"),
         retries=sum(1 for e in events if e.kind == "retry_attempt"),
     )
+
+
+@dataclass(frozen=True)
+class Tonight:
+    """The seeds' real symptom, live: the API answers 200 with half the games, then heals.
+
+    Attributes:
+        date: the night's game date.
+        runs: the night's run (stopped at phase 3) and the next night's (whole).
+        alerts: the alerts about that date, in order: ``(title, status)``.
+        missing: the games the gap ledger kept for the next night.
+    """
+
+    date: dt.date
+    runs: tuple[DateRun, DateRun]
+    alerts: tuple[tuple[str, str], ...]
+    missing: int
+
+
+def tonight_story(built: BuiltDemo, *, seed: int = 7) -> Tonight:
+    """Run the season's last date as tonight's run through an API that drops half its games.
+
+    NBA.com's gamebook is not out yet (its partition is emptied), so nothing fills the gap:
+    phase 2 is left FAIL, the 2 -> 3 gate blocks phase 3 and alerts once, and the missing
+    games stay in the gap ledger. The next night the API answers whole: the date runs to
+    the end and the incident resolves.
+    """
+    day = built.plan.last_date
+    url = f"duckdb://{built.warehouse_path.resolve()}"
+    clock = VirtualClock()
+    runs: list[DateRun] = []
+    missing = 0
+    with load(built.config_path, warehouse=url) as guard:
+        columns = tuple(SCHEMA[GAMEBOOK])
+        guard.warehouse.replace_partition(GAMEBOOK, "game_date", day, columns, [])
+        runner = Runner(guard, sleep=clock.sleep, rng=random.Random(f"demo-tonight-{seed}"))
+        for faults in (FaultModel(incomplete_dates=(day,)), FaultModel()):
+            with serve(api_key=DEMO_KEY, faults=faults, clock=clock, seed=seed) as server:
+                steps.configure(
+                    sleep=clock.sleep,
+                    clock=clock,
+                    client=bdl_client(DEMO_KEY, base_url=server.url),
+                    timeout=2.0,
+                    rng=random.Random(f"demo-tonight-{seed}"),
+                )
+                try:
+                    runs.append(runner.run_date(day))
+                finally:
+                    steps.configure()
+            if not runs[1:]:
+                ledger = guard.gaps(day, day).get(day, [])
+                missing = sum(len(g.get("missing", ())) for g in ledger)
+        sent = [e for e in guard.store.query(kind="alert_sent") if e.date == day]
+    alerts = tuple(
+        (str(e.details.get("title", "")), str(e.details.get("alert_status", "")))
+        for e in sorted(sent, key=lambda e: e.time)
+    )
+    return Tonight(day, (runs[0], runs[1]), alerts, missing)
