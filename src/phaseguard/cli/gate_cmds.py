@@ -153,7 +153,8 @@ EVENT_KINDS = (
     "alert_sent", "alert_failed", "alert_dropped", "alert_status",
     "retry_attempt", "retry_succeeded", "retry_exhausted", "retry_gave_up",
     "retry_budget_exceeded", "phase_ran", "phase_failed", "phase_unhealthy",
-    "backfill_started", "backfill_finished", "boxscores_incomplete", "boxscores_fallback",
+    "backfill_started", "backfill_finished", "pipeline_error", "data_gap",
+    "boxscores_incomplete", "boxscores_fallback",
 )  # fmt: skip
 """The kinds phaseguard and its worked example record (``events --kind``)."""
 
