@@ -183,8 +183,10 @@ def tonight_story(built: BuiltDemo, *, seed: int = 7) -> Tonight:
     runs: list[DateRun] = []
     missing = 0
     with load(built.config_path, warehouse=url) as guard:
-        columns = tuple(SCHEMA[GAMEBOOK])
-        guard.warehouse.replace_partition(GAMEBOOK, "game_date", day, columns, [])
+        with guard.writing():
+            guard.warehouse.replace_partition(
+                GAMEBOOK, "game_date", day, tuple(SCHEMA[GAMEBOOK]), []
+            )
         runner = Runner(guard, sleep=clock.sleep, rng=random.Random(f"demo-tonight-{seed}"))
         for faults in (FaultModel(incomplete_dates=(day,)), FaultModel()):
             with serve(api_key=DEMO_KEY, faults=faults, clock=clock, seed=seed) as server:
