@@ -39,7 +39,8 @@ Warehouse.measure = _counted  # type: ignore[method-assign]
 
 def _load(path: Path) -> Any:
     spec = importlib.util.spec_from_file_location("definitions", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -78,7 +78,13 @@ def phase6(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 assets = [phase2, phase3, phase4, phase5, phase6]
 checks = phaseguard_asset_checks(
     CONFIG,
-    assets={"phase2": phase2, "phase3": phase3, "phase4": phase4, "phase5": phase5, "phase6": phase6},
+    assets={
+        "phase2": phase2,
+        "phase3": phase3,
+        "phase4": phase4,
+        "phase5": phase5,
+        "phase6": phase6,
+    },
 )
 
 defs = dg.Definitions(assets=assets, asset_checks=checks, executor=dg.in_process_executor)

@@ -29,7 +29,6 @@ Dagster is imported only in this module (``pip install 'phaseguard[dagster]'``).
 # No ``from __future__ import annotations``: Dagster reads the ``context`` annotation of a
 # check function as a class, not as a string.
 import datetime as dt
-import os
 import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -277,7 +276,7 @@ def _gate_results(
 
 
 def phaseguard_asset_checks(
-    config: str | os.PathLike[str],
+    config: str | Path,
     *,
     assets: Mapping[str, AssetRef],
     warehouse: str | None = None,
@@ -307,10 +306,10 @@ def phaseguard_asset_checks(
     """
     cfg, base_dir = config_module.load(config)
     known = [p.name for p in cfg.phases]
-    for phase in assets:
-        if phase not in known:
+    for name in assets:
+        if name not in known:
             raise ConfigError(
-                f"unknown phase {phase!r} in assets= (phases: {', '.join(known)})",
+                f"unknown phase {name!r} in assets= (phases: {', '.join(known)})",
                 file=str(config),
                 key="assets",
             )
@@ -359,15 +358,14 @@ def _criteria_checks(
         for c in checks
     ]
 
-    @dg.multi_asset_check(
+    def evaluate(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
+        yield from evaluator.criteria(context, phase, made)
+
+    return dg.multi_asset_check(
         name=f"phaseguard_{phase}_criteria",
         specs=[c.spec for c in made],
         description=f"phaseguard: the criteria of {phase}, one query per partition",
-    )
-    def _criteria(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
-        yield from evaluator.criteria(context, phase, made)
-
-    return _criteria
+    )(evaluate)
 
 
 def _gate_checks(
@@ -398,15 +396,14 @@ def _gate_checks(
         for c in checks
     ]
 
-    @dg.multi_asset_check(
+    def evaluate(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
+        yield from evaluator.gate(context, gate, made)
+
+    return dg.multi_asset_check(
         name=f"phaseguard_{gate}_gate",
         specs=[c.spec for c in made],
         description=f"phaseguard: the gate of {gate}, one decision per partition",
-    )
-    def _gate(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
-        yield from evaluator.gate(context, gate, made)
-
-    return _gate
+    )(evaluate)
 
 
 __all__ = ["partition_date", "phaseguard_asset_checks"]
