@@ -191,6 +191,14 @@ UNPARTITIONED = textwrap.dedent(
          "description": e.description}
         for e in result.get_asset_check_evaluations()
     ]
+    regions = dg.StaticPartitionsDefinition(["east"])
+
+    @dg.asset(partitions_def=regions)
+    def by_region() -> None: ...
+
+    checks = phaseguard_asset_checks(config, assets={"phase4": by_region}, criteria=False)
+    result = dg.materialize([by_region, *checks], partition_key="east", raise_on_error=False)
+    out["static"] = [e.description for e in result.get_asset_check_evaluations()]
     print(json.dumps(out))
     """
 )
@@ -211,6 +219,10 @@ def test_bad_mapping_and_unpartitioned_runs_say_so_in_one_line(demo, tmp_path: P
     assert (check["passed"], check["severity"]) == (False, "ERROR")
     assert "need a daily-partitioned asset" in check["description"]
     assert "\n" not in check["description"]
+    assert out["static"] == [
+        "processors: phase5 gate BLOCKED: partition key 'east' is not a date (YYYY-MM-DD): "
+        "phaseguard checks need daily partitions"
+    ]
 
 
 def test_a_missing_dagster_venv_fails_loudly_naming_the_script(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Dagster: phaseguard's criteria and gates as asset checks on the assets a user maps to phases.
 
 :func:`phaseguard_asset_checks` reads the config once and returns Dagster asset checks
-(https://docs.dagster.io/guides/test/asset-checks), one per (phase, criterion):
+(``AssetCheckSpec`` / ``multi_asset_check``), one per (phase, criterion):
 
 - **criteria**: each criterion of a mapped phase is a check on that phase's asset, named after
   the criterion (``games_covered``, ``processors``). It runs after the asset materializes and
@@ -36,7 +36,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import dagster as dg
+try:
+    import dagster as dg
+except ImportError as _missing:  # one clear line instead of "No module named dagster"
+    raise ImportError(
+        "phaseguard.integrations.dagster needs Dagster: pip install 'phaseguard[dagster]'"
+    ) from _missing
 
 from phaseguard import config as config_module
 from phaseguard.checks import check_name
@@ -87,7 +92,7 @@ def _spec(
     with warnings.catch_warnings():
         # partitions_def on a check spec is a Dagster "preview" API; it is what makes the
         # UI show one result per partition, and it is pinned by the dagster extra.
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", dg.PreviewWarning)
         return dg.AssetCheckSpec(
             name,
             asset=asset,
