@@ -199,12 +199,36 @@ UNPARTITIONED = textwrap.dedent(
     checks = phaseguard_asset_checks(config, assets={"phase4": by_region}, criteria=False)
     result = dg.materialize([by_region, *checks], partition_key="east", raise_on_error=False)
     out["static"] = [e.description for e in result.get_asset_check_evaluations()]
+
+    days = dg.DailyPartitionsDefinition(start_date="2026-01-01")
+
+    @dg.asset(partitions_def=days)
+    def upstream() -> None: ...
+
+    @dg.asset(partitions_def=days, deps=[upstream])
+    def downstream() -> None: ...
+
+    checks = phaseguard_asset_checks(
+        config, assets={"phase4": upstream}, warehouse="duckdb://missing.duckdb"
+    )
+    result = dg.materialize(
+        [upstream, downstream, *checks], partition_key="2026-01-13", raise_on_error=False
+    )
+    out["down"] = {
+        "materialized": sorted(
+            e.asset_key.to_user_string() for e in result.get_asset_materialization_events()
+        ),
+        "checks": {
+            e.check_name: [e.passed, e.severity.value, e.description]
+            for e in result.get_asset_check_evaluations()
+        },
+    }
     print(json.dumps(out))
     """
 )
 
 
-def test_bad_mapping_and_unpartitioned_runs_say_so_in_one_line(demo, tmp_path: Path) -> None:
+def test_bad_mapping_partitions_or_warehouse_fail_closed_in_one_line(demo, tmp_path: Path) -> None:
     script = tmp_path / "unpartitioned.py"
     script.write_text(UNPARTITIONED)
     out = run_in_dagster(demo, [str(script)])
@@ -223,6 +247,16 @@ def test_bad_mapping_and_unpartitioned_runs_say_so_in_one_line(demo, tmp_path: P
         "processors: phase5 gate BLOCKED: partition key 'east' is not a date (YYYY-MM-DD): "
         "phaseguard checks need daily partitions"
     ]
+    # A warehouse that does not answer: the gate fails closed (its on_warehouse_error), and
+    # phase 4's criterion fails too; neither is a traceback.
+    down = out["down"]
+    assert down["materialized"] == ["upstream"]
+    gate = down["checks"]["phase5_gate_processors"]
+    assert gate[:2] == [False, "ERROR"]
+    assert "phase5 BLOCKED for 2026-01-13: the warehouse could not be reached" in gate[2]
+    criterion = down["checks"]["processors"]
+    assert criterion[:2] == [False, "ERROR"]
+    assert "missing.duckdb" in criterion[2]
 
 
 def test_a_missing_dagster_venv_fails_loudly_naming_the_script(tmp_path: Path) -> None:

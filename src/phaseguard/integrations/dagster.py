@@ -259,7 +259,8 @@ def _gate_results(
     extra: dict[str, Any] = {"gate": decision.gate, "decision": decision.status}
     if decision.override is not None:
         extra["override"] = decision.override.id
-    if len(decision.verdicts) != len(criteria):
+    labels = [v.check for v in decision.verdicts]
+    if labels != [c.label for c in criteria]:
         # Not a verdict per criterion: the warehouse did not answer (one ERROR verdict).
         for criterion in criteria:
             yield dg.AssetCheckResult(
