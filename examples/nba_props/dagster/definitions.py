@@ -38,7 +38,7 @@ season = dg.DailyPartitionsDefinition(start_date="2025-10-21", end_date="2026-04
 def run_step(context: dg.AssetExecutionContext, phase: str) -> dg.MaterializeResult:
     """Run ``phase``'s step for the partition's date; a partial crash is reported, not raised."""
     date: dt.date = partition_date(context)
-    with phaseguard.load(CONFIG) as guard:
+    with phaseguard.load(CONFIG) as guard, guard.writing():  # a write connection for the step
         step = getattr(steps, phase)
         try:
             rows = step(date, StepContext(guard, phase, date))
