@@ -8,11 +8,8 @@ alerts, and events as a row of plain values.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from .events import Event
@@ -54,12 +51,6 @@ class PendingAlert(NamedTuple):
     attempts: int
     created_at: str
     last_error: str
-
-
-def fallback_spool_path(identity: str) -> Path:
-    """The spool in the temp directory of the store named ``identity`` (its URL or path)."""
-    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"phaseguard-spool-{digest}.jsonl"
 
 
 def iso_utc(moment: dt.datetime) -> str:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import re
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+
+from phaseguard.redact import redact
 
 
 class Driver(Protocol):
@@ -189,11 +190,11 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
 
 
 def mask_url(url: str) -> str:
-    """The URL with any password replaced by ``***``, safe to print."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    """The URL with every credential replaced by ``***``, safe to print (``redact.redact``)."""
+    return redact(url)
 
 
 def first_line(exc: BaseException) -> str:
     """The first line of an error's message (drivers' messages run to many lines)."""
     text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
+    return redact(text.splitlines()[0])
