@@ -266,10 +266,11 @@ class EventStore:
         successful ``record`` inserts the spooled events first, ignoring ids already stored,
         so none is lost or doubled.
         """
+        errors: tuple[type[BaseException], ...] = (*self._errors, StoreError)
         try:
             self.flush_spool()
             self._insert_events([event_row(event)])
-        except (*self._errors, StoreError):
+        except errors:
             self._spool(json.dumps(event_row(event)))
 
     def keep_pending(self, row: PendingAlert) -> None:
