@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from .events import Event
+from .redact import redact
 
 
 class OverrideRow(NamedTuple):
@@ -61,7 +62,10 @@ def iso_utc(moment: dt.datetime) -> str:
 
 
 def event_row(event: Event) -> tuple[Any, ...]:
-    """``event`` as the row of the events table (details as JSON, times ISO UTC)."""
+    """``event`` as the row of the events table (details as JSON, times ISO UTC).
+
+    URL credentials are masked here, so no event anywhere (store, spool) keeps one.
+    """
     return (
         event.id,
         iso_utc(event.time),
@@ -70,8 +74,8 @@ def event_row(event: Event) -> tuple[Any, ...]:
         event.pipeline,
         event.phase,
         event.date.isoformat() if event.date else None,
-        event.message,
-        json.dumps(event.details, default=str, sort_keys=True),
+        redact(event.message),
+        redact(json.dumps(event.details, default=str, sort_keys=True)),
         event.host,
         event.pid,
     )
