@@ -16,6 +16,8 @@ import dataclasses
 import datetime as dt
 import importlib.util
 import json
+import math
+import os
 import sys
 import threading
 import time
@@ -26,7 +28,7 @@ from typing import Any, Literal
 
 import httpx
 
-from .errors import ConfigError, StoreError
+from .errors import ConfigError, StoreError, UsageError
 from .events import Event as _Event
 from .events import Recorder
 from .records import IncidentRow, PendingAlert, iso_utc
@@ -254,6 +256,24 @@ DEFAULT_DEADLINE = 5.0
 """Seconds a command spends waiting on alert delivery, all sinks and all alerts together."""
 
 
+def default_deadline() -> float:
+    """The delivery deadline: ``$PHASEGUARD_ALERT_DEADLINE`` seconds, else ``DEFAULT_DEADLINE``.
+
+    Raises:
+        UsageError: the variable is not a finite number of seconds >= 0.
+    """
+    raw = os.environ.get("PHASEGUARD_ALERT_DEADLINE", "").strip()
+    if not raw:
+        return DEFAULT_DEADLINE
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < math.inf:
+        raise UsageError(f"PHASEGUARD_ALERT_DEADLINE: {raw!r} is not a number of seconds >= 0")
+    return value
+
+
 class _Job:
     """One delivery (one alert to one sink) running in a daemon thread of its own.
 
@@ -302,7 +322,8 @@ class Notifier:
         http_timeout: seconds per HTTP request (cut shorter by the deadline).
         attempts: tries per delivery; connect errors, timeouts, 429 and 5xx are retried.
         backoff: seconds before the second try, doubled before each next one.
-        deadline: seconds this notifier waits on sinks in all (default 5).
+        deadline: seconds this notifier waits on sinks in all; default
+            ``$PHASEGUARD_ALERT_DEADLINE``, else 5.
         sleep: how to wait between tries (injected in tests).
         clock: the current time (injected in tests).
         pipeline: the pipeline named in events.
@@ -320,7 +341,7 @@ class Notifier:
         http_timeout: float = 5.0,
         attempts: int = 3,
         backoff: float = 0.5,
-        deadline: float = DEFAULT_DEADLINE,
+        deadline: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
         pipeline: str = "",
@@ -338,11 +359,13 @@ class Notifier:
         self._timeout = http_timeout
         self._attempts = max(1, attempts)
         self._backoff = backoff
-        self._budget = max(0.0, deadline)
+        self._deadline = default_deadline() if deadline is None else max(0.0, deadline)
+        self._budget = self._deadline
         self._sleep = sleep
         self._clock = clock
         self._pipeline = pipeline
         self._background: list[_Job] = []
+        self._late: list[tuple[_Job, PendingAlert]] = []
         self._any_wait = False
         self._lock = threading.Lock()
         self._secrets = [getattr(s, "url", "") for s in sinks] + [
@@ -447,10 +470,15 @@ class Notifier:
         self._wait(jobs)
         deliveries = []
         for job in jobs:
+            late = not job.done.is_set()
             delivery = self._finish_job(job)
             deliveries.append(delivery)
             if not delivery.ok:
-                self._keep(job, delivery)
+                row = self._keep(job, delivery)
+                if late and row is not None:
+                    # Still trying: if it gets through before the command ends, unkeep it.
+                    with self._lock:
+                        self._late.append((job, row))
         return deliveries
 
     def retry_pending(self, *, max_age: dt.timedelta = dt.timedelta(days=1)) -> list[Delivery]:
@@ -489,15 +517,40 @@ class Notifier:
         """
         with self._lock:
             jobs, self._background = self._background, []
-        if not jobs:
+            late, self._late = self._late, []
+        if not jobs and not late:
             return []
         # Only a command that waits for alerts of its own waits for these, within the deadline.
         extra = self._budget if self._any_wait else 0.0
         started = time.monotonic()
-        for job in jobs:
+        for job in [*jobs, *(job for job, _ in late)]:
             job.done.wait(max(0.0, started + extra - time.monotonic()))
         self._budget = max(0.0, self._budget - (time.monotonic() - started))
+        for job, row in late:
+            self._unkeep_if_delivered(job, row)
         return [self._settle(job) for job in jobs]
+
+    def _unkeep_if_delivered(self, job: _Job, row: PendingAlert) -> None:
+        """A delivery that passed the deadline but then got through is not kept to re-send."""
+        outcome = job.outcome if job.done.is_set() else None
+        if outcome is None or outcome.error is not None or self._store is None:
+            return
+        try:
+            removed = self._store.remove_pending(row.id)
+        except StoreError:
+            return  # kept: sent again later, twice rather than never
+        if removed:
+            self._event(
+                "alert_sent",
+                "info",
+                f"alert sent to {job.sink.label} after the deadline",
+                job.alert,
+                sink_kind=job.sink.kind,
+                sink_name=job.sink.name,
+                attempts=outcome.attempts,
+                status_code=outcome.status_code,
+                alert_status=job.alert.status,
+            )
 
     def _claim(self, max_age: dt.timedelta) -> list[_Job]:
         store = self._require_store()
@@ -536,10 +589,10 @@ class Notifier:
             )
         return delivery
 
-    def _keep(self, job: _Job, delivery: Delivery) -> None:
+    def _keep(self, job: _Job, delivery: Delivery) -> PendingAlert | None:
         """Keep a failed delivery for ``retry_pending``; a store that is down gets it spooled."""
         if self._store is None:
-            return
+            return None
         row = PendingAlert(
             id=uuid.uuid4().hex,
             sink=job.key,
@@ -549,6 +602,7 @@ class Notifier:
             last_error=delivery.error or "",
         )
         self._store.keep_pending(row)
+        return row
 
     def _start(self, sink: AnySink, alert: Alert) -> _Job:
         key = self._keys[self.sinks.index(sink)]
@@ -557,7 +611,9 @@ class Notifier:
             job = _Job(sink, key, alert, lambda: self._attempt_all(sink, alert, None))
             job._main()
             return job
-        until = time.monotonic() + self._budget
+        # A delivery may go on trying for one whole deadline in its thread; the command
+        # waits only for what is left of its own (``_wait``), then keeps what is not through.
+        until = time.monotonic() + self._deadline
         job = _Job(sink, key, alert, lambda: self._attempt_all(sink, alert, until))
         job.thread.start()
         return job

@@ -24,7 +24,8 @@ MASK = "***"
 _SECRET_NAME = (
     r"[\w.\-]*(?:pass(?:word)?|pwd|token|key|secret|sig(?:nature)?|auth|credential|session)[\w.\-]*"
 )
-_SECRET_PAIR = re.compile(rf"(?i)(?<![\w.\-])({_SECRET_NAME})(=)([^&\s'\"<>,;]+)")
+# The value runs to the next separator; a trailing ':' '.' or ')' is the sentence's, not its.
+_SECRET_PAIR = re.compile(rf"(?i)(?<![\w.\-])({_SECRET_NAME})(=)([^&\s'\"<>,;]*[^&\s'\"<>,;:.)\]])")
 # scheme://userinfo@host...: the userinfo runs to the last '@' before the end of the word.
 _URL = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)(\S+)")
 _ANSI = re.compile(
