@@ -375,15 +375,18 @@ class Notifier:
             self._background.extend(jobs)
 
     def finish(self) -> list[Delivery]:
-        """Collect the background re-sends: record each, and keep again the undelivered.
+        """End one command: collect the background re-sends, record each, keep again the
+        undelivered; the next command (a long-lived process's next request) gets a new
+        deadline.
 
-        Waits for them no longer than the deadline allows: a command that had nothing of its
-        own to send spent nothing of it, but a hanging sink still cannot hold it past it.
+        Waits for them no longer than the deadline allows, and only if the command waited
+        for alerts of its own: one with nothing to send does not wait on a hanging sink.
         """
         with self._lock:
             jobs, self._background = self._background, []
             late, self._late = self._late, []
         if not jobs and not late:
+            self._budget, self._any_wait = self._deadline, False
             return []
         # Only a command that waits for alerts of its own waits for these, within the deadline.
         extra = self._budget if self._any_wait else 0.0
@@ -393,7 +396,9 @@ class Notifier:
         self._budget = max(0.0, self._budget - (time.monotonic() - started))
         for job, row in late:
             self._unkeep_if_delivered(job, row)
-        return [self._settle(job) for job in jobs]
+        settled = [self._settle(job) for job in jobs]
+        self._budget, self._any_wait = self._deadline, False
+        return settled
 
     def _unkeep_if_delivered(self, job: _Job, row: PendingAlert) -> None:
         """A delivery that passed the deadline but then got through is not kept to re-send."""

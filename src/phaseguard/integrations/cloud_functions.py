@@ -148,7 +148,10 @@ class GateFunction:
         """The gate's decision for ``date``; the guard is reloaded after a failure."""
         with self._lock:
             try:
-                return self.guard().gate(self.phase).decide(date)
+                guard = self.guard()
+                decision = guard.gate(self.phase).decide(date)
+                guard.notifier.finish()  # one request, one alert deadline (alerts.Notifier)
+                return decision
             except BaseException:
                 self._drop_guard()
                 raise
