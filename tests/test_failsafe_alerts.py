@@ -442,16 +442,17 @@ def test_report_and_deploy_check_mask_a_postgres_password(
     project: Path, pg_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     seed_mini(pg_url, project)
-    # Trust authentication ignores the password; it must still never be shown. (libpq wants
-    # an '@' in a password %-encoded; the unencoded one is the unreachable test's above.)
+    # Trust authentication ignores the password; it must still never be shown. An '@' typed
+    # in a password is the userinfo's (libpq alone would take "ss@127.0.0.1" as the host).
     base, _, rest = pg_url.partition("@")
-    url = f"{base}:p%40ss@{rest}?password=hunter2"
+    url = f"{base}:p@ss@{rest}?password=hunter2"
     code, _, err = run(["report", str(D1), "-o", "report.html", "--warehouse", url], capsys)
     assert code == 0, err
     html = (project / "report.html").read_text()
     _, header, _ = run(["deploy-check", "--warehouse", url], capsys)
     for output in (html, header):
         assert "hunter2" not in output
+        assert "p@ss" not in output
         assert "p%40ss" not in output
     assert "password=***" in html
 

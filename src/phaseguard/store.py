@@ -175,7 +175,10 @@ class EventStore:
         else:
             import psycopg
 
-            conn = psycopg.connect(str(self._pg_url), autocommit=True, connect_timeout=10)
+            from .warehouse.drivers import encode_userinfo
+
+            url = encode_userinfo(str(self._pg_url))
+            conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
             try:
                 with conn.transaction(), conn.cursor() as cur:
                     # Concurrent CREATE TABLE IF NOT EXISTS can collide in Postgres' catalog.

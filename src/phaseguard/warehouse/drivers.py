@@ -141,7 +141,7 @@ class PostgresDriver:
     def __init__(self, url: str) -> None:
         import psycopg
 
-        self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        self.conn = psycopg.connect(encode_userinfo(url), autocommit=True, connect_timeout=10)
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         with self.conn.cursor() as cursor:
@@ -192,6 +192,23 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
 def mask_url(url: str) -> str:
     """The URL with every credential replaced by ``***``, safe to print (``redact.redact``)."""
     return redact(url)
+
+
+def encode_userinfo(url: str) -> str:
+    """``url`` with its password %-encoded when it holds ``@``, ``/`` or ``#`` as typed.
+
+    libpq splits ``postgresql://etl:p@ss@host/db`` at the first ``@`` (host ``ss@host``);
+    the userinfo ends at the last ``@`` before the query, as ``redact`` reads it too.
+    """
+    from urllib.parse import quote
+
+    scheme, sep, rest = url.partition("://")
+    head = rest.split("?", 1)[0]
+    at = head.rfind("@")
+    user, colon, password = head[: max(at, 0)].partition(":")
+    if not sep or at < 0 or not colon or "/" in user or not any(c in password for c in "@/#"):
+        return url
+    return f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}{rest[at:]}"
 
 
 def first_line(exc: BaseException) -> str:
