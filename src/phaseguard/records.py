@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from .events import Event
-from .redact import redact
+from .redact import clean, redact
 
 
 class OverrideRow(NamedTuple):
@@ -64,7 +64,8 @@ def iso_utc(moment: dt.datetime) -> str:
 def event_row(event: Event) -> tuple[Any, ...]:
     """``event`` as the row of the events table (details as JSON, times ISO UTC).
 
-    URL credentials are masked here, so no event anywhere (store, spool) keeps one.
+    URL credentials are masked and control characters stripped here, so no event anywhere
+    (store, spool) keeps a password or a terminal escape.
     """
     return (
         event.id,
@@ -74,7 +75,7 @@ def event_row(event: Event) -> tuple[Any, ...]:
         event.pipeline,
         event.phase,
         event.date.isoformat() if event.date else None,
-        redact(event.message),
+        redact(clean(event.message, newlines=True)),
         redact(json.dumps(event.details, default=str, sort_keys=True)),
         event.host,
         event.pid,
