@@ -15,6 +15,7 @@ severity or resolves, never on every re-check.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from .alerts import AlertCheck
 from .assess import Selected, judge
 from .config import Check, Config, RowsExist
 from .config import Gate as GateConfig
-from .errors import GateBlocked, StoreError, WarehouseError
+from .errors import GateBlocked, PhaseguardError, StoreError, WarehouseError
 from .events import Event
 from .plan import build_plan
 from .redact import clean
@@ -96,7 +97,8 @@ class Gate:
         Alerts kept from earlier runs are re-sent in the background meanwhile; the alert
         goes out before the decision is recorded, so a store that is down cannot stop it.
         """
-        self.guard.notifier.resend_pending()
+        with contextlib.suppress(PhaseguardError):  # a sink misconfigured says so in _alert
+            self.guard.notifier.resend_pending()
         decision = self._evaluate(date)
         if decision.status == "blocked":
             override = self._active_override(date)
