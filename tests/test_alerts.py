@@ -175,7 +175,7 @@ def test_incident_alerts_once_per_transition(
     hook_body = server.bodies("/hook")[0]
     assert hook_body == alert_to_json(opened)
     assert hook_body["date"] == "2026-01-18"
-    assert [h for p, _, h in server.posts if p == "/hook"][0]["x-token"] == "t0k3n"
+    assert next(h for p, _, h in server.posts if p == "/hook")["x-token"] == "t0k3n"
     assert "CRITICAL opened: Phase 5 BLOCKED" in capsys.readouterr().err
 
     assert notifier.track(GATE, DAY, "critical", make_alert) is None  # the same state again
