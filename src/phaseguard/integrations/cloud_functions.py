@@ -150,11 +150,14 @@ class GateFunction:
             try:
                 guard = self.guard()
                 decision = guard.gate(self.phase).decide(date)
-                guard.notifier.finish()  # one request, one alert deadline (alerts.Notifier)
-                return decision
             except BaseException:
                 self._drop_guard()
                 raise
+            # A warm instance must not hold a DuckDB file's lock between messages: the
+            # pipeline's writer would wait for it. (Other backends hold no lock.)
+            guard.notifier.finish()  # one request, one alert deadline (alerts.Notifier)
+            guard.release()
+            return decision
 
     def _drop_guard(self) -> None:
         if self._guard is not None:
