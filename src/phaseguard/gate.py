@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from .alerts import AlertCheck
-from .assess import Selected, judge
+from .assess import Selected, as_date, judge
 from .config import Check, Config, RowsExist
 from .config import Gate as GateConfig
 from .errors import GateBlocked, PhaseguardError, StoreError, WarehouseError
@@ -97,6 +97,7 @@ class Gate:
         Alerts kept from earlier runs are re-sent in the background meanwhile; the alert
         goes out before the decision is recorded, so a store that is down cannot stop it.
         """
+        date = as_date(date)
         with contextlib.suppress(PhaseguardError):  # a sink misconfigured says so in _alert
             self.guard.notifier.resend_pending()
         decision = self._evaluate(date)
