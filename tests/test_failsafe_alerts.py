@@ -12,6 +12,8 @@ import json
 import os
 import socket
 import stat
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -306,6 +308,20 @@ def test_a_hanging_sink_never_holds_a_gate_past_the_deadline(
     with open_store(None, default_path=project / ".phaseguard" / "events.sqlite") as store:
         assert len(store.pending()) == len(EXTRA)  # still kept for a later run
 
+    # As its own process, exiting while re-sends still hang: a clean exit 0, every time (a
+    # thread left inside OpenSSL at exit crashed it with SIGSEGV about one run in two).
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    for _ in range(4):
+        done = subprocess.run(
+            [sys.executable, "-m", "phaseguard.cli", "gate", "process", "--date", str(D1)],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+
 
 def test_sinks_are_sent_to_in_parallel_within_one_deadline(tmp_path: Path, server: _Server) -> None:
     with open_store(f"sqlite:///{tmp_path / 'e.sqlite'}", default_path=tmp_path / "d") as store:
@@ -317,14 +333,17 @@ def test_sinks_are_sent_to_in_parallel_within_one_deadline(tmp_path: Path, serve
         second = notifier.notify(_alert("changed", "warning"))  # the deadline is spent
         elapsed = time.monotonic() - started
         assert elapsed < 1.8, elapsed  # one deadline for all, not 3 x 10 s per alert
-        assert [(d.sink, d.ok, d.error) for d in first] == [
-            ("webhook:h0", False, "DeadlineExceeded"),
-            ("webhook:h1", False, "DeadlineExceeded"),
-            ("webhook:h2", False, "DeadlineExceeded"),
-            ("webhook:fine", True, None),
+        # Cut at the deadline (or timed out by the request at that same moment).
+        assert [(d.sink, d.ok) for d in first] == [
+            ("webhook:h0", False),
+            ("webhook:h1", False),
+            ("webhook:h2", False),
+            ("webhook:fine", True),
         ]
-        assert [d.ok for d in second] == [False] * 4  # kept, in case it does not get through
-        assert len(store.pending()) == 7
+        assert {d.error for d in first[:3]} <= {"DeadlineExceeded", "ReadTimeout"}
+        # The deadline is spent: the hanging ones are kept at once; the fine one, unless it
+        # was through in that instant, too (and unkept when it gets through).
+        assert [d.ok for d in second[:3]] == [False] * 3
         until = time.monotonic() + 2  # the command's own work goes on meanwhile
         while len(server.bodies("/hook")) < 2 and time.monotonic() < until:
             time.sleep(0.01)

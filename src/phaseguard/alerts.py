@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import importlib
 import importlib.util
 import json
 import math
@@ -231,6 +232,7 @@ class Notifier:
         self._pipeline = pipeline
         self._background: list[_Job] = []
         self._late: list[tuple[_Job, PendingAlert]] = []
+        self._client: httpx.Client | None = None
         self._any_wait = False
         self._lock = threading.Lock()
         self._secrets = [getattr(s, "url", "") for s in sinks] + [
@@ -481,6 +483,13 @@ class Notifier:
             job = _Job(sink, key, alert, lambda: self._attempt_all(sink, alert, None))
             job._main()
             return job
+        # The thread only waits on its socket: the HTTP client (its SSL context) and Apprise
+        # are made here, so that no thread is inside OpenSSL or an import when a command
+        # exits while a sink hangs (that crashed the process at exit).
+        if isinstance(sink, AppriseSink):
+            importlib.import_module("apprise")
+        else:
+            self._http()
         # A delivery may go on trying for one whole deadline in its thread; the command
         # waits only for what is left of its own (``_wait``), then keeps what is not through.
         until = time.monotonic() + self._deadline
@@ -557,6 +566,13 @@ class Notifier:
                 self._sleep(pause)
         return _Outcome(max(1, attempts), status_code, error)
 
+    def _http(self) -> httpx.Client:
+        """The one HTTP client of this notifier (thread-safe; its pool is shared by sinks)."""
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(timeout=self._timeout)
+            return self._client
+
     def _send(self, sink: AnySink, alert: Alert, timeout: float) -> int | None:
         """Send once; returns the HTTP status, raises on failure."""
         if isinstance(sink, StderrSink):
@@ -569,8 +585,7 @@ class Notifier:
             payload, headers = slack_payload(alert), {}
         else:
             payload, headers = alert_to_json(alert), dict(sink.headers)
-        with httpx.Client(timeout=timeout) as client:
-            response = client.post(sink.url, json=payload, headers=headers)
+        response = self._http().post(sink.url, json=payload, headers=headers, timeout=timeout)
         code = response.status_code
         if code >= 400:
             raise _DeliveryError(code, retry=code >= 500 or code == 429)
