@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from phaseguard.errors import EXIT_CODES, INTERNAL_EXIT, InternalError, PhaseguardError
+from phaseguard.redact import shown
 from phaseguard.verdicts import DateVerdict, Level, Overall
 
 # typer's rich help joins an epilog's lines; "\b" keeps a paragraph's line breaks.
@@ -190,9 +191,9 @@ def _fail(message: str, code: int, *, gate: bool, args: list[str]) -> None:
         if any(a in ("json", "--format=json", "-fjson") for a in args):
             import json
 
-            data = {"status": "blocked", "allowed": False, "message": message, "error": True}
+            data = {"status": "blocked", "allowed": False, "message": shown(message), "error": True}
             sys.stdout.write(json.dumps(data, indent=2) + "\n")
-    err.print(f"[red]error:[/] {escape(message)}")
+    err.print(f"[red]error:[/] {escape(shown(message))}")
     sys.exit(code)
 
 
