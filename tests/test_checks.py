@@ -10,7 +10,7 @@ from conftest import MINI_CONFIG
 from phaseguard.assess import judge, phase_checks
 from phaseguard.checks import grade
 from phaseguard.config import Thresholds, parse
-from phaseguard.plan import ROWS, SCHEDULE, Measurements, Metric, Plan
+from phaseguard.plan import HORIZON, ROWS, SCHEDULE, Measurements, Metric, Plan
 from phaseguard.verdicts import Level, Overall, PhaseVerdict, Verdict, combine, exit_code, overall
 
 DAY = dt.date(2026, 1, 15)
@@ -20,7 +20,8 @@ CONFIG = parse(MINI_CONFIG)
 def measured(values: dict[tuple[str, str], float], scheduled: int = 10) -> Measurements:
     plan = Plan(DAY, DAY, ())
     cells: dict[tuple[str, dt.date], dict[str, float | None]] = {
-        (SCHEDULE, DAY): {ROWS.key: scheduled, Metric("units", "game_id").key: scheduled}
+        (SCHEDULE, DAY): {ROWS.key: scheduled, Metric("units", "game_id").key: scheduled},
+        (HORIZON, DAY + dt.timedelta(days=30)): {ROWS.key: 1},  # the schedule is loaded on
     }
     for (table, metric), value in values.items():
         cells.setdefault((table, DAY), {})[metric] = value
@@ -34,7 +35,7 @@ def verify(values: dict[tuple[str, str], float], scheduled: int = 10) -> dict[st
 
 HEALTHY = {
     ("box", "rows"): 260,
-    ("box", "units:game_id"): 10,
+    ("coverage:box", "covered:game_id"): 10,
     ("A", "rows"): 1,
     ("B", "rows"): 1,
     ("C", "rows"): 1,
@@ -82,7 +83,7 @@ def test_nothing_scheduled_is_na_never_fail() -> None:
 
 
 def test_empty_table_fails_rows_exist_and_names_it() -> None:
-    phases = verify({**HEALTHY, ("box", "rows"): 0, ("box", "units:game_id"): 0})
+    phases = verify({**HEALTHY, ("box", "rows"): 0, ("coverage:box", "covered:game_id"): 0})
     verdict = phases["ingest"].verdicts[0]
     assert verdict.level is Level.FAIL
     assert verdict.details["empty"] == ["box"]
@@ -163,7 +164,7 @@ def test_smoke_uses_existence_and_quorum_only() -> None:
     kinds = {group.name: [c.kind for c in group.checks] for group in selection}
     assert kinds == {"ingest": ["rows_exist"], "process": ["quorum"], "predict": ["rows_exist"]}
     result = judge(
-        CONFIG, measured({**HEALTHY, ("box", "units:game_id"): 1}), selection, mode="smoke"
+        CONFIG, measured({**HEALTHY, ("coverage:box", "covered:game_id"): 1}), selection, mode="smoke"
     )
     assert all(p.level is Level.PASS for p in result.dates[0].phases)
 
@@ -178,7 +179,7 @@ def test_freshness_pre_flight_check() -> None:
 
     def verdict(hours_old: float | None) -> Level:
         values = {} if hours_old is None else {("box", metric): now.timestamp() - hours_old * 3600}
-        days, _ = Days.of_schedule(measured(values), "units:game_id", now)
+        days, _ = Days.of_schedule(measured(values), CONFIG.schedule, now)
         return prepare(check, CONFIG, ["box"]).judge(days)[0].level
 
     assert verdict(1) is Level.PASS

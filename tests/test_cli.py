@@ -70,7 +70,7 @@ def test_verify_lists_failing_checks_with_observed_and_expected(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, out, _ = run(["verify", "2026-01-01", "2026-01-04"], capsys)
-    assert "unit_coverage(box): 33% (1/3) — expected >= 90% excellent" in out
+    assert "unit_coverage(box): 33% (1/3); missing 2: g21, g22 — expected >= 90% excellent" in out
 
 
 def test_criteria_markdown(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .checks import Days, Prepared, nothing_scheduled, prepare
+from .checks import Days, Prepared, nothing_scheduled, prepare, unproven_off_days
 from .config import SMOKE_KINDS, Check, Config, RowsExist
 from .errors import UsageError
-from .plan import Measurements, Metric, build_plan
+from .plan import Measurements, build_plan
 from .verdicts import (
+    ERROR,
     EXCELLENT,
     NA,
     PASS,
@@ -98,14 +99,25 @@ def judge(
         PhaseVerdict(name, NA, tuple(nothing_scheduled(c.name) for c in checks))
         for name, checks in prepared
     )
-    days, scheduled = Days.of_schedule(measurements, Metric("units", config.schedule.unit).key, now)
+    days, scheduled = Days.of_schedule(measurements, config.schedule, now)
     best = PASS if mode == "smoke" else EXCELLENT  # a smoke test says PASS or FAIL
     by_phase = [_judge_phase(name, checks, days, best) for name, checks in prepared]
     judged = zip(*by_phase, strict=True)
+    plan_dates = measurements.plan.dates
+    unproven = unproven_off_days(
+        measurements,
+        config.schedule,
+        [day for day, units in zip(plan_dates, scheduled, strict=True) if not units],
+    )
     dates: list[DateVerdict] = []
-    for day, units in zip(measurements.plan.dates, scheduled, strict=True):
+    for day, units in zip(plan_dates, scheduled, strict=True):
         if not units:
-            dates.append(DateVerdict(day, 0, off_day, None, Overall.NA))
+            error = unproven.get(day)
+            if error is None:
+                dates.append(DateVerdict(day, 0, off_day, None, Overall.NA))
+            else:
+                phases = tuple(PhaseVerdict(name, ERROR, (error,)) for name, _ in prepared)
+                dates.append(DateVerdict(day, 0, phases, None, Overall.FAILED))
             continue
         phases = next(judged, ())
         score = health_score(phases, scores)
@@ -120,7 +132,7 @@ def judge(
     scores_seen = [d.health for d in dates if d.health is not None]
     plan = measurements.plan
     return RangeVerdict(
-        start=plan.start,
+        start=plan.first or plan.start,
         end=plan.end,
         dates=tuple(dates),
         health=round(sum(scores_seen) / len(scores_seen), 1) if scores_seen else None,

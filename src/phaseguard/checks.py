@@ -28,11 +28,12 @@ from .config import (
     Ratio,
     RowsExist,
     RowsPerUnit,
+    Schedule,
     Thresholds,
     UnitCoverage,
 )
-from .plan import SCHEDULE, Measurements, Metric
-from .verdicts import ACCEPTABLE, EXCELLENT, FAIL, NA, PASS, Level, Verdict
+from .plan import COVERED, HORIZON, SCHEDULE, Measurements, Metric, coverage_key
+from .verdicts import ACCEPTABLE, ERROR, EXCELLENT, FAIL, NA, PASS, Level, Verdict
 
 
 class Days:
@@ -52,21 +53,28 @@ class Days:
         self.dates = list(dates)
         self.scheduled = list(scheduled)  # units scheduled on each date
         self.now = now
+        self.measurements = measurements
         self._on = [measurements.on(day) for day in self.dates]
         self._positions = measurements.positions
         self._rows: dict[str, list[float]] = {}
 
     @classmethod
     def of_schedule(
-        cls, measurements: Measurements, unit: str, now: dt.datetime
+        cls, measurements: Measurements, schedule: Schedule, now: dt.datetime
     ) -> tuple[Days, list[int]]:
         """The plan's dates that have something scheduled, and the units on every plan date.
 
-        ``unit`` is the schedule's :attr:`Metric.key` of units (e.g. ``units:game_id``).
+        A schedule table's units come from its probe; a calendar expects one unit on each
+        date it names.
         """
         dates = measurements.plan.dates
         every = cls(measurements, dates, [0] * len(dates), now)
-        scheduled = [int(n or 0) for n in every.values(SCHEDULE, unit)]
+        weekdays = schedule.weekdays
+        if weekdays is not None:
+            scheduled = [int(day.weekday() in weekdays) for day in dates]
+        else:
+            unit = Metric("units", schedule.unit or "").key
+            scheduled = [int(n or 0) for n in every.values(SCHEDULE, unit)]
         busy = [(day, n) for day, n in zip(dates, scheduled, strict=True) if n]
         return cls(measurements, [d for d, _ in busy], [n for _, n in busy], now), scheduled
 
@@ -84,6 +92,11 @@ class Days:
         if index is None:
             return [None] * len(self._on)
         return [row[index] if (row := on.get(key)) else None for on in self._on]
+
+    def texts(self, key: str) -> list[str | None]:
+        """The text a probe returned on each date (a coverage probe's first missing units)."""
+        text = self.measurements.text
+        return [text(key, day) for day in self.dates]
 
 
 def tiers(t: Thresholds) -> tuple[tuple[Level, float], ...]:
@@ -219,14 +232,24 @@ class RowsExistCheck(Prepared):
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         super().__init__(check, config, phase_tables)
         assert isinstance(check, RowsExist)
-        self.tables = tuple(check.tables or phase_tables)
-        self.expected = "rows in " + ("every table" if len(self.tables) > 1 else self.tables[0])
+        self.any_of = check.any_of is not None
+        self.tables = tuple(check.any_of or check.tables or phase_tables)
+        if self.any_of:
+            self.expected = "rows in any of " + ", ".join(self.tables)
+        else:
+            self.expected = "rows in " + ("every table" if len(self.tables) > 1 else self.tables[0])
 
     def judge(self, days: Days) -> list[Verdict]:
         name, expected = self.name, self.expected
+        columns = zip(*[days.rows(key) for key in self.tables], strict=True)
+        if self.any_of:
+            return [
+                Verdict(name, PASS if any(counts) else FAIL, counts, expected, False, self)
+                for counts in columns
+            ]
         return [
             Verdict(name, FAIL if 0 in counts else PASS, counts, expected, False, self)
-            for counts in zip(*[days.rows(key) for key in self.tables], strict=True)
+            for counts in columns
         ]
 
     def observed(self, seen: tuple[float, ...]) -> str:
@@ -259,29 +282,72 @@ class RowsPerUnitCheck(_Graded):
 
 
 class UnitCoverageCheck(_Graded):
-    """Share of scheduled units present in the table."""
+    """Share of the schedule's units for the date that have rows in the table (or in any of
+    its ``any_of`` sources; over a rolling ``window`` of days ending on the date).
+
+    The warehouse semi-joins the schedule's units with the sources' (a coverage probe), so
+    a unit counts only when the schedule names it: a renamed unit is missing, not covered.
+    Below PASS, the verdict names the first missing units and how many there are.
+    """
 
     kind = "unit_coverage"
 
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         super().__init__(check, config, phase_tables)
         assert isinstance(check, UnitCoverage)
+        self.window = check.window_days
         self.expected = describe(check, _pct)
-        self.table = check.table
-        unit = config.table(check.table).unit or config.schedule.unit
-        self.metric = Metric("units", unit).key
+        if self.window > 1:
+            self.expected += f" over {self.window} days"
+        self.key = coverage_key(check.sources)
+        self.covered = Metric(COVERED, config.schedule.unit or "")
+        self.metric = self.covered.key
 
     def judge(self, days: Days) -> list[Verdict]:
-        covered = [int(n or 0) for n in days.values(self.table, self.metric)]
-        pairs = list(zip(covered, days.scheduled, strict=True))
-        return self.verdicts([n / scheduled for n, scheduled in pairs], pairs)
+        if self.window > 1:
+            seen = [self._window(day, days.measurements) for day in days.dates]
+            return self.verdicts([c / n if n else 0.0 for c, n, _ in seen], seen)
+        covered = [int(n or 0) for n in days.values(self.key, self.metric)]
+        both = zip(covered, days.scheduled, days.texts(self.key), strict=True)
+        seen_day = list(both)
+        return self.verdicts([c / n for c, n, _ in seen_day], seen_day)
 
-    def observed(self, seen: tuple[float, int]) -> str:
-        covered, scheduled = seen
-        return f"{_pct(covered / scheduled)} ({covered}/{scheduled})"
+    def _window(self, day: dt.date, measured: Measurements) -> tuple[int, int, None]:
+        """(covered, scheduled) over the window's days ending on ``day``."""
+        covered = scheduled = 0
+        for back in range(self.window):
+            on = day - dt.timedelta(days=back)
+            scheduled += measured.rows(self.key, on)
+            covered += int(measured.get(self.key, on, self.covered) or 0)
+        return covered, scheduled, None
 
-    def value(self, seen: tuple[float, int]) -> float:
-        return seen[0] / seen[1]
+    def observed(self, seen: tuple[int, int, str | None]) -> str:
+        covered, scheduled, _ = seen
+        share = _pct(covered / scheduled) if scheduled else "no units"
+        text = f"{share} ({covered}/{scheduled})"
+        if self.window > 1:
+            text = f"{share} over {self.window} days ({covered}/{scheduled})"
+        missing = self._missing(seen)
+        if missing:
+            more = scheduled - covered - len(missing)
+            text += f"; missing {scheduled - covered}: {', '.join(missing)}"
+            text += f" and {more} more" if more > 0 else ""
+        return text
+
+    def details(self, seen: tuple[int, int, str | None]) -> dict[str, object]:
+        covered, scheduled, _ = seen
+        if covered >= scheduled:
+            return {}
+        return {"missing_count": scheduled - covered, "missing": self._missing(seen)}
+
+    @staticmethod
+    def _missing(seen: tuple[int, int, str | None]) -> list[str]:
+        """The first missing units the warehouse named, in key order."""
+        first = seen[2]
+        return sorted(first.split(", ")) if first else []
+
+    def value(self, seen: tuple[int, int, str | None]) -> float:
+        return seen[0] / seen[1] if seen[1] else 0.0
 
 
 class QuorumCheck(Prepared):
@@ -475,3 +541,45 @@ def prepare(check: Check, config: Config, phase_tables: Sequence[str]) -> Prepar
 def nothing_scheduled(name: str) -> Verdict:
     """The verdict of any check on a date with nothing scheduled: N/A, never FAIL."""
     return Verdict(name, NA, "nothing scheduled", "")
+
+
+def unproven_off_days(
+    measurements: Measurements, schedule: Schedule, dates: Iterable[dt.date]
+) -> dict[dt.date, Verdict]:
+    """An ERROR verdict for each of ``dates`` (dates the schedule calls empty) that is not
+    proven an off-day, naming the schedule.
+
+    "Nothing scheduled" is a claim about the schedule, and an empty or stale schedule must
+    not open every gate. A date is proven empty only when the schedule table holds rows
+    on or after it (it is loaded that far), and none of the measured tables has rows on it
+    (a loaded date the schedule calls empty means the schedule lost it). A calendar
+    schedule is a rule, not data: its off-days need no proof.
+    """
+    if schedule.table is None:
+        return {}
+    horizon = measurements.horizon
+    tables = [
+        p.key
+        for p in measurements.plan.probes
+        if p.key not in (SCHEDULE, HORIZON) and not p.covers and p.reach == "range"
+    ]
+    expected = "a schedule loaded through the date, and no rows on a date it calls empty"
+    out: dict[dt.date, Verdict] = {}
+    for day in dates:
+        if horizon is None or horizon < day:
+            loaded = f"its newest date is {horizon}" if horizon else "it has no rows from here on"
+            text = (
+                f"schedule {schedule.table} has nothing on {day} and is not loaded that far "
+                f"({loaded}): cannot tell an off-day from a schedule not loaded yet"
+            )
+            out[day] = Verdict("schedule", ERROR, text, expected)
+            continue
+        loaded_here = [(key, n) for key in tables if (n := measurements.rows(key, day))]
+        if loaded_here:
+            rows = ", ".join(f"{key}={n}" for key, n in loaded_here[:3])
+            text = (
+                f"schedule {schedule.table} has nothing on {day}, but upstream tables hold "
+                f"rows for it ({rows}): is the date missing from the schedule?"
+            )
+            out[day] = Verdict("schedule", ERROR, text, expected)
+    return out

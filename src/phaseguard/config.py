@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -100,11 +100,19 @@ class Thresholds(Model):
 
 
 class RowsExist(Model):
-    """Every named table (default: all of the phase's) has rows for the date."""
+    """Every named table (default: all of the phase's) has rows for the date; with
+    ``any_of``, at least one of those alternative sources does."""
 
     kind: Literal["rows_exist"]
     name: str | None = None
     tables: list[str] | None = None
+    any_of: list[str] | None = Field(None, min_length=1, description="alternative sources")
+
+    @model_validator(mode="after")
+    def _tables_or_any_of(self) -> RowsExist:
+        if self.tables is not None and self.any_of is not None:
+            raise ValueError("give tables (all must have rows) or any_of (one must), not both")
+        return self
 
 
 class RowsPerUnit(Thresholds):
@@ -115,12 +123,44 @@ class RowsPerUnit(Thresholds):
     table: str
 
 
+_WINDOW_RE = re.compile(r"^([1-9][0-9]{0,2})d$")
+
+
 class UnitCoverage(Thresholds):
-    """Share of scheduled units that have rows in the table (games covered / scheduled)."""
+    """Share of the schedule's units for the date that have rows in the table (games
+    covered / scheduled); with ``any_of``, rows in any of those sources; with ``window``
+    (``7d``), over the scheduled units of that many days ending on the date."""
 
     kind: Literal["unit_coverage"]
     name: str | None = None
-    table: str
+    table: str | None = None
+    any_of: list[str] | None = Field(None, min_length=1, description="alternative sources")
+    window: str | None = Field(None, description="rolling window, e.g. 7d (1d..366d)")
+
+    @field_validator("window")
+    @classmethod
+    def _v_window(cls, value: str | None) -> str | None:
+        if value is not None:
+            match = _WINDOW_RE.match(value)
+            if match is None or int(match.group(1)) > 366:
+                raise ValueError(f"window {value!r}: expected a number of days, e.g. 7d (1d..366d)")
+        return value
+
+    @model_validator(mode="after")
+    def _table_or_any_of(self) -> UnitCoverage:
+        if (self.table is None) == (self.any_of is None):
+            raise ValueError("give exactly one of table, any_of")
+        return self
+
+    @property
+    def sources(self) -> list[str]:
+        """The table keys whose units count: ``table``, or every one of ``any_of``."""
+        return [self.table] if self.table is not None else list(self.any_of or [])
+
+    @property
+    def window_days(self) -> int:
+        """Days in the rolling window (1: the date alone)."""
+        return int(self.window[:-1]) if self.window else 1
 
 
 class Quorum(Model):
@@ -215,14 +255,82 @@ class Gate(Model):
     on_warehouse_error: Literal["block", "open"] = "block"
 
 
-class Schedule(Model):
-    """What is expected per date: distinct units (e.g. games) per date in a table."""
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[str, ...] = get_args(Weekday)
 
-    table: str
-    date_column: str
-    unit: str
-    _v_table = field_validator("table")(_qualified)
-    _v_cols = field_validator("date_column", "unit")(_ident)
+
+class Schedule(Model):
+    """What is expected per date: distinct units (e.g. games) per date in a table, or a
+    calendar (``every: day``, ``every: weekday`` or a list of weekdays) where each date
+    it names expects one unit, with no table to read."""
+
+    table: str | None = None
+    date_column: str | None = None
+    unit: str | None = None
+    every: Literal["day", "weekday"] | list[Weekday] | None = Field(
+        None, description="a calendar instead of a table: day, weekday, or [mon, tue, ...]"
+    )
+
+    @field_validator("table")
+    @classmethod
+    def _v_table(cls, value: str | None) -> str | None:
+        return None if value is None else _qualified(value)
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _v_every(cls, value: Any) -> Any:
+        days = value if isinstance(value, list) else [value]
+        if value is None or value in ("day", "weekday"):
+            return value
+        if isinstance(value, list) and all(day in WEEKDAYS for day in days):
+            return value
+        raise ValueError(
+            f"{value!r}: expected day, weekday or a list of weekdays ({', '.join(WEEKDAYS)})"
+        )
+
+    @field_validator("date_column", "unit")
+    @classmethod
+    def _v_cols(cls, value: str | None) -> str | None:
+        return None if value is None else _ident(value)
+
+    @model_validator(mode="after")
+    def _table_or_calendar(self) -> Schedule:
+        if self.every is not None:
+            if self.table is not None or self.date_column is not None or self.unit is not None:
+                raise ValueError("a calendar schedule (every) takes no table, date_column or unit")
+            if isinstance(self.every, list) and not self.every:
+                raise ValueError("every: name at least one weekday (mon, tue, ...)")
+            return self
+        if self.table is None or self.date_column is None or self.unit is None:
+            raise ValueError(
+                "give table, date_column and unit (a schedule table), or every: day | weekday"
+            )
+        return self
+
+    @property
+    def weekdays(self) -> frozenset[int] | None:
+        """A calendar's weekdays (0 = Monday), None for a schedule table."""
+        if self.every is None:
+            return None
+        if self.every == "day":
+            return frozenset(range(7))
+        if self.every == "weekday":
+            return frozenset(range(5))
+        return frozenset(WEEKDAYS.index(day) for day in self.every)
+
+    def columns(self) -> tuple[str, str, str]:
+        """(table, date column, unit) of a schedule table; ValueError for a calendar."""
+        if self.table is None or self.date_column is None or self.unit is None:
+            raise ValueError(f"the schedule is a {self.describe}, not a table")
+        return self.table, self.date_column, self.unit
+
+    @property
+    def describe(self) -> str:
+        """The schedule as a reader knows it: its table, or its calendar."""
+        if self.table is not None:
+            return self.table
+        every = self.every if isinstance(self.every, str) else ", ".join(self.every or [])
+        return f"calendar (every {every})"
 
 
 class Health(Model):
@@ -324,9 +432,25 @@ def _validate_references(config: Config) -> None:
                 raise _RefError(f"unknown phase {up!r}", ("gates", i, "upstream", j))
         for j, check in enumerate(gate.checks or []):
             _check_refs(check, set(tables), tables, ("gates", i, "checks", j))
+    if config.schedule.table is None:
+        for i, phase in enumerate(config.phases):
+            for j, check in enumerate(phase.checks):
+                _needs_schedule_table(check, ("phases", i, "checks", j))
+        for i, gate in enumerate(config.gates):
+            for j, check in enumerate(gate.checks or []):
+                _needs_schedule_table(check, ("gates", i, "checks", j))
     for j, name in enumerate(config.health.partial_phases or []):
         if name not in phase_names:
             raise _RefError(f"unknown phase {name!r}", ("health", "partial_phases", j))
+
+
+def _needs_schedule_table(check: Any, loc: tuple[str | int, ...]) -> None:
+    if check.kind == "unit_coverage":
+        raise _RefError(
+            "unit_coverage needs a schedule table with a unit (a calendar schedule names "
+            "no units to cover): use rows_exist or rows_per_unit",
+            (*loc, "kind"),
+        )
 
 
 def _check_refs(
@@ -334,9 +458,9 @@ def _check_refs(
 ) -> None:
     names: list[tuple[str, str]] = []
     for attr in ("table", "numerator", "denominator"):
-        if hasattr(check, attr):
+        if getattr(check, attr, None) is not None:
             names.append((attr, getattr(check, attr)))
-    for attr in ("tables", "required"):
+    for attr in ("tables", "required", "any_of"):
         for value in getattr(check, attr, None) or []:
             names.append((attr, value))
     for attr, value in names:
@@ -346,6 +470,9 @@ def _check_refs(
         for value in check.tables or []:
             if value not in own:
                 raise _RefError(f"table {value!r} is not in this phase", (*loc, "tables"))
+        for value in getattr(check, "any_of", None) or []:
+            if value not in own:
+                raise _RefError(f"table {value!r} is not in this phase", (*loc, "any_of"))
 
 
 def _check_cycles(config: Config) -> None:

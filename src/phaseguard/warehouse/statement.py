@@ -1,8 +1,11 @@
 """The one measurement statement: a plan rendered as SQL for a dialect.
 
 A plan becomes ONE statement: a UNION ALL with one grouped select per probe (table),
-each returning, per date, the probe's metrics as ``m0..mN`` (DOUBLE), then ``src`` (the
-probe's index) and ``d`` (the date). It is built as a sqlglot AST and rendered for the
+each returning, per date, the probe's metrics as ``m0..mN`` (DOUBLE), then, when the plan
+has a coverage probe, ``k`` (text: the first missing units), then ``src`` (the probe's
+index) and ``d`` (the date). A coverage probe semi-joins the schedule's units with its
+sources' units per date; the schedule's horizon probe is one row, its newest date at or
+after the start. It is built as a sqlglot AST and rendered for the
 target dialect (the pattern of sqlmesh's engine adapters): identifiers are quoted by the
 generator, the dates are the bound parameters ``start`` and ``stop``, and no value is
 ever formatted into SQL text. Where the engine compares a date column of another type
@@ -25,7 +28,7 @@ else:  # sqlglot is imported on first use: a smoke test whose SQL is cached neve
     exp = LazyModule("sqlglot.expressions")
 
 from phaseguard.errors import ConfigError
-from phaseguard.plan import Metric, Probe
+from phaseguard.plan import MISSING_SHOWN, Metric, Probe
 
 from .drivers import first_line
 
@@ -42,12 +45,17 @@ def measurement_statement(
     cast to that type (``TIMESTAMP``, ``DATETIME``: the column's own, on BigQuery)."""
     width = max(len(p.metrics) for p in probes)
     types = bound_types or {}
-    selects = [
-        _partitions_select(i, p, width)
-        if i in from_metadata
-        else _probe_select(i, p, width, dialect, types.get(i))
-        for i, p in enumerate(probes)
-    ]
+    keyed = any(p.covers for p in probes)
+    selects: list[exp.Select] = []
+    for i, probe in enumerate(probes):
+        if i in from_metadata:
+            selects.append(_partitions_select(i, probe, width, keyed))
+        elif probe.covers:
+            selects.append(_coverage_select(i, probe, width, dialect, types.get(i)))
+        elif probe.reach == "after":
+            selects.append(_horizon_select(i, probe, width, dialect, types.get(i), keyed))
+        else:
+            selects.append(_probe_select(i, probe, width, dialect, types.get(i), keyed))
     union: exp.Query = selects[0]
     for select in selects[1:]:
         union = exp.Union(this=union, expression=select, distinct=False)
@@ -97,23 +105,145 @@ def table_ref(name: str) -> exp.Table:
 
 
 def _probe_select(
-    index: int, probe: Probe, width: int, dialect: str, bound_type: str | None
+    index: int, probe: Probe, width: int, dialect: str, bound_type: str | None, keyed: bool
 ) -> exp.Select:
     date_col = exp.column(probe.date_column)
-    day = exp.cast(date_col, exp.DataType(this=exp.DataType.Type.DATE))
+    day = _day(probe.date_column)
     where = exp.and_(
         exp.GTE(this=date_col.copy(), expression=_bound("start", bound_type, dialect)),
         exp.LT(this=date_col.copy(), expression=_bound("stop", bound_type, dialect)),
     )
     if len(probe.metrics) == 2 and probe.metrics[1].kind in ("units", "distinct"):
-        return _distinct_select(index, probe, width, day, where)
+        return _distinct_select(index, probe, width, day, where, keyed)
     metrics = [_metric_expr(m, dialect) for m in probe.metrics]
     return (
-        exp.select(*_row_columns(index, metrics, width, day.copy()))
+        exp.select(*_row_columns(index, metrics, width, day.copy(), keyed))
         .from_(table_ref(probe.table))
         .where(where)
         .group_by(day.copy())
     )
+
+
+def _day(column: str, table: str | None = None) -> exp.Expr:
+    """``CAST(column AS DATE)``: the date a row belongs to."""
+    return exp.cast(exp.column(column, table=table), exp.DataType(this=exp.DataType.Type.DATE))
+
+
+def _horizon_select(
+    index: int, probe: Probe, width: int, dialect: str, bound_type: str | None, keyed: bool
+) -> exp.Select:
+    """One row: the table's rows at or after the start, and the newest date among them
+    (no row when there are none): how far the schedule is loaded."""
+    date_col = exp.column(probe.date_column)
+    count = exp.Count(this=exp.Star())
+    where = exp.GTE(this=date_col, expression=_bound("start", bound_type, dialect))
+    newest = exp.Max(this=_day(probe.date_column))
+    return (
+        exp.select(*_row_columns(index, [count], width, newest, keyed))
+        .from_(table_ref(probe.table))
+        .where(where)
+        .having(exp.GT(this=count.copy(), expression=exp.Literal.number(0)))
+    )
+
+
+def _coverage_select(
+    index: int, probe: Probe, width: int, dialect: str, bound_type: str | None
+) -> exp.Select:
+    """Per scheduled date: the schedule's units, how many have rows in any of the probe's
+    sources, and the first missing ones (``MISSING_SHOWN``, in key order) as text.
+
+    The schedule's distinct (date, unit) pairs are LEFT JOINed with the sources' (a union
+    of their distinct pairs), so a unit counts only when the schedule names it on that
+    date: a renamed or stray unit in a source covers nothing. The sources' date columns
+    are compared as DATEs (cast), the schedule's with the bound dates as its own probe is.
+    """
+    sched_col = exp.column(probe.date_column)
+    unit = probe.metrics[1].column
+    scheduled = (
+        exp.select(_day(probe.date_column).as_("d"), exp.column(unit).as_("u"))
+        .distinct()
+        .from_(table_ref(probe.table))
+        .where(
+            exp.and_(
+                exp.GTE(this=sched_col.copy(), expression=_bound("start", bound_type, dialect)),
+                exp.LT(this=sched_col.copy(), expression=_bound("stop", bound_type, dialect)),
+                exp.Not(this=exp.Is(this=exp.column(unit), expression=exp.null())),
+            )
+        )
+    )
+    present: exp.Query | None = None
+    for source in probe.covers:
+        day = _day(source.date_column)
+        part = (
+            exp.select(day.copy().as_("d"), exp.column(source.unit).as_("u"))
+            .distinct()
+            .from_(table_ref(source.table))
+            .where(
+                exp.and_(
+                    exp.GTE(this=day.copy(), expression=exp.Placeholder(this="start")),
+                    exp.LT(this=day.copy(), expression=exp.Placeholder(this="stop")),
+                )
+            )
+        )
+        present = (
+            part if present is None else exp.Union(this=present, expression=part, distinct=True)
+        )
+    assert present is not None
+    hit = exp.column("u", table="c")
+    missing_first = exp.Case(
+        ifs=[
+            exp.If(this=exp.Is(this=hit.copy(), expression=exp.null()), true=exp.Literal.number(0))
+        ],
+        default=exp.Literal.number(1),
+    )
+    ranked = (
+        exp.select(
+            exp.column("d", table="s").as_("d"),
+            exp.column("u", table="s").as_("u"),
+            hit.copy().as_("hit"),
+            exp.Window(
+                this=exp.RowNumber(),
+                partition_by=[exp.column("d", table="s"), missing_first],
+                order=exp.Order(expressions=[exp.Ordered(this=exp.column("u", table="s"))]),
+            ).as_("rn"),
+        )
+        .from_(scheduled.subquery("s"))
+        .join(
+            exp.Subquery(this=present, alias=exp.TableAlias(this=exp.to_identifier("c"))),
+            on=exp.and_(
+                exp.EQ(this=exp.column("d", table="c"), expression=exp.column("d", table="s")),
+                exp.EQ(this=hit.copy(), expression=exp.column("u", table="s")),
+            ),
+            join_type="left",
+        )
+    )
+    x_hit = exp.column("hit", table="x")
+    shown = exp.Case(
+        ifs=[
+            exp.If(
+                this=exp.and_(
+                    exp.Is(this=x_hit.copy(), expression=exp.null()),
+                    exp.LTE(
+                        this=exp.column("rn", table="x"),
+                        expression=exp.Literal.number(MISSING_SHOWN),
+                    ),
+                ),
+                true=exp.cast(exp.column("u", table="x"), _text()),
+            )
+        ]
+    )
+    missing = exp.GroupConcat(this=shown, separator=exp.Literal.string(", "))
+    metrics: list[exp.Expr] = [exp.Count(this=exp.Star()), exp.Count(this=x_hit.copy())]
+    d = exp.column("d", table="x")
+    return (
+        exp.select(*_row_columns(index, metrics, width, d.copy(), True, missing))
+        .from_(ranked.subquery("x"))
+        .group_by(d.copy())
+    )
+
+
+def _text() -> exp.DataType:
+    return exp.DataType(this=exp.DataType.Type.VARCHAR)
 
 
 def _bound(name: str, bound_type: str | None, dialect: str) -> exp.Expr:
@@ -125,7 +255,7 @@ def _bound(name: str, bound_type: str | None, dialect: str) -> exp.Expr:
 
 
 def _distinct_select(
-    index: int, probe: Probe, width: int, day: exp.Expr, where: exp.Expr
+    index: int, probe: Probe, width: int, day: exp.Expr, where: exp.Expr, keyed: bool
 ) -> exp.Select:
     """Rows and distinct values of one column per date, as two grouping steps.
 
@@ -146,19 +276,28 @@ def _distinct_select(
     ]
     d = exp.column("d", table="g")
     return (
-        exp.select(*_row_columns(index, metrics, width, d.copy()))
+        exp.select(*_row_columns(index, metrics, width, d.copy(), keyed))
         .from_(inner.subquery("g"))
         .group_by(d.copy())
     )
 
 
-def _row_columns(index: int, metrics: list[exp.Expr], width: int, day: exp.Expr) -> list[exp.Expr]:
-    """The select list every probe shares: m0..m{width-1} as DOUBLE, src, d."""
+def _row_columns(
+    index: int,
+    metrics: list[exp.Expr],
+    width: int,
+    day: exp.Expr,
+    keyed: bool = False,
+    text: exp.Expr | None = None,
+) -> list[exp.Expr]:
+    """The select list every probe shares: m0..m{width-1} as DOUBLE, [k,] src, d."""
     double = exp.DataType(this=exp.DataType.Type.DOUBLE)
     columns: list[exp.Expr] = [
         exp.cast(metrics[i] if i < len(metrics) else exp.null(), double.copy()).as_(f"m{i}")
         for i in range(width)
     ]
+    if keyed:
+        columns.append(exp.cast(text if text is not None else exp.null(), _text()).as_("k"))
     columns.append(exp.Literal.number(index).as_("src"))
     columns.append(day.as_("d"))
     return columns
@@ -178,7 +317,7 @@ def _metric_expr(metric: Metric, dialect: str) -> exp.Expr:
     return exp.TimeToUnix(this=newest)
 
 
-def _partitions_select(index: int, probe: Probe, width: int) -> exp.Select:
+def _partitions_select(index: int, probe: Probe, width: int, keyed: bool) -> exp.Select:
     """Rows per date from the partition metadata: BigQuery scans no table bytes for it.
 
     Partition ids (YYYYMMDD) are filtered as strings, which keeps out ``__NULL__`` and
@@ -200,6 +339,8 @@ def _partitions_select(index: int, probe: Probe, width: int) -> exp.Select:
     for i in range(width):
         value = exp.column("total_rows", table="p") if i == 0 else exp.null()
         columns.append(exp.cast(value, exp.DataType(this=exp.DataType.Type.DOUBLE)).as_(f"m{i}"))
+    if keyed:
+        columns.append(exp.cast(exp.null(), _text()).as_("k"))
     columns.append(exp.Literal.number(index).as_("src"))
     columns.append(exp.StrToDate(this=partition.copy(), format=ymd.copy()).as_("d"))
     where = exp.and_(
