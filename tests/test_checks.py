@@ -164,7 +164,10 @@ def test_smoke_uses_existence_and_quorum_only() -> None:
     kinds = {group.name: [c.kind for c in group.checks] for group in selection}
     assert kinds == {"ingest": ["rows_exist"], "process": ["quorum"], "predict": ["rows_exist"]}
     result = judge(
-        CONFIG, measured({**HEALTHY, ("coverage:box", "covered:game_id"): 1}), selection, mode="smoke"
+        CONFIG,
+        measured({**HEALTHY, ("coverage:box", "covered:game_id"): 1}),
+        selection,
+        mode="smoke",
     )
     assert all(p.level is Level.PASS for p in result.dates[0].phases)
 

@@ -561,7 +561,7 @@ def unproven_off_days(
     tables = [
         p.key
         for p in measurements.plan.probes
-        if p.key not in (SCHEDULE, HORIZON) and not p.covers and p.reach == "range"
+        if p.key not in (SCHEDULE, HORIZON) and p.against is None and p.reach == "range"
     ]
     expected = "a schedule loaded through the date, and no rows on a date it calls empty"
     out: dict[dt.date, Verdict] = {}

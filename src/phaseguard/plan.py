@@ -73,10 +73,10 @@ class Probe:
     """The metrics to read from one table, grouped by its date column; row count first.
 
     ``reach="after"`` reads one row instead: the table's newest date at or after the
-    range's start (its row count there first). A probe with ``covers`` is a coverage
-    probe: its table is the schedule, its rows are the schedule's distinct units per date
-    (``metrics[1].column`` names the unit), its second metric how many of them have rows
-    in any of ``covers``, and it also returns the first missing units as text.
+    range's start (its row count there first). A probe with a schedule (``against``) is a
+    coverage probe: its "rows" are the schedule's distinct units per date, its second
+    metric how many of them have rows in its table (unit column ``metrics[1].column``) or
+    in any of ``also``, and it also returns the first missing units as text.
     """
 
     key: str
@@ -84,7 +84,8 @@ class Probe:
     date_column: str
     metrics: tuple[Metric, ...]
     reach: Literal["range", "after"] = "range"
-    covers: tuple[Source, ...] = ()
+    against: Source | None = None
+    also: tuple[Source, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.metrics or self.metrics[0] != ROWS:
@@ -115,7 +116,7 @@ class Plan:
     @cached_property
     def keyed(self) -> bool:
         """Whether the statement returns a text column (a coverage probe's missing units)."""
-        return any(p.covers for p in self.probes)
+        return any(p.against for p in self.probes)
 
 
 Row = Sequence[float | None]
@@ -247,10 +248,13 @@ def build_plan(
         horizon = (ROWS, Metric("horizon"))
         probes.append(Probe(HORIZON, table, date_column, horizon, reach="after"))
         for key, sources in coverages.items():
-            specs = [config.table(name) for name in sources]
-            covers = tuple(Source(t.table, t.date_column, t.unit or unit) for t in specs)
-            covered = (ROWS, Metric(COVERED, unit))
-            probes.append(Probe(key, table, date_column, covered, covers=covers))
+            first, *more = [config.table(name) for name in sources]
+            also = tuple(Source(t.table, t.date_column, t.unit or unit) for t in more)
+            covered = (ROWS, Metric(COVERED, first.unit or unit))
+            against = Source(table, date_column, unit)
+            probes.append(
+                Probe(key, first.table, first.date_column, covered, against=against, also=also)
+            )
     for phase in config.phases:
         for spec in phase.tables:
             if spec.name in wanted:

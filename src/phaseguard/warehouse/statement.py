@@ -45,12 +45,12 @@ def measurement_statement(
     cast to that type (``TIMESTAMP``, ``DATETIME``: the column's own, on BigQuery)."""
     width = max(len(p.metrics) for p in probes)
     types = bound_types or {}
-    keyed = any(p.covers for p in probes)
+    keyed = any(p.against for p in probes)
     selects: list[exp.Select] = []
     for i, probe in enumerate(probes):
         if i in from_metadata:
             selects.append(_partitions_select(i, probe, width, keyed))
-        elif probe.covers:
+        elif probe.against:
             selects.append(_coverage_select(i, probe, width, dialect, types.get(i)))
         elif probe.reach == "after":
             selects.append(_horizon_select(i, probe, width, dialect, types.get(i), keyed))
@@ -149,46 +149,52 @@ def _horizon_select(
 def _coverage_select(
     index: int, probe: Probe, width: int, dialect: str, bound_type: str | None
 ) -> exp.Select:
-    """Per scheduled date: the schedule's units, how many have rows in any of the probe's
-    sources, and the first missing ones (``MISSING_SHOWN``, in key order) as text.
+    """Per scheduled date: the schedule's units, how many have rows in the probe's table or
+    any of its ``also`` sources, and the first missing ones (``MISSING_SHOWN``, in key
+    order) as text.
 
     The schedule's distinct (date, unit) pairs are LEFT JOINed with the sources' (a union
     of their distinct pairs), so a unit counts only when the schedule names it on that
-    date: a renamed or stray unit in a source covers nothing. The sources' date columns
-    are compared as DATEs (cast), the schedule's with the bound dates as its own probe is.
+    date: a renamed or stray unit in a source covers nothing. The probe's own table
+    compares its date column with the bound dates as any probe does (cast to its type on
+    BigQuery, so partitions are pruned); the schedule and the other sources compare theirs
+    cast to DATE.
     """
-    sched_col = exp.column(probe.date_column)
-    unit = probe.metrics[1].column
+    assert probe.against is not None
+    schedule = probe.against
+    sched_day = _day(schedule.date_column)
     scheduled = (
-        exp.select(_day(probe.date_column).as_("d"), exp.column(unit).as_("u"))
+        exp.select(sched_day.copy().as_("d"), exp.column(schedule.unit).as_("u"))
+        .distinct()
+        .from_(table_ref(schedule.table))
+        .where(
+            exp.and_(
+                _in_range(sched_day.copy()),
+                exp.Not(this=exp.Is(this=exp.column(schedule.unit), expression=exp.null())),
+            )
+        )
+    )
+    own = exp.column(probe.date_column)
+    present: exp.Query = (
+        exp.select(_day(probe.date_column).as_("d"), exp.column(probe.metrics[1].column).as_("u"))
         .distinct()
         .from_(table_ref(probe.table))
         .where(
             exp.and_(
-                exp.GTE(this=sched_col.copy(), expression=_bound("start", bound_type, dialect)),
-                exp.LT(this=sched_col.copy(), expression=_bound("stop", bound_type, dialect)),
-                exp.Not(this=exp.Is(this=exp.column(unit), expression=exp.null())),
+                exp.GTE(this=own.copy(), expression=_bound("start", bound_type, dialect)),
+                exp.LT(this=own.copy(), expression=_bound("stop", bound_type, dialect)),
             )
         )
     )
-    present: exp.Query | None = None
-    for source in probe.covers:
+    for source in probe.also:
         day = _day(source.date_column)
         part = (
             exp.select(day.copy().as_("d"), exp.column(source.unit).as_("u"))
             .distinct()
             .from_(table_ref(source.table))
-            .where(
-                exp.and_(
-                    exp.GTE(this=day.copy(), expression=exp.Placeholder(this="start")),
-                    exp.LT(this=day.copy(), expression=exp.Placeholder(this="stop")),
-                )
-            )
+            .where(_in_range(day.copy()))
         )
-        present = (
-            part if present is None else exp.Union(this=present, expression=part, distinct=True)
-        )
-    assert present is not None
+        present = exp.Union(this=present, expression=part, distinct=True)
     hit = exp.column("u", table="c")
     missing_first = exp.Case(
         ifs=[
@@ -239,6 +245,14 @@ def _coverage_select(
         exp.select(*_row_columns(index, metrics, width, d.copy(), True, missing))
         .from_(ranked.subquery("x"))
         .group_by(d.copy())
+    )
+
+
+def _in_range(day: exp.Expr) -> exp.Expr:
+    """``day`` (a DATE) within the bound dates: ``start <= day < stop``."""
+    return exp.and_(
+        exp.GTE(this=day.copy(), expression=exp.Placeholder(this="start")),
+        exp.LT(this=day, expression=exp.Placeholder(this="stop")),
     )
 
 
