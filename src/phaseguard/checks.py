@@ -563,23 +563,17 @@ def unproven_off_days(
         for p in measurements.plan.probes
         if p.key not in (SCHEDULE, HORIZON) and p.against is None and p.reach == "range"
     ]
-    expected = "a schedule loaded through the date, and no rows on a date it calls empty"
+    table = schedule.table
     out: dict[dt.date, Verdict] = {}
     for day in dates:
         if horizon is None or horizon < day:
-            loaded = f"its newest date is {horizon}" if horizon else "it has no rows from here on"
-            text = (
-                f"schedule {schedule.table} has nothing on {day} and is not loaded that far "
-                f"({loaded}): cannot tell an off-day from a schedule not loaded yet"
-            )
-            out[day] = Verdict("schedule", ERROR, text, expected)
+            loaded = f"loaded only through {horizon}" if horizon else f"empty from {day} on"
+            text = f"{table} is {loaded}: an off-day or a schedule not loaded yet?"
+            out[day] = Verdict("schedule", ERROR, text, f"{table} loaded through {day}")
             continue
         loaded_here = [(key, n) for key in tables if (n := measurements.rows(key, day))]
         if loaded_here:
             rows = ", ".join(f"{key}={n}" for key, n in loaded_here[:3])
-            text = (
-                f"schedule {schedule.table} has nothing on {day}, but upstream tables hold "
-                f"rows for it ({rows}): is the date missing from the schedule?"
-            )
-            out[day] = Verdict("schedule", ERROR, text, expected)
+            text = f"{table} has nothing on {day}, but {rows} rows: a date missing from it?"
+            out[day] = Verdict("schedule", ERROR, text, "no rows on a date it calls empty")
     return out

@@ -137,11 +137,11 @@ class UnitCoverage(Thresholds):
     any_of: list[str] | None = Field(None, min_length=1, description="alternative sources")
     window: str | None = Field(None, description="rolling window, e.g. 7d (1d..366d)")
 
-    @field_validator("window")
+    @field_validator("window", mode="before")
     @classmethod
-    def _v_window(cls, value: str | None) -> str | None:
+    def _v_window(cls, value: Any) -> Any:
         if value is not None:
-            match = _WINDOW_RE.match(value)
+            match = _WINDOW_RE.match(value) if isinstance(value, str) else None
             if match is None or int(match.group(1)) > 366:
                 raise ValueError(f"window {value!r}: expected a number of days, e.g. 7d (1d..366d)")
         return value
