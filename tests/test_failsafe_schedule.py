@@ -8,6 +8,7 @@ fixture (``mini``); the CLI through its entry point.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -178,3 +179,81 @@ def test_criteria_explain_the_proof_and_the_calendar(mini: tuple[Path, str]) -> 
 
     assert "not loaded yet" in render(parse(MINI_CONFIG))
     assert "calendar (every day)" in render(parse(CALENDAR))
+
+
+# --- init: a calendar when there is no schedule table; the unit from the schedule's key ---
+
+F1, F2, F3 = (dt.date(2026, 3, d) for d in (2, 3, 4))
+
+
+@pytest.fixture
+def flights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A flights warehouse (raw -> marts), no schedule table, and a dimension table."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PHASEGUARD_WAREHOUSE", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    path = tmp_path / "flights.duckdb"
+    with connect(f"duckdb://{path}") as wh:
+        wh.create_table("raw.flights", {"flight_date": "DATE", "carrier": "VARCHAR", "n": "INT"})
+        wh.create_table("raw.airports", {"code": "VARCHAR", "name": "VARCHAR"})
+        wh.create_table("marts.daily", {"flight_date": "DATE", "carrier": "VARCHAR", "n": "INT"})
+        for table in ("raw.flights", "marts.daily"):
+            rows = [(day, c, 1) for day in (F1, F2, F3) for c in ("AA", "DL")]
+            wh.insert_rows(table, ["flight_date", "carrier", "n"], rows)
+    return path
+
+
+def test_init_without_a_schedule_table_writes_a_calendar_and_a_lost_day_fails(
+    flights: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(["init", "-w", f"duckdb://{flights}", "-s", "raw,marts"], capsys)
+    assert code == 0
+    assert "schedule: a calendar, every: day (no schedule or calendar table found" in out
+    assert "dimension tables (no date column): raw.airports" in out
+    text = Path("phaseguard.yml").read_text()
+    assert "schedule: {every: day}" in text
+    assert "# No table named like a schedule or calendar was found, so every day is" in text
+    assert "# dimension tables (no date column, not checked per date): raw.airports" in text
+    _sql(
+        f"duckdb://{flights}",
+        flights.parent,
+        *[
+            f"DELETE FROM {t} WHERE flight_date = '2026-03-03'"
+            for t in ("raw.flights", "marts.daily")
+        ],
+    )
+    code, out = run(["verify", "2026-03-02", "2026-03-04"], capsys)
+    assert code == 2  # the lost day is a FAIL, not "nothing scheduled"
+    assert "3 dates, 3 scheduled: 2 complete, 0 partial, 1 failed" in out
+
+
+def test_init_guesses_the_unit_from_the_schedule_key(
+    flights: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from phaseguard.config import load as load_config
+
+    with connect(f"duckdb://{flights}") as wh:
+        wh.create_table(
+            "raw.carrier_schedule", {"service_date": "DATE", "carrier": "VARCHAR", "note": "TEXT"}
+        )
+    code, _ = run(["init", "-w", f"duckdb://{flights}", "-s", "raw,marts"], capsys)
+    assert code == 0
+    config, _ = load_config("phaseguard.yml")
+    schedule = config.schedule
+    assert (schedule.table, schedule.date_column) == ("raw.carrier_schedule", "service_date")
+    assert schedule.unit == "carrier"  # a code, not *_id: the column the phase tables share
+    assert config.table("flights").unit == "carrier"
+    assert config.table("daily").unit == "carrier"
+
+
+def test_init_schedule_option_takes_a_calendar(
+    flights: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from phaseguard.config import load as load_config
+
+    args = ["init", "-w", f"duckdb://{flights}", "-s", "raw", "--schedule", "weekday"]
+    code, out = run(args, capsys)
+    assert code == 0
+    assert "schedule: a calendar, every: weekday\n" in out
+    config, _ = load_config("phaseguard.yml")
+    assert config.schedule.every == "weekday"
