@@ -225,3 +225,24 @@ def test_the_coverage_statement_renders_for_every_dialect(dialect: str) -> None:
     assert "LEFT JOIN" in sql
     assert sqlglot.parse_one(sql, read=dialect) is not None
     assert "2026" not in sql  # dates are bound, never formatted in
+
+
+def test_the_window_is_in_the_report_and_the_daily_summary(mini: tuple[Path, str]) -> None:
+    from phaseguard import report
+
+    config, url = mini
+    config.write_text(WINDOW)
+    with load(config, warehouse=url) as guard:
+        result = guard.verify(D1, D4)
+    alert = report.summary_alert(result, pipeline="mini")
+    assert "ingest weekly: 67% over 3 days (4/6) (PASS)" in alert.text  # the last game date
+    now = dt.datetime(2026, 1, 5, tzinfo=dt.timezone.utc)
+    view = report.build(
+        result,
+        [],
+        config=guard.config,
+        provenance=report.provenance(str(config), url, now),
+    )
+    chart = next(c for c in view.trends if c.title == "weekly (ingest)")
+    assert len(chart.marks) == 3  # D1, D2, D4: one dot per scheduled date
+    assert "weekly" in report.render(view)

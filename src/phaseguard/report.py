@@ -20,8 +20,8 @@ from typing import ClassVar
 import jinja2
 
 from .alerts import Alert, AlertCheck, Severity
-from .checks import check_name
-from .config import Aggregate, Config
+from .checks import UnitCoverageCheck, check_name
+from .config import Aggregate, Config, UnitCoverage
 from .events import ErrorGroup, Event, group_errors
 from .verdicts import DateVerdict, Level, Overall, RangeVerdict
 
@@ -274,11 +274,14 @@ def _health_chart(result: RangeVerdict, config: Config) -> Chart:
 
 
 def _trends(result: RangeVerdict, config: Config) -> tuple[Chart, ...]:
-    """One small chart per aggregate check: its observed value per date, with thresholds."""
+    """One small chart per aggregate check and per rolling-window coverage: its observed
+    value per date, with thresholds."""
     charts = []
     for phase in config.phases:
         for check in phase.checks:
-            if not isinstance(check, Aggregate):
+            if not isinstance(check, Aggregate | UnitCoverage):
+                continue
+            if isinstance(check, UnitCoverage) and check.window is None:
                 continue
             name = check_name(check)
             values = []
@@ -391,6 +394,20 @@ def render(view: ReportView, *, refresh: int | None = None) -> str:
     return _template().render(view=view, refresh=refresh)
 
 
+def _windows(result: RangeVerdict) -> list[str]:
+    """The rolling-window criteria (e.g. weekly coverage) on the range's last scheduled date."""
+    scheduled = [d for d in result.dates if d.scheduled]
+    if not scheduled:
+        return []
+    last = scheduled[-1]
+    return [
+        f"{p.phase} {v.check}: {v.observed} ({v.level.value})"
+        for p in last.phases
+        for v in p.verdicts
+        if isinstance(v.source, UnitCoverageCheck) and v.source.window > 1
+    ]
+
+
 def summary_alert(result: RangeVerdict, *, pipeline: str, link: str | None = None) -> Alert:
     """The quality summary of a range (usually yesterday) as an alert with status ``report``.
 
@@ -424,6 +441,7 @@ def summary_alert(result: RangeVerdict, *, pipeline: str, link: str | None = Non
                     v.check for v in p.failing
                 )
     parts = [f"health {_num(result.health)}, overall {result.overall.value}"]
+    parts += _windows(result)
     if failing:
         listed = "; ".join(
             f"{name} ({', '.join(dict.fromkeys(checks_))})" for name, checks_ in failing.items()
