@@ -221,7 +221,6 @@ def test_the_coverage_statement_renders_for_every_dialect(dialect: str) -> None:
     assert plan.start == D1 - dt.timedelta(days=6)
     assert plan.dates[0] == D1
     sql = measurement_statement(plan.probes, dialect)
-    assert "ROW_NUMBER()" in sql
     assert "LEFT JOIN" in sql
     assert sqlglot.parse_one(sql, read=dialect) is not None
     assert "2026" not in sql  # dates are bound, never formatted in
@@ -246,3 +245,15 @@ def test_the_window_is_in_the_report_and_the_daily_summary(mini: tuple[Path, str
     chart = next(c for c in view.trends if c.title == "weekly (ingest)")
     assert len(chart.marks) == 3  # D1, D2, D4: one dot per scheduled date
     assert "weekly" in report.render(view)
+
+
+def test_past_a_hundred_missing_units_only_the_first_is_named(mini: tuple[Path, str]) -> None:
+    config, url = mini
+    with connect(url, base_dir=config.parent) as wh:
+        wh.insert_rows(
+            "raw.schedule", ["game_id", "game_date"], [(f"m{i:03d}", D1) for i in range(120)]
+        )
+    with load(config, warehouse=url) as guard:
+        verdict = _coverage(guard.verify(D1).dates[0])
+    assert verdict.observed == "2% (3/123); missing 120: m000 and 119 more"
+    assert verdict.details == {"missing_count": 120, "missing": ["m000"]}

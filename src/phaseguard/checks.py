@@ -32,7 +32,7 @@ from .config import (
     Thresholds,
     UnitCoverage,
 )
-from .plan import COVERED, HORIZON, SCHEDULE, Measurements, Metric, coverage_key
+from .plan import COVERED, HORIZON, MISSING_SHOWN, SCHEDULE, Measurements, Metric, coverage_key
 from .verdicts import ACCEPTABLE, ERROR, EXCELLENT, FAIL, NA, PASS, Level, Verdict
 
 
@@ -343,8 +343,8 @@ class UnitCoverageCheck(_Graded):
     @staticmethod
     def _missing(seen: tuple[int, int, str | None]) -> list[str]:
         """The first missing units the warehouse named, in key order."""
-        first = seen[2]
-        return sorted(first.split(", ")) if first else []
+        named = seen[2]
+        return sorted(named.split(", "))[:MISSING_SHOWN] if named else []
 
     def value(self, seen: tuple[int, int, str | None]) -> float:
         return seen[0] / seen[1] if seen[1] else 0.0

@@ -37,8 +37,10 @@ from .config import (
 SCHEDULE = "__schedule__"
 HORIZON = "__schedule_horizon__"
 MetricKind = Literal["rows", "units", "distinct", "aggregate", "max_epoch", "covered", "horizon"]
-# How many missing units a coverage probe names per date (the rest are counted).
+# How many missing units a verdict names per date (the rest are counted), and up to how
+# many the coverage probe returns (beyond that, only the first).
 MISSING_SHOWN = 5
+MISSING_LISTED = 100
 
 
 @dataclass(frozen=True, order=True)

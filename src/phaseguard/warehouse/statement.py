@@ -28,7 +28,7 @@ else:  # sqlglot is imported on first use: a smoke test whose SQL is cached neve
     exp = LazyModule("sqlglot.expressions")
 
 from phaseguard.errors import ConfigError
-from phaseguard.plan import MISSING_SHOWN, Metric, Probe
+from phaseguard.plan import MISSING_LISTED, Metric, Probe
 
 from .drivers import first_line
 
@@ -150,8 +150,9 @@ def _coverage_select(
     index: int, probe: Probe, width: int, dialect: str, bound_type: str | None
 ) -> exp.Select:
     """Per scheduled date: the schedule's units, how many have rows in the probe's table or
-    any of its ``also`` sources, and the first missing ones (``MISSING_SHOWN``, in key
-    order) as text.
+    any of its ``also`` sources, and the missing ones as text (every one, unordered, up to
+    ``MISSING_LISTED``; beyond that only the smallest key, so the text stays small). An
+    ordered, limited aggregate (a window's row numbers) took ~3x as long on DuckDB.
 
     The schedule's distinct (date, unit) pairs are LEFT JOINed with the sources' (a union
     of their distinct pairs), so a unit counts only when the schedule names it on that
@@ -196,54 +197,37 @@ def _coverage_select(
         )
         present = exp.Union(this=present, expression=part, distinct=True)
     hit = exp.column("u", table="c")
-    missing_first = exp.Case(
-        ifs=[
-            exp.If(this=exp.Is(this=hit.copy(), expression=exp.null()), true=exp.Literal.number(0))
-        ],
-        default=exp.Literal.number(1),
+    unit = exp.column("u", table="s")
+    missing_unit = exp.Case(
+        ifs=[exp.If(this=exp.Is(this=hit.copy(), expression=exp.null()), true=unit.copy())]
     )
-    ranked = (
-        exp.select(
-            exp.column("d", table="s").as_("d"),
-            exp.column("u", table="s").as_("u"),
-            hit.copy().as_("hit"),
-            exp.Window(
-                this=exp.RowNumber(),
-                partition_by=[exp.column("d", table="s"), missing_first],
-                order=exp.Order(expressions=[exp.Ordered(this=exp.column("u", table="s"))]),
-            ).as_("rn"),
-        )
+    missing_count = exp.Sub(this=exp.Count(this=exp.Star()), expression=exp.Count(this=hit.copy()))
+    listed = exp.GroupConcat(
+        this=exp.cast(missing_unit.copy(), _text()), separator=exp.Literal.string(", ")
+    )
+    first = exp.cast(exp.Min(this=missing_unit.copy()), _text())
+    text = exp.Case(
+        ifs=[
+            exp.If(
+                this=exp.LTE(this=missing_count, expression=exp.Literal.number(MISSING_LISTED)),
+                true=listed,
+            )
+        ],
+        default=first,
+    )
+    metrics: list[exp.Expr] = [exp.Count(this=exp.Star()), exp.Count(this=hit.copy())]
+    d = exp.column("d", table="s")
+    return (
+        exp.select(*_row_columns(index, metrics, width, d.copy(), True, text))
         .from_(scheduled.subquery("s"))
         .join(
             exp.Subquery(this=present, alias=exp.TableAlias(this=exp.to_identifier("c"))),
             on=exp.and_(
-                exp.EQ(this=exp.column("d", table="c"), expression=exp.column("d", table="s")),
-                exp.EQ(this=hit.copy(), expression=exp.column("u", table="s")),
+                exp.EQ(this=exp.column("d", table="c"), expression=d.copy()),
+                exp.EQ(this=hit.copy(), expression=unit.copy()),
             ),
             join_type="left",
         )
-    )
-    x_hit = exp.column("hit", table="x")
-    shown = exp.Case(
-        ifs=[
-            exp.If(
-                this=exp.and_(
-                    exp.Is(this=x_hit.copy(), expression=exp.null()),
-                    exp.LTE(
-                        this=exp.column("rn", table="x"),
-                        expression=exp.Literal.number(MISSING_SHOWN),
-                    ),
-                ),
-                true=exp.cast(exp.column("u", table="x"), _text()),
-            )
-        ]
-    )
-    missing = exp.GroupConcat(this=shown, separator=exp.Literal.string(", "))
-    metrics: list[exp.Expr] = [exp.Count(this=exp.Star()), exp.Count(this=x_hit.copy())]
-    d = exp.column("d", table="x")
-    return (
-        exp.select(*_row_columns(index, metrics, width, d.copy(), True, missing))
-        .from_(ranked.subquery("x"))
         .group_by(d.copy())
     )
 
