@@ -42,10 +42,8 @@ def explain(check: Check, config: Config, phase_tables: list[str]) -> str:
             return f"rows exist for the date in any of {names}; all empty is FAIL"
         return f"rows exist for the date in {names}; any empty table is FAIL"
     if isinstance(check, RowsPerUnit):
-        return (
-            f"rows of `{config.table(check.table).table}` per scheduled "
-            f"`{config.schedule.unit}`: {_thresholds(check)}"
-        )
+        per = f"scheduled `{config.schedule.unit}`" if config.schedule.unit else "scheduled date"
+        return f"rows of `{config.table(check.table).table}` per {per}: {_thresholds(check)}"
     if isinstance(check, UnitCoverage):
         names = " or ".join(f"`{config.table(t).table}`" for t in check.sources)
         window = f", over the {check.window_days} days ending on the date" if check.window else ""
