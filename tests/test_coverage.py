@@ -98,7 +98,7 @@ ANY_OF = MINI_CONFIG.replace(
 ).replace(
     "      - {kind: rows_exist}\n      - {kind: unit_coverage, table: box,",
     "      - {kind: rows_exist, any_of: [box, gamebook]}\n"
-    "      - {kind: unit_coverage, any_of: [box, gamebook],",
+    "      - {kind: unit_coverage, any_of: [gamebook, box],",
 )
 
 
@@ -112,6 +112,7 @@ def test_any_of_covers_over_the_union_of_the_sources(mini: tuple[Path, str]) -> 
     with load(config, warehouse=url) as guard:
         result = guard.verify(D1, D4)
     by_date = {d.date: d for d in result.dates}
+    assert _coverage(by_date[D1]).check == "unit_coverage(gamebook|box)"
     assert _coverage(by_date[D1]).observed == "100% (3/3)"  # box alone
     assert _coverage(by_date[D2]).observed == "67% (2/3); missing 1: g22"  # box g20 + book g21
     assert _coverage(by_date[D4]).observed == "33% (1/3); missing 2: g41, g42"  # book alone

@@ -32,7 +32,15 @@ from .config import (
     Thresholds,
     UnitCoverage,
 )
-from .plan import COVERED, HORIZON, MISSING_SHOWN, SCHEDULE, Measurements, Metric, coverage_key
+from .plan import (
+    HORIZON,
+    MISSING_SHOWN,
+    SCHEDULE,
+    Measurements,
+    Metric,
+    coverage_key,
+    covered_metric,
+)
 from .verdicts import ACCEPTABLE, ERROR, EXCELLENT, FAIL, NA, PASS, Level, Verdict
 
 
@@ -145,6 +153,8 @@ def check_name(check: Check) -> str:
         target = f"{check.table}.{check.column}"
     if isinstance(check, Ratio):
         target = f"{check.numerator}/{check.denominator}"
+    if isinstance(check, UnitCoverage | RowsExist) and check.any_of:
+        target = "|".join(check.any_of)
     return f"{check.kind}({target})" if target else check.kind
 
 
@@ -300,7 +310,7 @@ class UnitCoverageCheck(_Graded):
         if self.window > 1:
             self.expected += f" over {self.window} days"
         self.key = coverage_key(check.sources)
-        self.covered = Metric(COVERED, config.schedule.unit or "")
+        self.covered = covered_metric(config, check.sources)
         self.metric = self.covered.key
 
     def judge(self, days: Days) -> list[Verdict]:

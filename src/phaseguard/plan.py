@@ -201,6 +201,12 @@ def coverage_key(sources: Sequence[str]) -> str:
     return "coverage:" + "+".join(sources)
 
 
+def covered_metric(config: Config, sources: Sequence[str]) -> Metric:
+    """The coverage probe's count of covered units; its column is the first source's unit."""
+    unit = config.table(sources[0]).unit or config.schedule.unit or ""
+    return Metric(COVERED, unit)
+
+
 def metrics_for(
     check: Check, config: Config, phase_tables: Sequence[str]
 ) -> Iterable[tuple[str, Metric]]:
@@ -252,7 +258,7 @@ def build_plan(
         for key, sources in coverages.items():
             first, *more = [config.table(name) for name in sources]
             also = tuple(Source(t.table, t.date_column, t.unit or unit) for t in more)
-            covered = (ROWS, Metric(COVERED, first.unit or unit))
+            covered = (ROWS, covered_metric(config, sources))
             against = Source(table, date_column, unit)
             probes.append(
                 Probe(key, first.table, first.date_column, covered, against=against, also=also)
