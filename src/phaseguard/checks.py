@@ -315,21 +315,31 @@ class UnitCoverageCheck(_Graded):
 
     def judge(self, days: Days) -> list[Verdict]:
         if self.window > 1:
-            seen = [self._window(day, days.measurements) for day in days.dates]
+            seen = self._windows(days)
             return self.verdicts([c / n if n else 0.0 for c, n, _ in seen], seen)
         covered = [int(n or 0) for n in days.values(self.key, self.metric)]
         both = zip(covered, days.scheduled, days.texts(self.key), strict=True)
         seen_day = list(both)
         return self.verdicts([c / n for c, n, _ in seen_day], seen_day)
 
-    def _window(self, day: dt.date, measured: Measurements) -> tuple[int, int, None]:
-        """(covered, scheduled) over the window's days ending on ``day``."""
-        covered = scheduled = 0
-        for back in range(self.window):
-            on = day - dt.timedelta(days=back)
-            scheduled += measured.rows(self.key, on)
-            covered += int(measured.get(self.key, on, self.covered) or 0)
-        return covered, scheduled, None
+    def _windows(self, days: Days) -> list[tuple[int, int, None]]:
+        """(covered, scheduled, None) over the window's days ending on each date judged:
+        running sums over every date the plan read (its range reaches back a window)."""
+        measured = days.measurements
+        first = measured.plan.start
+        index = measured.positions.get(self.key, {}).get(self.metric)
+        covered, scheduled = [0], [0]  # running sums; [i + 1] is through first + i days
+        for i in range((measured.plan.end - first).days + 1):
+            row = measured.on(first + dt.timedelta(days=i)).get(self.key)
+            scheduled.append(scheduled[-1] + int((row[0] or 0) if row else 0))
+            hits = row[index] if row is not None and index is not None else 0
+            covered.append(covered[-1] + int(hits or 0))
+        out = []
+        for day in days.dates:
+            end = (day - first).days + 1
+            start = max(0, end - self.window)
+            out.append((covered[end] - covered[start], scheduled[end] - scheduled[start], None))
+        return out
 
     def observed(self, seen: tuple[int, int, str | None]) -> str:
         covered, scheduled, _ = seen
