@@ -258,3 +258,23 @@ def test_past_a_hundred_missing_units_only_the_first_is_named(mini: tuple[Path, 
         verdict = _coverage(guard.verify(D1).dates[0])
     assert verdict.observed == "2% (3/123); missing 120: m000 and 119 more"
     assert verdict.details == {"missing_count": 120, "missing": ["m000"]}
+
+
+def test_the_example_grades_phase_2_on_either_source(tmp_path: Path) -> None:
+    """#14 item 9 on the demo season: 2026-01-13 lost bdl games the nbac gamebook has."""
+    from phaseguard.nba.demo import build_demo
+
+    demo = build_demo(tmp_path / "demo")
+    with load(demo.config_path) as guard:
+        day = guard.verify(dt.date(2026, 1, 13)).dates[0]
+        phase2 = {v.check: v for v in day.phase("phase2").verdicts}
+        bdl_alone = guard.warehouse.driver.execute(
+            "SELECT COUNT(DISTINCT game_id) FROM nba_raw.bdl_player_boxscores "
+            "WHERE game_date = DATE '2026-01-13'"
+        )[0][0]
+    assert bdl_alone < day.scheduled  # balldontlie alone is partial
+    assert phase2["games covered"].observed == f"100% ({day.scheduled}/{day.scheduled})"
+    assert phase2["games covered"].check == "games covered"
+    assert phase2["rows_exist(bdl_boxscores|nbac_gamebook)"].level is Level.PASS
+    weekly = phase2["weekly games covered"]
+    assert weekly.observed.startswith("100% over 7 days")
