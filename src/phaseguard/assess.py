@@ -64,15 +64,22 @@ class Selected:
 
 
 def phase_checks(config: Config, mode: Mode, phases: Sequence[str] | None = None) -> list[Selected]:
-    """The checks each phase runs in ``mode``; smoke falls back to rows_exist."""
+    """The checks each phase runs in ``mode``.
+
+    ``smoke`` runs a phase's existence and quorum checks, or ``rows_exist`` over its tables
+    when it has none. ``verify`` runs every check of the phase and, always, what smoke
+    runs: verify sees everything smoke sees, so the two never disagree on a (date, phase)
+    they both judge; a verify FAIL that smoke does not show is a check smoke does not run.
+    """
     selected = [config.phase(name) for name in phases] if phases else list(config.phases)
     out: list[Selected] = []
     for phase in selected:
         checks: list[Check] = list(phase.checks)
+        smoke = [c for c in checks if c.kind in SMOKE_KINDS] or [RowsExist(kind="rows_exist")]
         if mode == "smoke":
-            checks = [c for c in checks if c.kind in SMOKE_KINDS]
-        if not checks:
-            checks = [RowsExist(kind="rows_exist")]
+            checks = smoke
+        elif not any(c.kind in SMOKE_KINDS for c in checks):
+            checks = smoke + checks
         out.append(Selected(phase.name, [t.name for t in phase.tables], checks))
     return out
 

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Iterable, Sequence
+import math
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from .config import (
     Aggregate,
+    Between,
     Check,
     Config,
     DistinctCount,
@@ -86,41 +89,75 @@ class Days:
         return [row[index] if (row := on.get(key)) else None for on in self._on]
 
 
-def tiers(t: Thresholds) -> tuple[tuple[Level, float], ...]:
-    """The thresholds that are set, best level first."""
-    levels = (
-        (EXCELLENT, t.excellent),
-        (PASS, t.pass_),
-        (ACCEPTABLE, t.acceptable),
-    )
-    return tuple((level, value) for level, value in levels if value is not None)
+Tier = tuple[Level, float, float]  # (level, lo, hi): the tier holds when lo <= value <= hi
+
+
+def tiers(t: Thresholds) -> tuple[Tier, ...]:
+    """The thresholds that are set, best level first, each as the closed range it accepts.
+
+    Higher is better: ``value >= t``. Lower is better: ``value < t`` (the range ends just
+    below t). A band ``{between: [lo, hi]}``: ``lo <= value <= hi`` in either direction.
+    """
+    lower = t.direction == "lower"
+    out: list[Tier] = []
+    for level, tier in ((EXCELLENT, t.excellent), (PASS, t.pass_), (ACCEPTABLE, t.acceptable)):
+        if tier is None:
+            continue
+        if isinstance(tier, Between):
+            out.append((level, *tier.between))
+        elif lower:
+            out.append((level, -math.inf, math.nextafter(tier, -math.inf)))
+        else:
+            out.append((level, tier, math.inf))
+    return tuple(out)
 
 
 def grade(value: float, t: Thresholds) -> Level:
-    """The traffic light for ``value``: higher is better (>=) unless direction is lower (<)."""
-    return _grade(value, tiers(t), t.direction == "lower")
+    """The traffic light for ``value``: the best tier it is in; FAIL (or, with
+    ``severity: warn``, ACCEPTABLE) when it is in none."""
+    return _grade(value, tiers(t), ACCEPTABLE if t.severity == "warn" else FAIL)
 
 
-def _grade(value: float, tiers: tuple[tuple[Level, float], ...], lower: bool) -> Level:
-    for level, threshold in tiers:
-        if (value < threshold) if lower else (value >= threshold):
+def _grade(value: float, tiers: tuple[Tier, ...], beyond: Level = FAIL) -> Level:
+    for level, lo, hi in tiers:
+        if lo <= value <= hi:
             return level
-    return FAIL
+    return beyond
 
 
-def describe(t: Thresholds, fmt: Callable[[float], str] = str) -> str:
-    """Thresholds as text, e.g. '>= 90% excellent, >= 70% acceptable'."""
+def threshold_text(value: float, pct: bool = False) -> str:
+    """A threshold exactly as written in the config (0.001, 1.001, 0.999 stay themselves);
+    ``pct`` shows a share as a percentage without rounding (0.999 is 99.9%)."""
+    if pct:
+        text = format((Decimal(repr(float(value))) * 100).normalize(), "f")
+        return f"{text}%"
+    return format(Decimal(repr(float(value))).normalize(), "f") if abs(value) < 1e15 else repr(value)
+
+
+def tier_text(tier: float | Between, op: str, pct: bool = False) -> str:
+    """One tier as text: '>= 90%', '< 8', 'between 10 and 30'."""
+    if isinstance(tier, Between):
+        lo, hi = (threshold_text(v, pct) for v in tier.between)
+        return f"between {lo} and {hi}"
+    return f"{op} {threshold_text(tier, pct)}"
+
+
+def describe(t: Thresholds, pct: bool = False) -> str:
+    """Thresholds as text, each as written, e.g. '>= 90% excellent, >= 70% acceptable'."""
     op = "<" if t.direction == "lower" else ">="
     parts = [
-        f"{op} {fmt(value)} {label}"
-        for label, value in (
+        f"{tier_text(tier, op, pct)} {label}"
+        for label, tier in (
             ("excellent", t.excellent),
             ("pass", t.pass_),
             ("acceptable", t.acceptable),
         )
-        if value is not None
+        if tier is not None
     ]
-    return ", ".join(parts)
+    text = ", ".join(parts)
+    if text and t.severity == "warn":
+        text += "; beyond: a warning (severity: warn)"
+    return text
 
 
 def check_name(check: Check) -> str:
@@ -133,10 +170,6 @@ def check_name(check: Check) -> str:
     if isinstance(check, Ratio):
         target = f"{check.numerator}/{check.denominator}"
     return f"{check.kind}({target})" if target else check.kind
-
-
-def _whole(value: float) -> str:
-    return f"{value:.0f}"
 
 
 def _pct(value: float) -> str:
@@ -182,37 +215,79 @@ class Prepared:
 
 
 class _Graded(Prepared):
-    """A check with traffic-light thresholds, graded on one number."""
+    """A check with traffic-light thresholds, graded on one number.
+
+    Subclasses render what they saw with :meth:`text`; :meth:`observed` adds, for a check
+    with ``severity: warn`` whose value is beyond its last tier, the limit it crossed.
+    """
+
+    pct = False  # thresholds are shares, shown as percentages
 
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         super().__init__(check, config, phase_tables)
         assert isinstance(check, Thresholds)
         self.tiers = tiers(check)
-        self.lower = check.direction == "lower"
-        self.expected = describe(check, _num)
+        self.beyond = ACCEPTABLE if check.severity == "warn" else FAIL
+        self.expected = describe(check, self.pct)
         self.graded = check.excellent is not None
+        # The last tier, named, for the warning a severity: warn check gives beyond it.
+        op = "<" if check.direction == "lower" else ">="
+        label, last = next(
+            (label, tier)
+            for label, tier in (
+                ("acceptable", check.acceptable),
+                ("pass", check.pass_),
+                ("excellent", check.excellent),
+            )
+            if tier is not None
+        )
+        self.last_tier = f"{label} {tier_text(last, op, self.pct)}"
 
     def verdict(self, value: float, seen: Any) -> Verdict:
-        level = _grade(value, self.tiers, self.lower)
+        level = _grade(value, self.tiers, self.beyond)
         return Verdict(self.name, level, seen, self.expected, self.graded, self)
 
     def verdicts(self, values: Iterable[float], seen: Iterable[Any]) -> list[Verdict]:
         """:meth:`verdict` for each (value, seen) pair."""
-        name, tiers, lower, expected, graded = (
+        name, tiers, beyond, expected, graded = (
             self.name,
             self.tiers,
-            self.lower,
+            self.beyond,
             self.expected,
             self.graded,
         )
         return [
-            Verdict(name, _grade(value, tiers, lower), what, expected, graded, self)
+            Verdict(name, _grade(value, tiers, beyond), what, expected, graded, self)
             for value, what in zip(values, seen, strict=True)
         ]
 
+    def text(self, seen: Any) -> str:
+        """What the check saw, as text, before any warning."""
+        return str(seen)
+
+    def _crossed(self, seen: Any) -> bool:
+        """Is the value beyond every tier, while the check only warns?"""
+        if self.beyond is not ACCEPTABLE:
+            return False
+        value = self.value(seen)
+        return value is not None and _grade(value, self.tiers, FAIL) is FAIL
+
+    def observed(self, seen: Any) -> str:
+        text = self.text(seen)
+        if self._crossed(seen):
+            text += f"; outside {self.last_tier}: a warning (severity: warn)"
+        return text
+
+    def details(self, seen: Any) -> dict[str, object]:
+        return {"warning": f"outside {self.last_tier}"} if self._crossed(seen) else {}
+
 
 class RowsExistCheck(Prepared):
-    """FAIL if any named table has no rows for the date."""
+    """FAIL if any named table has no rows for the date; else EXCELLENT.
+
+    A check that can only hold or not is at its best when it holds: it never keeps a
+    phase below EXCELLENT (a phase takes the worst level of its checks).
+    """
 
     kind = "rows_exist"
 
@@ -225,7 +300,7 @@ class RowsExistCheck(Prepared):
     def judge(self, days: Days) -> list[Verdict]:
         name, expected = self.name, self.expected
         return [
-            Verdict(name, FAIL if 0 in counts else PASS, counts, expected, False, self)
+            Verdict(name, FAIL if 0 in counts else EXCELLENT, counts, expected, False, self)
             for counts in zip(*[days.rows(key) for key in self.tables], strict=True)
         ]
 
@@ -250,7 +325,7 @@ class RowsPerUnitCheck(_Graded):
         pairs = list(zip(days.rows(self.table), days.scheduled, strict=True))
         return self.verdicts([rows / scheduled for rows, scheduled in pairs], pairs)
 
-    def observed(self, seen: tuple[float, int]) -> str:
+    def text(self, seen: tuple[float, int]) -> str:
         rows, scheduled = seen
         return f"{_num(rows / scheduled)}/unit ({rows:.0f} rows, {scheduled} scheduled)"
 
@@ -262,11 +337,11 @@ class UnitCoverageCheck(_Graded):
     """Share of scheduled units present in the table."""
 
     kind = "unit_coverage"
+    pct = True
 
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         super().__init__(check, config, phase_tables)
         assert isinstance(check, UnitCoverage)
-        self.expected = describe(check, _pct)
         self.table = check.table
         unit = config.table(check.table).unit or config.schedule.unit
         self.metric = Metric("units", unit).key
@@ -276,7 +351,7 @@ class UnitCoverageCheck(_Graded):
         pairs = list(zip(covered, days.scheduled, strict=True))
         return self.verdicts([n / scheduled for n, scheduled in pairs], pairs)
 
-    def observed(self, seen: tuple[float, int]) -> str:
+    def text(self, seen: tuple[float, int]) -> str:
         covered, scheduled = seen
         return f"{_pct(covered / scheduled)} ({covered}/{scheduled})"
 
@@ -285,7 +360,11 @@ class UnitCoverageCheck(_Graded):
 
 
 class QuorumCheck(Prepared):
-    """At least ``min_present`` tables have rows and every required one does (the breaker)."""
+    """At least ``min_present`` tables have rows and every required one does (the breaker).
+
+    All present EXCELLENT; met with more than ``min_present`` PASS; met at exactly
+    ``min_present`` ACCEPTABLE; fewer, or a required one missing, FAIL.
+    """
 
     kind = "quorum"
     graded = True
@@ -313,22 +392,22 @@ class QuorumCheck(Prepared):
         return [self._one(counts) for counts in zip(*columns, strict=True)]
 
     def _one(self, counts: tuple[float, ...]) -> Verdict:
-        level = PASS
-        if len(counts) - counts.count(0) < self.min_present:
+        present = len(counts) - counts.count(0)
+        if present < self.min_present or any(i < 0 or not counts[i] for i in self.required_at):
             level = FAIL
+        elif present == len(counts):
+            level = EXCELLENT
+        elif present == self.min_present:
+            level = ACCEPTABLE  # met at its minimum: the seeds' early-season bootstrap
         else:
-            for i in self.required_at:
-                if i < 0 or not counts[i]:
-                    level = FAIL
-                    break
-            else:
-                if 0 not in counts:
-                    level = EXCELLENT
+            level = PASS
         return Verdict(self.name, level, counts, self.expected, True, self)
 
     def observed(self, seen: tuple[float, ...]) -> str:
         present, missing, missing_required = self._split(seen)
         text = f"{len(present)}/{len(self.tables)} present"
+        if missing and len(present) == self.min_present:
+            text += " (the minimum)"
         if missing:
             text += f"; missing {', '.join(missing)}"
         if missing_required:
@@ -357,7 +436,6 @@ class DistinctCountCheck(_Graded):
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         super().__init__(check, config, phase_tables)
         assert isinstance(check, DistinctCount)
-        self.expected = describe(check, _whole)
         self.table = check.table
         self.metric = Metric("distinct", check.column).key
 
@@ -365,7 +443,7 @@ class DistinctCountCheck(_Graded):
         values = [n or 0 for n in days.values(self.table, self.metric)]
         return self.verdicts(values, values)
 
-    def observed(self, seen: float) -> str:
+    def text(self, seen: float) -> str:
         return f"{seen:.0f}"
 
     def value(self, seen: float) -> float:
@@ -373,7 +451,8 @@ class DistinctCountCheck(_Graded):
 
 
 class AggregateCheck(_Graded):
-    """An aggregate over the partition (e.g. MAE); N/A when the partition is empty."""
+    """An aggregate over the partition (e.g. MAE); a scheduled date with no rows is FAIL
+    (nothing to aggregate is missing data), or N/A with ``on_empty: na``."""
 
     kind = "aggregate"
 
@@ -382,15 +461,16 @@ class AggregateCheck(_Graded):
         assert isinstance(check, Aggregate)
         self.table = check.table
         self.metric = Metric("aggregate", expr=check.expr).key
+        self.on_empty = FAIL if check.on_empty == "fail" else NA
 
     def judge(self, days: Days) -> list[Verdict]:
-        empty = Verdict(self.name, NA, "no rows", self.expected)
+        empty = Verdict(self.name, self.on_empty, f"no rows in {self.table}", self.expected)
         return [
             empty if value is None else self.verdict(value, value)
             for value in days.values(self.table, self.metric)
         ]
 
-    def observed(self, seen: float) -> str:
+    def text(self, seen: float) -> str:
         return _num(seen)
 
     def value(self, seen: float) -> float:
@@ -401,11 +481,11 @@ class RatioCheck(_Graded):
     """Rows of numerator over rows of denominator (e.g. graded over predicted)."""
 
     kind = "ratio"
+    pct = True
 
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         super().__init__(check, config, phase_tables)
         assert isinstance(check, Ratio)
-        self.expected = describe(check, _pct)
         self.numerator, self.denominator = check.numerator, check.denominator
 
     def judge(self, days: Days) -> list[Verdict]:
@@ -418,7 +498,7 @@ class RatioCheck(_Graded):
             return Verdict(self.name, level, f"{top:.0f}/0", self.expected)
         return self.verdict(top / bottom, (top, bottom))
 
-    def observed(self, seen: tuple[float, int]) -> str:
+    def text(self, seen: tuple[float, int]) -> str:
         top, bottom = seen
         return f"{_pct(top / bottom)} ({top:.0f}/{bottom:.0f})"
 
@@ -447,7 +527,7 @@ class FreshnessCheck(Prepared):
             return Verdict(self.name, FAIL, "no rows", self.expected)
         newest = dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc)
         age = (now - newest).total_seconds() / 3600
-        level = PASS if age <= self.max_age_hours else FAIL
+        level = EXCELLENT if age <= self.max_age_hours else FAIL  # holds: at its best
         return Verdict(self.name, level, f"{_num(age)}h old", self.expected)
 
 

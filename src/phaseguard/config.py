@@ -7,6 +7,8 @@ health-score bands. Every error names the file, the line and the key.
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -84,19 +86,101 @@ class TableSpec(Model):
         return None if value is None else _ident(value)
 
 
-class Thresholds(Model):
-    """Traffic-light thresholds: higher is better (value >= t) unless direction is lower (<)."""
+class Between(Model):
+    """A two-sided tier: the value lies in [lo, hi], whatever the direction (``{between: [10, 30]}``)."""
 
-    excellent: float | None = None
-    pass_: float | None = Field(None, alias="pass")
-    acceptable: float | None = None
+    between: tuple[float, float]
+
+    def holds(self, value: float) -> bool:
+        """Is ``value`` inside the band (both ends included)?"""
+        return self.between[0] <= value <= self.between[1]
+
+
+Tier = float | Between
+
+
+def _bounds(tier: Tier, lower: bool) -> tuple[float, float]:
+    """The values a tier accepts, as (lo, hi); one-sided tiers are open towards better."""
+    if isinstance(tier, Between):
+        return tier.between
+    return (-math.inf, tier) if lower else (tier, math.inf)
+
+
+class Thresholds(Model):
+    """Traffic-light thresholds: higher is better (value >= t) unless direction is lower (<).
+
+    A tier is a number, or ``{between: [lo, hi]}`` for a band (e.g. rows per game within the
+    expected 10-30). Each tier must sit inside the next worse one (excellent inside pass
+    inside acceptable). Below the last tier is FAIL, unless ``severity: warn``: then it is
+    a warning (ACCEPTABLE) that names the limit it crossed, and the check never fails.
+    """
+
+    excellent: Tier | None = None
+    pass_: Tier | None = Field(None, alias="pass")
+    acceptable: Tier | None = None
     direction: Literal["higher", "lower"] = "higher"
+    severity: Literal["fail", "warn"] = Field(
+        "fail", description="warn: beyond the last tier is a warning, never FAIL"
+    )
 
     @model_validator(mode="after")
-    def _some_threshold(self) -> Thresholds:
-        if self.excellent is None and self.pass_ is None and self.acceptable is None:
-            raise ValueError("give at least one of excellent, pass, acceptable")
+    def _valid_tiers(self) -> Thresholds:
+        set_ = [
+            (key, tier)
+            for key, tier in (
+                ("excellent", self.excellent),
+                ("pass", self.pass_),
+                ("acceptable", self.acceptable),
+            )
+            if tier is not None
+        ]
+        if not set_:
+            raise LocatedError("give at least one of excellent, pass, acceptable", ())
+        lower = self.direction == "lower"
+        for key, tier in set_:
+            ends = tier.between if isinstance(tier, Between) else (tier,)
+            if not all(math.isfinite(v) for v in ends):
+                raise LocatedError(f"{key}: a threshold must be a finite number", (key,))
+            if isinstance(tier, Between) and tier.between[0] > tier.between[1]:
+                raise LocatedError(
+                    f"{key}: between [{_g(tier.between[0])}, {_g(tier.between[1])}] is reversed",
+                    (key, "between"),
+                )
+        for (better, b_tier), (worse, w_tier) in itertools.pairwise(set_):
+            (b_lo, b_hi), (w_lo, w_hi) = _bounds(b_tier, lower), _bounds(w_tier, lower)
+            if b_lo < w_lo or b_hi > w_hi:
+                raise LocatedError(
+                    f"{better}: thresholds out of order for direction {self.direction}: "
+                    f"{better} {_tier_text(b_tier)} must lie inside {worse} {_tier_text(w_tier)} "
+                    f"({'lower is better' if lower else 'higher is better'})",
+                    (better,),
+                )
         return self
+
+    def limits(self) -> list[tuple[float, str]]:
+        """Every threshold value with its tier's name, for charts: a band gives both ends."""
+        out: list[tuple[float, str]] = []
+        for label, tier in (
+            ("excellent", self.excellent),
+            ("pass", self.pass_),
+            ("acceptable", self.acceptable),
+        ):
+            if isinstance(tier, Between):
+                out += [(tier.between[0], label), (tier.between[1], label)]
+            elif tier is not None:
+                out.append((tier, label))
+        return out
+
+
+def _g(value: float) -> str:
+    """A threshold as written: repr keeps every digit (0.001, 1.001), no rounding."""
+    return repr(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
+
+
+def _tier_text(tier: Tier) -> str:
+    if isinstance(tier, Between):
+        return f"between [{_g(tier.between[0])}, {_g(tier.between[1])}]"
+    return _g(tier)
 
 
 class RowsExist(Model):
@@ -124,7 +208,12 @@ class UnitCoverage(Thresholds):
 
 
 class Quorum(Model):
-    """At least ``min_present`` of the tables have rows, and all the required ones do."""
+    """At least ``min_present`` of the tables have rows, and all the required ones do.
+
+    Levels: every table present EXCELLENT; the quorum met with more than ``min_present``
+    PASS; met at exactly ``min_present`` ACCEPTABLE (a warning: the seeds' early-season
+    bootstrap); fewer, or a required table missing, FAIL.
+    """
 
     kind: Literal["quorum"]
     name: str | None = None
@@ -150,6 +239,9 @@ class Aggregate(Thresholds):
     name: str | None = None
     table: str
     expr: str = Field(description="one aggregate expression, e.g. AVG(ABS(a - b))")
+    on_empty: Literal["fail", "na"] = Field(
+        "fail", description="a scheduled date with no rows to aggregate: FAIL, or na (N/A)"
+    )
 
 
 class Ratio(Thresholds):
@@ -226,12 +318,51 @@ class Schedule(Model):
 
 
 class Health(Model):
-    """Health-score bands and the overall verdict rules (seed: Overall Backfill Success)."""
+    """Health-score bands and the overall verdict rules (seed: Overall Backfill Success).
+
+    COMPLETE: no phase FAIL and health >= ``complete``. PARTIAL: no phase FAIL, the
+    ``partial_phases`` PASS or better and health >= ``partial``. FAILED: any phase FAIL,
+    and every date that reaches neither (the seed's "health < 50", and the band it leaves
+    open below PARTIAL's bar). Scores and bands are 0-100, complete >= partial.
+    """
 
     scores: dict[ScoredLevel, float] = Field(default_factory=_default_scores)
     complete: float = Field(85.0, description="COMPLETE: no phase FAIL and health >= this")
-    partial: float = Field(70.0, description="PARTIAL: partial_phases not FAIL and health >= this")
+    partial: float = Field(
+        70.0, description="PARTIAL: no FAIL, partial_phases PASS or better, health >= this"
+    )
     partial_phases: list[str] | None = Field(None, description="default: the first three phases")
+
+    @model_validator(mode="after")
+    def _in_range_and_order(self) -> Health:
+        for level, score in self.scores.items():
+            if not (math.isfinite(score) and 0 <= score <= 100):
+                raise LocatedError(
+                    f"scores.{level}: a score is a number from 0 to 100, not {_g(score)}",
+                    ("scores", level),
+                )
+        scores: dict[str, float] = {str(k): v for k, v in self.scores.items()}
+        order = [lv for lv in ("EXCELLENT", "PASS", "ACCEPTABLE", "FAIL") if lv in scores]
+        for better, worse in itertools.pairwise(order):
+            if scores[better] < scores[worse]:
+                raise LocatedError(
+                    f"scores.{better}: out of order: {better} {_g(scores[better])} "
+                    f"is below {worse} {_g(scores[worse])}",
+                    ("scores", better),
+                )
+        for key in ("complete", "partial"):
+            value = getattr(self, key)
+            if not (math.isfinite(value) and 0 <= value <= 100):
+                raise LocatedError(
+                    f"{key}: a health threshold is a number from 0 to 100, not {_g(value)}", (key,)
+                )
+        if self.complete < self.partial:
+            raise LocatedError(
+                f"complete: out of order: complete {_g(self.complete)} is below "
+                f"partial {_g(self.partial)} (COMPLETE needs the higher health)",
+                ("complete",),
+            )
+        return self
 
 
 class Config(Model):
@@ -315,6 +446,7 @@ def _validate_references(config: Config) -> None:
         own = {t.name for t in phase.tables}
         for j, check in enumerate(phase.checks):
             _check_refs(check, own, tables, ("phases", i, "checks", j))
+            _check_quorum(check, config, [t.name for t in phase.tables], ("phases", i, "checks", j))
     _check_cycles(config)
     for i, gate in enumerate(config.gates):
         if gate.phase not in phase_names:
@@ -322,8 +454,11 @@ def _validate_references(config: Config) -> None:
         for j, up in enumerate(gate.upstream or []):
             if up not in phase_names:
                 raise _RefError(f"unknown phase {up!r}", ("gates", i, "upstream", j))
+        upstream = gate.upstream or config.phase(gate.phase).depends_on
+        upstream_tables = [t.name for p in config.phases if p.name in upstream for t in p.tables]
         for j, check in enumerate(gate.checks or []):
             _check_refs(check, set(tables), tables, ("gates", i, "checks", j))
+            _check_quorum(check, config, upstream_tables, ("gates", i, "checks", j))
     for j, name in enumerate(config.health.partial_phases or []):
         if name not in phase_names:
             raise _RefError(f"unknown phase {name!r}", ("health", "partial_phases", j))
@@ -346,6 +481,27 @@ def _check_refs(
         for value in check.tables or []:
             if value not in own:
                 raise _RefError(f"table {value!r} is not in this phase", (*loc, "tables"))
+
+
+def _check_quorum(
+    check: Any, config: Config, default_tables: list[str], loc: tuple[str | int, ...]
+) -> None:
+    """A quorum that can be met: min_present within its tables, required ones among them."""
+    if not isinstance(check, Quorum):
+        return
+    tables = check.tables or default_tables
+    if check.min_present > len(tables):
+        raise _RefError(
+            f"min_present {check.min_present} is more than the quorum's {len(tables)} tables "
+            f"({', '.join(tables) or 'none'}): it could never be met",
+            (*loc, "min_present"),
+        )
+    for k, key in enumerate(check.required or []):
+        if key not in tables:
+            raise _RefError(
+                f"required table {key!r} is not one of the quorum's tables ({', '.join(tables)})",
+                (*loc, "required", k),
+            )
 
 
 def _check_cycles(config: Config) -> None:
@@ -411,7 +567,7 @@ def _first_error(exc: ValidationError, source: Source) -> ConfigError:
     if isinstance(ctx_error, _RefError):
         return source.error(str(ctx_error), ctx_error.loc)
     if isinstance(ctx_error, LocatedError):  # raised inside a nested model: loc is relative
-        return source.error(str(ctx_error), (*error["loc"], *ctx_error.loc))
+        return source.error(str(ctx_error), _user_loc((*error["loc"], *ctx_error.loc), source.data))
     loc = _user_loc(tuple(error["loc"]), source.data)
     message = {
         "extra_forbidden": "unknown key",

@@ -148,23 +148,23 @@ class RangeVerdict:
 
 
 def combine(phase: str, verdicts: tuple[Verdict, ...], *, best: Level = EXCELLENT) -> PhaseVerdict:
-    """A phase's level: the worst of its verdicts; EXCELLENT when every graded one is.
+    """A phase's level: the worst level of its verdicts (N/A ones left out; N/A if all are).
 
-    ``best`` caps the level: a smoke test says PASS, never EXCELLENT.
+    A check that can only hold or fail (rows exist, fresh) is EXCELLENT when it holds, so it
+    never keeps a phase down; a graded check is as good as its tier. ``best`` caps the
+    level, of the phase and of each verdict: a smoke test says PASS, never EXCELLENT.
     """
     worst = NA
-    graded = excellent = 0
     for v in verdicts:
-        level = v.level
-        if level.rank < worst.rank:
-            worst = level
-        if v.graded and level is not NA:
-            graded += 1
-            excellent += level is EXCELLENT
-    if worst.rank < PASS.rank or worst is NA:
-        return PhaseVerdict(phase, worst, verdicts)
-    top = graded and excellent == graded and best is EXCELLENT
-    return PhaseVerdict(phase, EXCELLENT if top else PASS, verdicts)
+        if v.level.rank < worst.rank:
+            worst = v.level
+    if best is not EXCELLENT:
+        if best.rank < worst.rank < NA.rank:
+            worst = best
+        verdicts = tuple(
+            v._replace(level=best) if best.rank < v.level.rank < NA.rank else v for v in verdicts
+        )
+    return PhaseVerdict(phase, worst, verdicts)
 
 
 def health_score(phases: tuple[PhaseVerdict, ...], scores: Mapping[Level, float]) -> float | None:
@@ -181,14 +181,17 @@ def overall(
     partial: float,
     partial_phases: list[str],
 ) -> Overall:
-    """COMPLETE: no phase fails and health >= complete. PARTIAL: the partial phases hold
-    and health >= partial. FAILED otherwise."""
+    """The seed's tiers: any phase FAIL (or ERROR) is FAILED. COMPLETE: health >= complete.
+    PARTIAL: the partial phases PASS or better and health >= partial. FAILED otherwise: the
+    seed's "health < 50", and the band it leaves open (no FAIL, yet below PARTIAL's bar)."""
     if health is None:
         return Overall.NA
-    failing = {p.phase for p in phases if p.level.is_failure}
-    if not failing and health >= complete:
+    if any(p.level.is_failure for p in phases):
+        return Overall.FAILED
+    if health >= complete:
         return Overall.COMPLETE
-    if not failing.intersection(partial_phases) and health >= partial:
+    below_pass = {p.phase for p in phases if p.level.rank < PASS.rank and p.level is not NA}
+    if health >= partial and not below_pass.intersection(partial_phases):
         return Overall.PARTIAL
     return Overall.FAILED
 
@@ -202,14 +205,18 @@ def overall_of_range(dates: tuple[DateVerdict, ...]) -> Overall:
     return min(present, key=order.index)
 
 
+# The exit code is the headline: the overall verdict of the range.
+_EXIT = {Overall.COMPLETE: 0, Overall.NA: 0, Overall.PARTIAL: 1, Overall.FAILED: 2}
+
+
 def exit_code(result: RangeVerdict) -> int:
-    """0 all pass, 1 warnings only, 2 any failure (the CLI's documented exit codes)."""
-    worst = result.worst
-    if worst.is_failure or result.overall is Overall.FAILED:
-        return 2
-    if worst.is_warning or result.overall is Overall.PARTIAL:
-        return 1
-    return 0
+    """The documented exit code, agreeing with the "Overall:" headline printed above it.
+
+    0 COMPLETE (warnings inside a COMPLETE date show as ACCEPTABLE, they do not change
+    it) or nothing scheduled, 1 PARTIAL, 2 FAILED (any phase FAIL makes a date FAILED).
+    The same for ``smoke``, ``verify``, ``run`` and a backfill receipt.
+    """
+    return _EXIT[result.overall]
 
 
 def verdict_to_dict(v: Verdict) -> dict[str, object]:
