@@ -27,6 +27,7 @@ from .verdicts import (
     combine,
     health_score,
     overall,
+    overall_of_levels,
     overall_of_range,
 )
 from .warehouse import Warehouse
@@ -116,13 +117,16 @@ def judge(
             continue
         phases = next(judged, ())
         score = health_score(phases, scores)
-        verdict_all = overall(
-            phases,
-            score,
-            complete=health.complete,
-            partial=health.partial,
-            partial_phases=partial_phases,
-        )
+        if mode == "smoke":
+            verdict_all = overall_of_levels(phases)
+        else:
+            verdict_all = overall(
+                phases,
+                score,
+                complete=health.complete,
+                partial=health.partial,
+                partial_phases=partial_phases,
+            )
         dates.append(DateVerdict(day, units, phases, score, verdict_all))
     scores_seen = [d.health for d in dates if d.health is not None]
     plan = measurements.plan

@@ -196,6 +196,18 @@ def overall(
     return Overall.FAILED
 
 
+def overall_of_levels(phases: tuple[PhaseVerdict, ...]) -> Overall:
+    """A smoke test's date verdict, from the levels alone (a smoke test has no health
+    bands): FAILED on any phase FAIL, PARTIAL on a warning, COMPLETE when every phase
+    passes; N/A when nothing applies."""
+    levels = [p.level for p in phases if p.level is not NA]
+    if not levels:
+        return Overall.NA
+    if any(lv.is_failure for lv in levels):
+        return Overall.FAILED
+    return Overall.PARTIAL if any(lv.is_warning for lv in levels) else Overall.COMPLETE
+
+
 def overall_of_range(dates: tuple[DateVerdict, ...]) -> Overall:
     """A range is as good as its worst scheduled date."""
     order = [Overall.FAILED, Overall.PARTIAL, Overall.COMPLETE]
