@@ -131,7 +131,9 @@ def threshold_text(value: float, pct: bool = False) -> str:
     if pct:
         text = format((Decimal(repr(float(value))) * 100).normalize(), "f")
         return f"{text}%"
-    return format(Decimal(repr(float(value))).normalize(), "f") if abs(value) < 1e15 else repr(value)
+    return (
+        format(Decimal(repr(float(value))).normalize(), "f") if abs(value) < 1e15 else repr(value)
+    )
 
 
 def tier_text(tier: float | Between, op: str, pct: bool = False) -> str:
@@ -232,6 +234,7 @@ class _Graded(Prepared):
         self.graded = check.excellent is not None
         # The last tier, named, for the warning a severity: warn check gives beyond it.
         op = "<" if check.direction == "lower" else ">="
+        self.last_range = self.tiers[-1][1:]
         label, last = next(
             (label, tier)
             for label, tier in (
@@ -265,21 +268,23 @@ class _Graded(Prepared):
         """What the check saw, as text, before any warning."""
         return str(seen)
 
-    def _crossed(self, seen: Any) -> bool:
-        """Is the value beyond every tier, while the check only warns?"""
+    def _crossed(self, seen: Any) -> str:
+        """'below'/'above' when the value is beyond every tier of a check that only warns."""
         if self.beyond is not ACCEPTABLE:
-            return False
+            return ""
         value = self.value(seen)
-        return value is not None and _grade(value, self.tiers, FAIL) is FAIL
+        if value is None or _grade(value, self.tiers, FAIL) is not FAIL:
+            return ""
+        return "below" if value < self.last_range[0] else "above"
 
     def observed(self, seen: Any) -> str:
         text = self.text(seen)
-        if self._crossed(seen):
-            text += f"; outside {self.last_tier}: a warning (severity: warn)"
-        return text
+        crossed = self._crossed(seen)
+        return f"{text}, {crossed} {self.last_tier} (a warning)" if crossed else text
 
     def details(self, seen: Any) -> dict[str, object]:
-        return {"warning": f"outside {self.last_tier}"} if self._crossed(seen) else {}
+        crossed = self._crossed(seen)
+        return {"warning": f"{crossed} {self.last_tier}"} if crossed else {}
 
 
 class RowsExistCheck(Prepared):

@@ -28,7 +28,9 @@ def _thresholds(check: Thresholds, unit: str = "") -> str:
     if not text:
         return ""
     if check.severity == "warn":
-        return text.replace("; beyond: a warning", "; beyond them a warning (ACCEPTABLE), never FAIL")
+        return text.replace(
+            "; beyond: a warning", "; beyond them a warning (ACCEPTABLE), never FAIL"
+        )
     return f"{text}; otherwise FAIL"
 
 
