@@ -1,9 +1,10 @@
 """Verdicts, levels, the health score and the overall verdict: plain data, no I/O.
 
 A verdict is one check's level for one date, with the observed value and the threshold.
-A phase's level combines its verdicts; a date's health score combines its phases'; the
-overall verdict (COMPLETE / PARTIAL / FAILED) follows the seed's "Overall Backfill
-Success" rules, with the bands taken from the config.
+A phase's level is the worst of its verdicts; a date's health score combines its phases';
+the overall verdict (COMPLETE / PARTIAL / FAILED) follows the seed's "Overall Backfill
+Success" rules (any phase FAIL is FAILED), with the bands taken from the config, and the
+exit code is the overall verdict's.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class Verdict(NamedTuple):
     level: Level
     seen: Any
     expected: str
-    graded: bool = False  # has an EXCELLENT tier, so it can lift a phase to EXCELLENT
+    graded: bool = False  # graded by thresholds with an EXCELLENT tier (for display only)
     source: Observation | None = None
 
     @property

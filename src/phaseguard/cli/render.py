@@ -65,7 +65,8 @@ def draw_range(result: RangeVerdict, *, details: bool, all_dates: bool = False) 
         out.print(
             f"\n{len(result.dates)} dates, {len(scheduled)} scheduled: "
             f"[green]{len(scheduled) - failed - warned} pass[/], "
-            f"[yellow]{warned} with warnings[/], [red]{failed} fail[/]. {headline}"
+            + (f"[yellow]{warned} with warnings[/], " if warned else "")
+            + f"[red]{failed} fail[/]. {headline}"
         )
         return
     counts = {o: sum(1 for d in scheduled if d.overall is o) for o in Overall}
