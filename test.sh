@@ -21,7 +21,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,bigquery,spark]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,bigquery,spark,cloudfunctions]'
 # The BigQuery emulator (PyPI bqemulator) lives in its own venv: its pins clash with ours.
 ./scripts/bqemulator-venv.sh
 

@@ -115,6 +115,7 @@ class ErrorGroup:
         first_seen: time of the oldest event.
         last_seen: time of the newest event.
         dates: the partition dates hit, sorted, without repeats.
+        phases: the phases hit, sorted, without repeats.
         kinds: the event kinds seen, sorted.
         example: the message of the oldest event, as written.
     """
@@ -124,6 +125,7 @@ class ErrorGroup:
     first_seen: dt.datetime
     last_seen: dt.datetime
     dates: tuple[dt.date, ...]
+    phases: tuple[str, ...]
     kinds: tuple[str, ...]
     example: str
 
@@ -151,6 +153,7 @@ def group_errors(events: Iterable[Event]) -> list[ErrorGroup]:
                 first_seen=members[0].time,
                 last_seen=members[-1].time,
                 dates=tuple(sorted({e.date for e in members if e.date is not None})),
+                phases=tuple(sorted({e.phase for e in members if e.phase})),
                 kinds=tuple(sorted({e.kind for e in members})),
                 example=members[0].message,
             )

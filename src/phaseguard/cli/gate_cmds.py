@@ -202,6 +202,7 @@ def errors(
                 "first_seen": g.first_seen.isoformat(),
                 "last_seen": g.last_seen.isoformat(),
                 "dates": [d.isoformat() for d in g.dates],
+                "phases": list(g.phases),
                 "kinds": list(g.kinds),
                 "example": g.example,
             }
@@ -210,13 +211,14 @@ def errors(
         sys.stdout.write(json.dumps({"errors": data}, indent=2) + "\n")
         return
     table = Table(title=f"error signatures since {since}")
-    for column in ("count", "signature", "first seen", "last seen", "dates hit"):
+    for column in ("count", "signature", "phases", "first seen", "last seen", "dates hit"):
         table.add_column(column, overflow="fold")
     for g in groups:
         dates = ", ".join(str(d) for d in g.dates[:5]) + (" …" if len(g.dates) > 5 else "")
         table.add_row(
             str(g.count),
             escape(g.signature),
+            escape(", ".join(g.phases)),
             f"{g.first_seen:%Y-%m-%d %H:%M}",
             f"{g.last_seen:%Y-%m-%d %H:%M}",
             dates,
