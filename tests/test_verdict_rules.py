@@ -17,7 +17,7 @@ from phaseguard import load
 from phaseguard.assess import judge, phase_checks
 from phaseguard.checks import Days, describe, prepare
 from phaseguard.cli import main
-from phaseguard.config import Config, Quorum, Thresholds, parse
+from phaseguard.config import Between, Config, Quorum, Thresholds, parse
 from phaseguard.config import load as load_config
 from phaseguard.criteria import render
 from phaseguard.errors import ConfigError
@@ -263,6 +263,12 @@ def _line_of(text: str) -> int:
             "reversed",
         ),
         (
+            "excellent: 0.9, acceptable: 0.7}",
+            "excellent: {betwen: [0.9, 1]}, acceptable: 0.7}",
+            "phases[0].checks[1].excellent",
+            "a threshold is a number or a band {between: [lo, hi]}",
+        ),
+        (
             "{kind: quorum, min_present: 2}",
             "{kind: quorum, min_present: 4}",
             "phases[1].checks[0].min_present",
@@ -328,6 +334,11 @@ def test_the_example_and_the_bands_in_order_still_load() -> None:
 
 
 # --- rough edges: thresholds as written, exit code = headline ------------------------------
+
+
+def test_a_band_can_be_built_in_python_too() -> None:
+    band = Thresholds(excellent=Between(between=(10, 30)), pass_=Between(between=(5, 30)))
+    assert describe(band) == "between 10 and 30 excellent, between 5 and 30 pass"
 
 
 def test_thresholds_are_printed_as_written() -> None:

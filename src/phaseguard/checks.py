@@ -128,6 +128,7 @@ def threshold_text(value: float, pct: bool = False) -> str:
     """A threshold exactly as written in the config (0.001, 1.001, 0.999 stay themselves);
     ``pct`` shows a share as a percentage without rounding (0.999 is 99.9%)."""
     from decimal import Decimal  # only verify and criteria print thresholds: smoke never does
+
     if pct:
         text = format((Decimal(repr(float(value))) * 100).normalize(), "f")
         return f"{text}%"

@@ -123,6 +123,27 @@ class Thresholds(Model):
         "fail", description="warn: beyond the last tier is a warning, never FAIL"
     )
 
+    @field_validator("excellent", "pass_", "acceptable", mode="before")
+    @classmethod
+    def _tier_shape(cls, value: Any) -> Any:
+        """A number or {between: [lo, hi]}, said plainly (not pydantic's union errors)."""
+        if value is None or isinstance(value, Between):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        if isinstance(value, dict) and set(value) == {"between"}:
+            band = value["between"]
+            if (
+                isinstance(band, list | tuple)
+                and len(band) == 2
+                and all(isinstance(v, int | float) and not isinstance(v, bool) for v in band)
+            ):
+                return value
+            raise LocatedError("a band is {between: [lo, hi]}: two numbers", ())
+        raise LocatedError(
+            f"a threshold is a number or a band {{between: [lo, hi]}}, not {value!r}", ()
+        )
+
     @model_validator(mode="after")
     def _valid_tiers(self) -> Thresholds:
         set_ = [
