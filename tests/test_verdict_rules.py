@@ -236,13 +236,13 @@ def _line_of(text: str) -> int:
             "excellent: 0.9, acceptable: 0.7}",
             "excellent: 0.70, acceptable: 0.90}",
             "phases[0].checks[1].excellent",
-            "out of order for direction higher",
+            "out of order: excellent 0.7, acceptable 0.9 (higher is better",
         ),
         (
             "direction: lower, excellent: 6, acceptable: 8",
             "direction: lower, excellent: 8, acceptable: 6",
             "phases[2].checks[2].excellent",
-            "out of order for direction lower",
+            "(lower is better, so excellent <= pass <= acceptable)",
         ),
         (
             "excellent: 0.9, acceptable: 0.7}",

@@ -91,10 +91,6 @@ class Between(Model):
 
     between: tuple[float, float]
 
-    def holds(self, value: float) -> bool:
-        """Is ``value`` inside the band (both ends included)?"""
-        return self.between[0] <= value <= self.between[1]
-
 
 Tier = float | Between
 
@@ -161,21 +157,28 @@ class Thresholds(Model):
         for key, tier in set_:
             ends = tier.between if isinstance(tier, Between) else (tier,)
             if not all(math.isfinite(v) for v in ends):
-                raise LocatedError(f"{key}: a threshold must be a finite number", (key,))
+                raise LocatedError(f"a threshold must be a finite number, not {tier!r}", (key,))
             if isinstance(tier, Between) and tier.between[0] > tier.between[1]:
                 raise LocatedError(
-                    f"{key}: between [{_g(tier.between[0])}, {_g(tier.between[1])}] is reversed",
+                    f"between [{_g(tier.between[0])}, {_g(tier.between[1])}] is reversed "
+                    "(give [lo, hi])",
                     (key, "between"),
                 )
         for (better, b_tier), (worse, w_tier) in itertools.pairwise(set_):
             (b_lo, b_hi), (w_lo, w_hi) = _bounds(b_tier, lower), _bounds(w_tier, lower)
-            if b_lo < w_lo or b_hi > w_hi:
-                raise LocatedError(
-                    f"{better}: thresholds out of order for direction {self.direction}: "
-                    f"{better} {_tier_text(b_tier)} must lie inside {worse} {_tier_text(w_tier)} "
-                    f"({'lower is better' if lower else 'higher is better'})",
-                    (better,),
-                )
+            if b_lo >= w_lo and b_hi <= w_hi:
+                continue
+            if isinstance(b_tier, Between) or isinstance(w_tier, Between):
+                why = f"{better}'s band must lie inside {worse}'s"
+            elif lower:
+                why = "lower is better, so excellent <= pass <= acceptable"
+            else:
+                why = "higher is better, so excellent >= pass >= acceptable"
+            raise LocatedError(
+                f"thresholds out of order: {better} {_tier_text(b_tier)}, "
+                f"{worse} {_tier_text(w_tier)} ({why})",
+                (better,),
+            )
         return self
 
     def limits(self) -> list[tuple[float, str]]:
@@ -359,7 +362,7 @@ class Health(Model):
         for level, score in self.scores.items():
             if not (math.isfinite(score) and 0 <= score <= 100):
                 raise LocatedError(
-                    f"scores.{level}: a score is a number from 0 to 100, not {_g(score)}",
+                    f"a score is a number from 0 to 100, not {_g(score)}",
                     ("scores", level),
                 )
         scores: dict[str, float] = {str(k): v for k, v in self.scores.items()}
@@ -367,7 +370,7 @@ class Health(Model):
         for better, worse in itertools.pairwise(order):
             if scores[better] < scores[worse]:
                 raise LocatedError(
-                    f"scores.{better}: out of order: {better} {_g(scores[better])} "
+                    f"scores out of order: {better} {_g(scores[better])} "
                     f"is below {worse} {_g(scores[worse])}",
                     ("scores", better),
                 )
@@ -375,11 +378,11 @@ class Health(Model):
             value = getattr(self, key)
             if not (math.isfinite(value) and 0 <= value <= 100):
                 raise LocatedError(
-                    f"{key}: a health threshold is a number from 0 to 100, not {_g(value)}", (key,)
+                    f"a health threshold is a number from 0 to 100, not {_g(value)}", (key,)
                 )
         if self.complete < self.partial:
             raise LocatedError(
-                f"complete: out of order: complete {_g(self.complete)} is below "
+                f"out of order: complete {_g(self.complete)} is below "
                 f"partial {_g(self.partial)} (COMPLETE needs the higher health)",
                 ("complete",),
             )
