@@ -50,7 +50,7 @@ def draw_range(result: RangeVerdict, *, details: bool, all_dates: bool = False) 
             for verdict in phase.failing
         ]
         if problems:
-            out.print("\n[bold]Failing checks[/] (observed vs expected):")
+            out.print("\n[bold]Checks below PASS[/] (warnings and failures, observed vs expected):")
             for day, phase, verdict in problems:
                 out.print(
                     f"  {day.date} {phase.phase} {_cell(verdict.level)} {escape(verdict.check)}: "
