@@ -98,8 +98,9 @@ def judge(
     health = config.health
     partial_phases = health.partial_phases or [p.name for p in config.phases[:3]]
     scores = {Level(k): v for k, v in health.scores.items()}
+    best = PASS if mode == "smoke" else EXCELLENT  # a smoke test says PASS or FAIL
     prepared = [
-        (group.name, [prepare(c, config, group.tables) for c in group.checks])
+        (group.name, [prepare(c, config, group.tables, best=best) for c in group.checks])
         for group in selection
     ]
     off_day = tuple(
@@ -107,8 +108,7 @@ def judge(
         for name, checks in prepared
     )
     days, scheduled = Days.of_schedule(measurements, Metric("units", config.schedule.unit).key, now)
-    best = PASS if mode == "smoke" else EXCELLENT  # a smoke test says PASS or FAIL
-    by_phase = [_judge_phase(name, checks, days, best) for name, checks in prepared]
+    by_phase = [_judge_phase(name, checks, days) for name, checks in prepared]
     judged = zip(*by_phase, strict=True)
     dates: list[DateVerdict] = []
     for day, units in zip(measurements.plan.dates, scheduled, strict=True):
@@ -140,12 +140,12 @@ def judge(
     )
 
 
-def _judge_phase(name: str, checks: list[Prepared], days: Days, best: Level) -> list[PhaseVerdict]:
+def _judge_phase(name: str, checks: list[Prepared], days: Days) -> list[PhaseVerdict]:
     """A phase's verdict on each of ``days``: its checks judge every date, then combine."""
     if not checks:
-        return [combine(name, (), best=best)] * len(days.dates)
+        return [combine(name, ())] * len(days.dates)
     columns = [check.judge(days) for check in checks]
-    return [combine(name, verdicts, best=best) for verdicts in zip(*columns, strict=True)]
+    return [combine(name, verdicts) for verdicts in zip(*columns, strict=True)]
 
 
 def assess(

@@ -189,6 +189,7 @@ class Prepared:
     kind: ClassVar[str]
     expected = ""
     graded = False
+    top = EXCELLENT  # the best level this check gives; a smoke test caps it at PASS
 
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         self.name = check_name(check)
@@ -196,6 +197,10 @@ class Prepared:
     def judge(self, days: Days) -> list[Verdict]:
         """One verdict per date of ``days``, in order."""
         raise NotImplementedError
+
+    def cap(self, best: Level) -> None:
+        """Give no level better than ``best`` (a smoke test says PASS, never EXCELLENT)."""
+        self.top = best
 
     # Verdicts hold their check: two judgements of the same data must compare equal.
     def __eq__(self, other: object) -> bool:
@@ -265,6 +270,10 @@ class _Graded(Prepared):
             for value, what in zip(values, seen, strict=True)
         ]
 
+    def cap(self, best: Level) -> None:
+        super().cap(best)
+        self.tiers = tuple((min(lv, best, key=_rank), lo, hi) for lv, lo, hi in self.tiers)
+
     def text(self, seen: Any) -> str:
         """What the check saw, as text, before any warning."""
         return str(seen)
@@ -304,9 +313,9 @@ class RowsExistCheck(Prepared):
         self.expected = "rows in " + ("every table" if len(self.tables) > 1 else self.tables[0])
 
     def judge(self, days: Days) -> list[Verdict]:
-        name, expected = self.name, self.expected
+        name, expected, top = self.name, self.expected, self.top
         return [
-            Verdict(name, FAIL if 0 in counts else EXCELLENT, counts, expected, False, self)
+            Verdict(name, FAIL if 0 in counts else top, counts, expected, False, self)
             for counts in zip(*[days.rows(key) for key in self.tables], strict=True)
         ]
 
@@ -402,11 +411,11 @@ class QuorumCheck(Prepared):
         if present < self.min_present or any(i < 0 or not counts[i] for i in self.required_at):
             level = FAIL
         elif present == len(counts):
-            level = EXCELLENT
+            level = self.top
         elif present == self.min_present:
             level = ACCEPTABLE  # met at its minimum: the seeds' early-season bootstrap
         else:
-            level = PASS
+            level = min(PASS, self.top, key=_rank)
         return Verdict(self.name, level, counts, self.expected, True, self)
 
     def observed(self, seen: tuple[float, ...]) -> str:
@@ -533,7 +542,7 @@ class FreshnessCheck(Prepared):
             return Verdict(self.name, FAIL, "no rows", self.expected)
         newest = dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc)
         age = (now - newest).total_seconds() / 3600
-        level = EXCELLENT if age <= self.max_age_hours else FAIL  # holds: at its best
+        level = self.top if age <= self.max_age_hours else FAIL  # holds: at its best
         return Verdict(self.name, level, f"{_num(age)}h old", self.expected)
 
 
@@ -552,9 +561,21 @@ _KINDS: dict[str, type[Prepared]] = {
 }
 
 
-def prepare(check: Check, config: Config, phase_tables: Sequence[str]) -> Prepared:
-    """``check`` ready to judge dates; ``phase_tables`` are its phase's (or gate's) table keys."""
-    return _KINDS[check.kind](check, config, phase_tables)
+def prepare(
+    check: Check, config: Config, phase_tables: Sequence[str], *, best: Level = EXCELLENT
+) -> Prepared:
+    """``check`` ready to judge dates; ``phase_tables`` are its phase's (or gate's) table keys.
+
+    ``best`` caps the levels it gives: a smoke test says PASS, never EXCELLENT.
+    """
+    prepared = _KINDS[check.kind](check, config, phase_tables)
+    if best is not EXCELLENT:
+        prepared.cap(best)
+    return prepared
+
+
+def _rank(level: Level) -> int:
+    return level.rank
 
 
 @functools.cache

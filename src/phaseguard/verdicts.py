@@ -148,23 +148,16 @@ class RangeVerdict:
         return min(levels, key=lambda lv: lv.rank, default=NA)
 
 
-def combine(phase: str, verdicts: tuple[Verdict, ...], *, best: Level = EXCELLENT) -> PhaseVerdict:
+def combine(phase: str, verdicts: tuple[Verdict, ...]) -> PhaseVerdict:
     """A phase's level: the worst level of its verdicts (N/A ones left out; N/A if all are).
 
     A check that can only hold or fail (rows exist, fresh) is EXCELLENT when it holds, so it
-    never keeps a phase down; a graded check is as good as its tier. ``best`` caps the
-    level, of the phase and of each verdict: a smoke test says PASS, never EXCELLENT.
+    never keeps a phase down; a graded check is as good as its tier.
     """
     worst = NA
     for v in verdicts:
         if v.level.rank < worst.rank:
             worst = v.level
-    if best is not EXCELLENT:
-        if best.rank < worst.rank < NA.rank:
-            worst = best
-        verdicts = tuple(
-            v._replace(level=best) if best.rank < v.level.rank < NA.rank else v for v in verdicts
-        )
     return PhaseVerdict(phase, worst, verdicts)
 
 
