@@ -24,6 +24,8 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,bigquery,spark,cloudfunctions]'
 # The BigQuery emulator (PyPI bqemulator) lives in its own venv: its pins clash with ours.
 ./scripts/bqemulator-venv.sh
+# Airflow and Dagster run the integration tests in venvs of their own, for the same reason.
+./scripts/airflow-venv.sh
 
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench
