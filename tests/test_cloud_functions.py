@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import httpx
 import pytest
 
@@ -169,6 +170,9 @@ def test_http_target_answers_the_decision(demo, serve) -> None:
     opened = httpx.post(served.url, json={"game_date": OPEN}, timeout=30)
     assert opened.status_code == 200, opened.text
     assert opened.json()["status"] in ("open", "warn")
+    # The warm instance holds no lock on the DuckDB file between messages: a writer gets in.
+    writer = duckdb.connect(str(demo.warehouse_path))
+    writer.close()
     bad = httpx.post(served.url, json={"date": "20260113"}, timeout=30)
     assert bad.status_code == 400
     assert "YYYY-MM-DD" in bad.json()["message"]

@@ -169,7 +169,7 @@ def test_warehouse_down_fails_closed_by_default_and_open_when_configured(
         guard.warehouse_url = f"duckdb://{missing}"
         decision = guard.gate("phase5").decide(dt.date(2026, 1, 10))
     assert decision.status == "blocked"
-    assert "could not be reached" in decision.message
+    assert "nothing.duckdb does not exist" in decision.message  # missing, not "unreachable"
     (tmp_path / "b").mkdir()
     with make_guard(
         tmp_path / "b", demo_dir, Clock(), extra="    on_warehouse_error: open\n"
@@ -199,14 +199,15 @@ def test_one_alert_per_incident_open_repeat_resolve(
         assert received[0]["severity"] == "critical"
         assert received[0]["checks"][0]["name"] == "processors"  # type: ignore[index]
         # the processors are backfilled: the incident resolves, once
-        guard.warehouse.driver.execute(
-            "INSERT INTO nba_precompute.player_daily_cache (cache_date, player_id) "
-            "VALUES ('2026-01-20', 1)"
-        )
-        guard.warehouse.driver.execute(
-            "INSERT INTO nba_precompute.player_composite_factors (game_date, player_id) "
-            "VALUES ('2026-01-20', 1)"
-        )
+        with guard.writing():  # checks read through a read-only connection
+            guard.warehouse.driver.execute(
+                "INSERT INTO nba_precompute.player_daily_cache (cache_date, player_id) "
+                "VALUES ('2026-01-20', 1)"
+            )
+            guard.warehouse.driver.execute(
+                "INSERT INTO nba_precompute.player_composite_factors (game_date, player_id) "
+                "VALUES ('2026-01-20', 1)"
+            )
         assert gate.decide(day).status == "open"
         assert gate.decide(day).status == "open"
         assert [r["status"] for r in received] == ["opened", "resolved"]

@@ -58,7 +58,7 @@ def test_measurement_binds_dates_as_named_markers(mini_spark: Mini) -> None:
 def test_a_failing_query_is_a_warehouse_error(mini_spark: Mini) -> None:
     config, url = mini_spark
     config.write_text(
-        config.read_text().replace("AVG(ABS(predicted - actual))", "MAX(NO_SUCH_FUNCTION(actual))")
+        config.read_text().replace("AVG(ABS(predicted - actual))", "MAX(no_such_column)")
     )
     with load(config, warehouse=url) as guard, pytest.raises(WarehouseError) as info:
         guard.verify(D1)

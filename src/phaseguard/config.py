@@ -267,6 +267,17 @@ class Aggregate(Thresholds):
         "fail", description="a scheduled date with no rows to aggregate: FAIL, or na (N/A)"
     )
 
+    @field_validator("expr")
+    @classmethod
+    def _v_expr(cls, value: str) -> str:
+        from .warehouse.statement import validate_aggregate
+
+        try:
+            validate_aggregate(value)
+        except ConfigError as exc:  # as a ValueError, so the error names file, line and key
+            raise ValueError(exc.reason) from None
+        return value
+
 
 class Ratio(Thresholds):
     """Rows of one table over rows of another for the date (e.g. graded / predicted)."""
@@ -394,6 +405,12 @@ class Config(Model):
 
     pipeline: str
     warehouse: str = "duckdb://warehouse.duckdb"
+    warehouse_lock_timeout: float = Field(
+        20.0,
+        ge=0,
+        le=3600,
+        description="seconds to wait for a warehouse lock another process holds",
+    )
     events: str | None = Field(None, description="event store URL; default SQLite beside config")
     schedule: Schedule
     phases: list[Phase] = Field(min_length=1)

@@ -6,7 +6,8 @@ The hierarchy::
     ├── ConfigError                 a broken config file (file, line, key)
     ├── UsageError                  bad command-line input: a bad date, range, duration, id
     ├── WarehouseError              the warehouse could not answer (exit 4); transient
-    │   └── UnknownObjectError      a table or column the config names is not there (exit 4)
+    │   ├── UnknownObjectError      a table or column the config names is not there (exit 4)
+    │   └── WarehouseBusyError      another process held its lock past the wait (exit 4)
     ├── StoreError                  the event store could not be read or written
     ├── GateBlocked                 a gate refused a (phase, date); carries its decision (exit 2)
     ├── RetryExhausted              every attempt failed; carries the last error (exit 2)
@@ -62,6 +63,9 @@ class WarehouseError(PhaseguardError):
 
     exit_code = 4
     transient = True
+    # What went wrong, in words a gate's decision puts before the message.
+    label = "unreachable"
+    problem = "the warehouse could not be reached"
 
     def __init__(self, message: str, *, url: str = "", sql: str = "") -> None:
         self.url = url
@@ -73,6 +77,15 @@ class UnknownObjectError(WarehouseError):
     """A table, schema or column that the config names does not exist in the warehouse."""
 
     transient = False
+    label = "missing"
+    problem = "something it reads is missing from the warehouse"
+
+
+class WarehouseBusyError(WarehouseError):
+    """Another process held the warehouse's lock for longer than the lock wait allows."""
+
+    label = "busy"
+    problem = "the warehouse is busy (locked by another process)"
 
 
 class StoreError(PhaseguardError):

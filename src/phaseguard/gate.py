@@ -175,7 +175,7 @@ class Gate:
 
     def _unreachable(self, date: dt.date, exc: WarehouseError) -> Decision:
         verdict = Verdict(
-            "warehouse", Level.ERROR, f"unreachable: {exc.message}", "a warehouse that answers"
+            "warehouse", Level.ERROR, f"{exc.label}: {exc.message}", "a warehouse that answers"
         )
         if self.config.on_warehouse_error == "open":
             return Decision(
@@ -183,7 +183,7 @@ class Gate:
                 date,
                 "warn",
                 (verdict,),
-                f"{self.name} open for {date} although the warehouse could not be reached "
+                f"{self.name} open for {date} although {exc.problem} "
                 f"(on_warehouse_error: open): {exc.message}",
             )
         return Decision(
@@ -191,7 +191,7 @@ class Gate:
             date,
             "blocked",
             (verdict,),
-            f"{self.name} BLOCKED for {date}: the warehouse could not be reached, so upstream "
+            f"{self.name} BLOCKED for {date}: {exc.problem}, so upstream "
             f"cannot be checked (fails closed; set on_warehouse_error: open to change): {exc.message}",
         )
 

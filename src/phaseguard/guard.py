@@ -7,9 +7,10 @@ one path from config to verdicts.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,20 +60,55 @@ class Guard:
         # config, to the config file.
         self.warehouse_base = Path.cwd() if given else base_dir
         self._warehouse: Warehouse | None = None
+        self._writing = False
 
     @property
     def warehouse(self) -> Warehouse:
-        """The open warehouse connection (opened on first use)."""
+        """The open warehouse connection (opened on first use).
+
+        Read-only, except inside :meth:`writing`: checking never takes a writer's lock, so
+        any number of gates, smoke tests and dashboards read one DuckDB file at once, and
+        nothing an aggregate expression calls can write.
+        """
         if self._warehouse is None:
             try:
                 self._warehouse = connect(
-                    self.warehouse_url, base_dir=self.warehouse_base, create=False
+                    self.warehouse_url,
+                    base_dir=self.warehouse_base,
+                    create=False,
+                    read_only=not self._writing,
+                    lock_timeout=self.config.warehouse_lock_timeout,
                 )
             except ConfigError as exc:
                 if self._warehouse_from is None:
                     raise
                 raise UsageError(f"{self._warehouse_from}: {exc.reason}") from None
         return self._warehouse
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Inside the block, :attr:`warehouse` is a write connection, opened on first use
+        and closed when the block ends (a step of the runner that writes).
+
+        A DuckDB read connection is closed first (DuckDB holds a file in one mode per
+        process); on the other backends it is kept for after the block (a local Spark
+        session that stopped would forget its tables).
+        """
+        self.release()
+        reader, self._warehouse = self._warehouse, None
+        self._writing = True
+        try:
+            yield
+        finally:
+            self._writing = False
+            self.close()
+            self._warehouse = reader
+
+    def release(self) -> None:
+        """Close the connection if it holds a lock that a writer elsewhere would wait for
+        (a DuckDB file); other backends' read sessions hold none between statements."""
+        if self._warehouse is not None and self._warehouse.dialect == "duckdb":
+            self.close()
 
     @cached_property
     def store(self) -> EventStore:

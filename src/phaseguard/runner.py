@@ -7,7 +7,10 @@ they never run on incomplete upstream data. Other dates go on.
 
 Steps come from the config: a Python callable (``module:function``, called with the date
 and a :class:`StepContext`) or a shell command with ``{date}``. Transient step failures
-are retried with :func:`phaseguard.retry.retry`.
+are retried with :func:`phaseguard.retry.retry`. Gates read through a read-only
+connection; a callable step gets a write connection (``ctx.warehouse``) only while it
+runs, and a command step runs with no connection of phaseguard's open, so it can write
+the warehouse (a DuckDB file) itself.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ class StepContext:
 
     @property
     def warehouse(self) -> Warehouse:
-        """The pipeline's warehouse, already open."""
+        """The pipeline's warehouse, open for writing while the step runs."""
         return self.guard.warehouse
 
 
@@ -134,9 +137,14 @@ def _run_step(step: Step, date: dt.date, ctx: StepContext) -> None:
     if step.call is not None:
         fn = load_callable(step.call)
         params = inspect.signature(fn).parameters
-        fn(date, ctx) if len(params) >= 2 else fn(date)
+        # A write connection only while the step runs: gates elsewhere wait for it, so
+        # it is released as soon as the step ends.
+        with ctx.guard.writing():
+            fn(date, ctx) if len(params) >= 2 else fn(date)
         return
     assert step.command is not None
+    # A command step may write the warehouse itself: phaseguard holds no lock meanwhile.
+    ctx.guard.release()
     argv = [part.replace("{date}", date.isoformat()) for part in shlex.split(step.command)]
     try:
         done = subprocess.run(
@@ -338,6 +346,7 @@ def backfill(
         )
     )
     runs: dict[dt.date, DateRun] = {}
+    guard.release()  # the steps' writers must not wait for this read connection
     if jobs <= 1 or guard_factory is None:
         for day in todo:
             runs[day] = runner.run_date(day, from_phase=from_phase)

@@ -50,7 +50,7 @@ def init(
     if schedule is not None and "." in schedule:
         read.append(schedule.split(".", 1)[0].lower())
     try:
-        opened = connect(warehouse, base_dir=Path.cwd(), create=False)
+        opened = connect(warehouse, base_dir=Path.cwd(), create=False, read_only=True)
     except ConfigError as exc:
         raise UsageError(f"--warehouse: {exc.reason}") from None
     with opened as wh:

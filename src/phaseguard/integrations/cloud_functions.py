@@ -148,10 +148,15 @@ class GateFunction:
         """The gate's decision for ``date``; the guard is reloaded after a failure."""
         with self._lock:
             try:
-                return self.guard().gate(self.phase).decide(date)
+                guard = self.guard()
+                decision = guard.gate(self.phase).decide(date)
             except BaseException:
                 self._drop_guard()
                 raise
+            # A warm instance must not hold a DuckDB file's lock between messages: the
+            # pipeline's writer would wait for it. (Other backends hold no lock.)
+            guard.release()
+            return decision
 
     def _drop_guard(self) -> None:
         if self._guard is not None:

@@ -128,11 +128,12 @@ def _opening(base: Path, workdir: Path, days: list[dt.date], seed: int, timeout:
             for n, day in enumerate(days[:14]):
                 season.runner.run_date(day)
                 if season.guard.verify(day).overall is Overall.COMPLETE:
-                    for table in (t for p in config.phases for t in p.tables):
-                        columns = list(SCHEMA[table.table])
-                        season.guard.warehouse.replace_partition(
-                            table.table, table.date_column, day, columns, []
-                        )
+                    with season.guard.writing():
+                        for table in (t for p in config.phases for t in p.tables):
+                            columns = list(SCHEMA[table.table])
+                            season.guard.warehouse.replace_partition(
+                                table.table, table.date_column, day, columns, []
+                            )
                     return n
     raise UsageError("no opening night of the season verifies COMPLETE without faults")
 

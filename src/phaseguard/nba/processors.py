@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
 
@@ -208,7 +207,9 @@ def ensure_schema(warehouse: Warehouse) -> None:
         warehouse.create_table(table, columns)
 
 
-_ensured: weakref.WeakSet[Warehouse] = weakref.WeakSet()
+# The warehouses (by URL) whose tables exist: a step opens a new write connection each
+# time it runs, so the connection object cannot be the key.
+_ensured: set[str] = set()
 
 
 def run_phase(phase: str, date: dt.date, warehouse: Warehouse) -> dict[str, int]:
@@ -225,9 +226,9 @@ def run_phase(phase: str, date: dt.date, warehouse: Warehouse) -> dict[str, int]
     """
     if phase not in PHASES:
         raise UsageError(f"unknown phase {phase!r} (known: {', '.join(PHASES)})")
-    if warehouse not in _ensured:
+    if warehouse.url not in _ensured:
         ensure_schema(warehouse)
-        _ensured.add(warehouse)
+        _ensured.add(warehouse.url)
     rows: dict[str, int] = {}
     failures: dict[str, Exception] = {}
     first: Exception | None = None

@@ -3,6 +3,7 @@
 Every command reads the warehouse through :meth:`Warehouse.measure` (``core.py``): ONE
 sqlglot-built statement per command (``statement.py``), rendered for the target dialect,
 run by a DB-API driver (``drivers.py``: DuckDB, PostgreSQL; ``bigquery.py``; ``spark.py``).
+Checks open it read-only (``connect(read_only=True)``); only the runner's steps write.
 """
 
 from .core import Warehouse as Warehouse

@@ -36,6 +36,16 @@ STANDARD_TYPES = {
 CAST_BOUNDS = frozenset({"TIMESTAMP", "DATETIME"})
 
 
+def _parse_one(sql: str) -> exp.Expr | None:
+    import sqlglot
+
+    try:
+        statements = sqlglot.parse(sql, read=DIALECT)
+    except sqlglot.errors.ParseError:
+        return None
+    return statements[0] if len(statements) == 1 else None
+
+
 def driver_errors() -> tuple[type[BaseException], ...]:
     """Every error the client raises for a failed call: API, auth and transport errors."""
     import requests
@@ -58,11 +68,16 @@ class BigQueryDriver:
         location: str | None = None,
         endpoint: str | None = None,
         timeout: float = 120.0,
+        read_only: bool = False,
     ) -> None:
         from google.cloud import bigquery
         from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY
 
         self._bq = bigquery
+        # Read-only: every statement is dry-run first and runs only if BigQuery says it is
+        # a SELECT (the verdict is kept per statement text: the dates are parameters).
+        self.read_only = read_only
+        self._selects: set[str] = set()
         self.project = project
         self.dataset = dataset
         self.timeout = timeout
@@ -85,7 +100,7 @@ class BigQueryDriver:
         self._schemas: dict[str, dict[str, str]] = {}
 
     @classmethod
-    def from_url(cls, url: str) -> BigQueryDriver:
+    def from_url(cls, url: str, *, read_only: bool = False) -> BigQueryDriver:
         """Open ``bigquery://PROJECT[/DATASET][?location=..&endpoint=..&timeout=..]``."""
         parts = urlsplit(url)
         if not parts.netloc:
@@ -100,11 +115,14 @@ class BigQueryDriver:
             location=query.get("location"),
             endpoint=query.get("endpoint"),
             timeout=float(query.get("timeout", 120)),
+            read_only=read_only,
         )
 
     # --- Driver ---------------------------------------------------------------------------
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one statement as a query job and return its rows."""
+        if self.read_only:
+            self._require_select(sql, params or {})
         job = self.client.query(
             sql,
             job_config=self._job_config(params or {}),
@@ -119,6 +137,27 @@ class BigQueryDriver:
             message = str(job.error_result.get("message", job.error_result))
             raise BadRequest(message)  # type: ignore[no-untyped-call]
         return [tuple(row.values()) for row in rows]
+
+    def _require_select(self, sql: str, params: dict[str, Any]) -> None:
+        """Refuse ``sql`` unless a dry run says its statementType is SELECT."""
+        if sql in self._selects:
+            return
+        config = self._job_config(params)
+        config.dry_run = True
+        config.use_query_cache = False
+        job = self.client.query(sql, job_config=config, retry=self._retry, timeout=self.timeout)
+        kind = job.statement_type
+        if kind is None:  # an emulator may not say: fall back to the statement's own form
+            kind = "SELECT" if isinstance(_parse_one(sql), exp.Query) else "not a query"
+        if kind != "SELECT":
+            from phaseguard.errors import WarehouseError
+
+            raise WarehouseError(
+                f"refused a {kind} statement on a read-only BigQuery connection "
+                "(only a SELECT runs)",
+                sql=sql,
+            )
+        self._selects.add(sql)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run ``sql`` once per row; it names its parameters ``@p0``, ``@p1``, ..."""

@@ -26,10 +26,16 @@ else:  # sqlglot is imported on first use: a smoke test whose SQL is cached neve
     sqlglot = LazyModule("sqlglot")
     exp = LazyModule("sqlglot.expressions")
 
-from phaseguard.errors import ConfigError, UnknownObjectError, WarehouseError
+from phaseguard.errors import (
+    ConfigError,
+    UnknownObjectError,
+    WarehouseBusyError,
+    WarehouseError,
+)
 from phaseguard.plan import ROWS, Measurements, Plan, Probe
 
 from .drivers import (
+    LOCK_TIMEOUT,
     BulkDriver,
     CatalogDriver,
     Driver,
@@ -39,12 +45,20 @@ from .drivers import (
     TypedDateDriver,
     _driver_errors,
     first_line,
+    is_busy,
     mask_url,
 )
 from .statement import measurement_statement
 
 
-def connect(url: str, *, base_dir: Path | None = None, create: bool = True) -> Warehouse:
+def connect(
+    url: str,
+    *,
+    base_dir: Path | None = None,
+    create: bool = True,
+    read_only: bool = False,
+    lock_timeout: float = LOCK_TIMEOUT,
+) -> Warehouse:
     """Open the warehouse at ``url``.
 
     ``duckdb://FILE`` (relative to base_dir), ``postgresql://USER@HOST:PORT/DB``,
@@ -52,24 +66,39 @@ def connect(url: str, *, base_dir: Path | None = None, create: bool = True) -> W
     ``spark://local[2]``, ``spark://HOST:PORT`` or ``sc://HOST:PORT`` (extra ``phaseguard[spark]``).
     With ``create=False`` a DuckDB file that does not exist is an error rather than a new,
     empty warehouse: a mistyped path must not leave a stray file behind.
+
+    ``read_only`` is how every command that only reads opens it: DuckDB with a shared
+    lock (many readers at once, a 0444 file readable), PostgreSQL in a session whose
+    transactions are READ ONLY, BigQuery and Spark sending only statements that are a
+    SELECT. A lock another process holds is waited for ``lock_timeout`` seconds, then
+    :class:`~phaseguard.errors.WarehouseBusyError`.
     """
     try:
         if url.startswith("duckdb:"):
             path = url.removeprefix("duckdb:").removeprefix("//")
             if path != ":memory:" and not path.startswith("/"):
                 path = str((base_dir or Path.cwd()) / path)
-            if not create and path != ":memory:" and not Path(path).exists():
+            if (not create or read_only) and path != ":memory:" and not Path(path).exists():
                 raise UnknownObjectError(
                     f"DuckDB warehouse {path} does not exist (a mistyped path? "
                     "phaseguard demo builds the example one)",
                     url=mask_url(url),
                 )
-            return Warehouse(DuckDBDriver(path), url)
+            return Warehouse(
+                DuckDBDriver(path, read_only=read_only, lock_timeout=lock_timeout), url
+            )
         if url.startswith(("postgresql://", "postgres://")):
-            return Warehouse(PostgresDriver(url), url)
+            return Warehouse(
+                PostgresDriver(url, read_only=read_only, lock_timeout=lock_timeout), url
+            )
         if url.startswith(("bigquery://", "spark://", "sc://")):
-            return Warehouse(_optional_driver(url), url)
+            return Warehouse(_optional_driver(url, read_only), url)
     except _driver_errors() as exc:
+        if is_busy(exc):
+            raise WarehouseBusyError(
+                f"warehouse busy: {mask_url(url)} is locked by another process: {first_line(exc)}",
+                url=mask_url(url),
+            ) from exc
         raise WarehouseError(
             f"cannot connect to warehouse {mask_url(url)}: {first_line(exc)}", url=mask_url(url)
         ) from exc
@@ -84,17 +113,17 @@ def connect(url: str, *, base_dir: Path | None = None, create: bool = True) -> W
     )
 
 
-def _optional_driver(url: str) -> Driver:
+def _optional_driver(url: str, read_only: bool) -> Driver:
     """The BigQuery or Spark driver, whose client libraries are optional extras."""
     extra = "bigquery" if url.startswith("bigquery:") else "spark"
     try:
         if extra == "bigquery":
             from .bigquery import BigQueryDriver
 
-            return BigQueryDriver.from_url(url)
+            return BigQueryDriver.from_url(url, read_only=read_only)
         from .spark import SparkDriver
 
-        return SparkDriver.from_url(url)
+        return SparkDriver.from_url(url, read_only=read_only)
     except ImportError as exc:
         raise ConfigError(
             f"{mask_url(url)} needs the {extra} extra: pip install 'phaseguard[{extra}]' "
@@ -104,6 +133,11 @@ def _optional_driver(url: str) -> Driver:
 
 
 _T = TypeVar("_T")
+
+# Rendered partition-replace statements, {(dialect, table, date column, query): (delete,
+# insert, count)}: shared by every connection of the process, because the runner opens a
+# new write connection for each step.
+_WRITE_SQL: dict[tuple[str, str, str, str], tuple[str, str, str]] = {}
 
 
 class Warehouse:
@@ -117,7 +151,6 @@ class Warehouse:
         self.last_sql = ""
         self.notes: list[str] = []
         self._sql_cache: dict[str, str] = {}
-        self._write_cache: dict[tuple[str, str, str], tuple[str, str, str]] = {}
 
     def __enter__(self) -> Warehouse:
         return self
@@ -247,6 +280,12 @@ class Warehouse:
         try:
             return self.driver.execute(sql, params)
         except _driver_errors() as exc:
+            if is_busy(exc):
+                raise WarehouseBusyError(
+                    f"warehouse busy ({self.url}): locked by another session: {first_line(exc)}",
+                    url=self.url,
+                    sql=sql,
+                ) from exc
             missing = self._missing_objects(probes) if probes else ""
             if missing:
                 raise UnknownObjectError(missing, url=self.url, sql=sql) from exc
@@ -411,11 +450,11 @@ class Warehouse:
         the date as the named parameter ``:d`` (``$d`` also works); the value is bound,
         never formatted in. Its select list names the target columns. Returns rows written.
         """
-        key = (table, date_column, query)
-        statements = self._write_cache.get(key)
+        key = (self.dialect, table, date_column, query)
+        statements = _WRITE_SQL.get(key)
         if statements is None:
             statements = self._partition_query_sql(table, date_column, query)
-            self._write_cache[key] = statements
+            _WRITE_SQL[key] = statements
         delete, insert, count = statements
         params = {"d": date}
         self._write([(delete, params), (insert, params)])
@@ -491,6 +530,11 @@ class Warehouse:
         try:
             self.driver.transaction(statements)
         except _driver_errors() as exc:
+            if is_busy(exc):  # PostgreSQL: a row or table lock held past lock_timeout
+                raise WarehouseBusyError(
+                    f"warehouse busy ({self.url}): locked by another session: {first_line(exc)}",
+                    url=self.url,
+                ) from exc
             raise WarehouseError(
                 f"warehouse write failed ({self.url}): {first_line(exc)}", url=self.url
             ) from exc

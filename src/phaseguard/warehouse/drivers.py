@@ -11,9 +11,12 @@ import contextlib
 import datetime as dt
 import re
 import sys
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+
+from phaseguard.errors import WarehouseBusyError
 
 
 class Driver(Protocol):
@@ -93,28 +96,95 @@ class ScanDriver(Protocol):
         """The bytes running ``sql`` would scan, from a dry run."""
 
 
+# How long opening the warehouse waits for a lock another process holds, by default.
+LOCK_TIMEOUT = 20.0
+
+
 class DuckDBDriver:
-    """An embedded DuckDB file (the default warehouse)."""
+    """An embedded DuckDB file (the default warehouse).
+
+    ``read_only`` opens the file with a shared lock: any number of processes read it at
+    once (gates, smoke tests, the dashboard), a file of mode 0444 can be read, and nothing
+    a statement does can write it. A file held by a writer in another process is waited
+    for, up to ``lock_timeout`` seconds, then :class:`WarehouseBusyError`. Inside one
+    process DuckDB keeps one configuration per file: when this process already holds the
+    file read-write (a step's write connection), a reader shares it and runs every
+    statement in a ``READ ONLY`` transaction instead.
+    """
 
     dialect = "duckdb"
 
-    def __init__(self, path: str) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        read_only: bool = False,
+        lock_timeout: float = LOCK_TIMEOUT,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
         import duckdb
 
         self._duckdb = duckdb
-        if path != ":memory:":
+        self.read_only = read_only
+        self._read_transactions = False
+        if path != ":memory:" and not read_only:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.conn = duckdb.connect(path)
+        deadline = time.monotonic() + lock_timeout
+        delay = 0.02
+        while True:
+            try:
+                self.conn = self._open(path)
+                return
+            except duckdb.Error as exc:
+                if not _is_lock_conflict(exc):
+                    raise
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise WarehouseBusyError(
+                        f"warehouse busy: {path} is locked by another process "
+                        f"(waited {lock_timeout:g}s; warehouse_lock_timeout sets the wait): "
+                        f"{first_line(exc)}"
+                    ) from exc
+                sleep(min(delay, left))
+                delay = min(delay * 2, 0.25)
+
+    def _open(self, path: str) -> Any:
+        duckdb = self._duckdb
+        if not self.read_only or path == ":memory:":
+            return duckdb.connect(path)
+        try:
+            return duckdb.connect(path, read_only=True)
+        except duckdb.ConnectionException as exc:
+            if "different configuration" not in str(exc):
+                raise
+        self._read_transactions = True
+        return duckdb.connect(path)
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        if self._read_transactions:
+            return self._execute_read_only(sql, params)
         cursor = self.conn.execute(sql, params or {})
         return cursor.fetchall() if cursor.description else []
 
+    def _execute_read_only(self, sql: str, params: dict[str, Any] | None) -> list[tuple[Any, ...]]:
+        self.conn.execute("BEGIN TRANSACTION READ ONLY")
+        try:
+            cursor = self.conn.execute(sql, params or {})
+            rows = cursor.fetchall() if cursor.description else []
+        except BaseException:
+            with contextlib.suppress(self._duckdb.Error):
+                self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+        return rows
+
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
+            self._writable()
             self.conn.executemany(sql, [list(r) for r in rows])
 
     def transaction(self, statements: Sequence[tuple[str, Any]]) -> None:
+        self._writable()
         self.conn.execute("BEGIN TRANSACTION")
         try:
             for sql, params in statements:
@@ -128,19 +198,46 @@ class DuckDBDriver:
                 self.conn.execute("ROLLBACK")
             raise
 
+    def _writable(self) -> None:
+        if self.read_only:
+            raise self._duckdb.InvalidInputException(
+                "the warehouse is open read-only: this connection cannot write"
+            )
+
     def close(self) -> None:
         self.conn.close()
 
 
+def _is_lock_conflict(exc: BaseException) -> bool:
+    """A DuckDB open refused because another holder has the file: another process's lock,
+    or (in this process) a connection of the other mode, which is closed soon after."""
+    text = str(exc)
+    return "Could not set lock" in text or "different configuration" in text
+
+
 class PostgresDriver:
-    """A PostgreSQL server through psycopg 3."""
+    """A PostgreSQL server through psycopg 3.
+
+    ``read_only`` makes every transaction of the session READ ONLY: a volatile function
+    that deletes rows, or ``nextval()``, fails instead of writing. A lock held by another
+    session is waited for ``lock_timeout`` seconds (PostgreSQL's own ``lock_timeout``).
+    """
 
     dialect = "postgres"
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, *, read_only: bool = False, lock_timeout: float = LOCK_TIMEOUT
+    ) -> None:
         import psycopg
 
+        self.read_only = read_only
         self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        with self.conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, false)", (f"{int(lock_timeout * 1000)}ms",)
+            )
+            if read_only:
+                cursor.execute(b"SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         with self.conn.cursor() as cursor:
@@ -163,6 +260,12 @@ class PostgresDriver:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def is_busy(exc: BaseException) -> bool:
+    """A driver error that means another session held a lock past the wait."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    return sqlstate == "55P03" or _is_lock_conflict(exc)  # lock_not_available
 
 
 def _driver_errors() -> tuple[type[BaseException], ...]:

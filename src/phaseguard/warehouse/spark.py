@@ -36,16 +36,41 @@ def driver_errors() -> tuple[type[BaseException], ...]:
     return (PySparkException, Py4JError)
 
 
+def _require_select(sql: str) -> None:
+    """Refuse ``sql`` unless it is exactly one query (SELECT, UNION of SELECTs)."""
+    import sqlglot
+    from sqlglot import exp
+
+    from phaseguard.errors import WarehouseError
+
+    try:
+        statements = sqlglot.parse(sql, read="spark")
+    except sqlglot.errors.ParseError:
+        statements = []
+    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+        raise WarehouseError(
+            "refused a statement that is not a SELECT on a read-only Spark session", sql=sql
+        )
+
+
 class SparkDriver:
     """A Spark session running Spark SQL."""
 
     dialect = "spark"
 
     def __init__(
-        self, *, master: str | None = None, remote: str | None = None, conf: dict[str, str]
+        self,
+        *,
+        master: str | None = None,
+        remote: str | None = None,
+        conf: dict[str, str],
+        read_only: bool = False,
     ) -> None:
         from pyspark.sql import SparkSession
 
+        # Read-only: Spark SQL has no read-only session, so only a statement that parses
+        # as one query (a SELECT) is sent.
+        self.read_only = read_only
         self._owns_session = SparkSession.getActiveSession() is None
         builder: Any = SparkSession.builder
         builder = builder.remote(remote) if remote else builder.master(master or "local[2]")
@@ -54,14 +79,14 @@ class SparkDriver:
         self.spark: Any = builder.getOrCreate()
 
     @classmethod
-    def from_url(cls, url: str) -> SparkDriver:
+    def from_url(cls, url: str, *, read_only: bool = False) -> SparkDriver:
         """Open ``spark://local[N]``, ``spark://HOST:PORT`` or ``sc://HOST:PORT``."""
         # Not urlsplit: it refuses "local[2]" as a host.
         base, _, query = url.partition("?")
         scheme, _, master = base.partition("://")
         conf = dict(parse_qsl(query))
         if scheme == "sc":
-            return cls(remote=base, conf=conf)
+            return cls(remote=base, conf=conf, read_only=read_only)
         master = master.rstrip("/")
         if not master:
             raise ValueError(
@@ -69,12 +94,14 @@ class SparkDriver:
             )
         if master.startswith("local"):
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-            return cls(master=master, conf={**LOCAL_DEFAULTS, **conf})
-        return cls(master=f"spark://{master}", conf=conf)
+            return cls(master=master, conf={**LOCAL_DEFAULTS, **conf}, read_only=read_only)
+        return cls(master=f"spark://{master}", conf=conf, read_only=read_only)
 
     # --- Driver ---------------------------------------------------------------------------
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one statement with named parameter markers (``:start``) bound from ``params``."""
+        if self.read_only:
+            _require_select(sql)
         frame = self.spark.sql(sql, args=params or None)
         return [tuple(row) for row in frame.collect()]
 

@@ -28,6 +28,7 @@ from phaseguard.errors import ConfigError
 from phaseguard.plan import Metric, Probe
 
 from .drivers import first_line
+from .sqlcache import load_sql, store_sql
 
 
 def measurement_statement(
@@ -54,37 +55,91 @@ def measurement_statement(
     return union.sql(dialect=dialect, identify=True)
 
 
+# What an aggregate expression may contain: sqlglot expression classes, by name, matched
+# exactly (a subclass is not let in). Functions are the aggregates and the pure scalar
+# functions named here; a function sqlglot does not know (``exp.Anonymous``: ``wipe()``,
+# ``nextval()``, ``pg_sleep()``) is refused, as are subqueries, windows and casts to
+# anything but a type.
+AGGREGATE_FUNCTIONS = (
+    "Avg", "Sum", "Min", "Max", "Count", "CountIf", "Stddev", "StddevPop", "StddevSamp",
+    "Variance", "VariancePop", "Median", "ApproxDistinct", "LogicalAnd", "LogicalOr",
+)  # fmt: skip
+SCALAR_FUNCTIONS = (
+    "Abs", "Round", "Coalesce", "Nullif", "Greatest", "Least", "Sqrt", "Pow", "Ln", "Log",
+    "Exp", "Floor", "Ceil", "Sign", "Length", "Lower", "Upper", "Case", "If", "Cast",
+    "TryCast",
+)  # fmt: skip
+OPERATORS = (
+    "Add", "Sub", "Mul", "Div", "IntDiv", "Mod", "Neg", "Paren", "EQ", "NEQ", "GT", "GTE",
+    "LT", "LTE", "And", "Or", "Not", "Is", "NullSafeEQ", "NullSafeNEQ", "In", "Between",
+    "Like", "ILike",
+)  # fmt: skip
+TERMS = ("Column", "Identifier", "Literal", "Boolean", "Null", "Star", "DataType", "Distinct")
+_ALLOWED_NAMES = (*AGGREGATE_FUNCTIONS, *SCALAR_FUNCTIONS, *OPERATORS, *TERMS)
+
+
 def parse_aggregate(expr: str) -> exp.Expr:
-    """Parse one aggregate SQL expression, refusing anything but columns, literals and functions."""
+    """Parse one aggregate SQL expression built only from the allow-list above.
+
+    Aggregates (AVG, SUM, MIN, MAX, COUNT, ...), pure scalar functions (ABS, ROUND,
+    COALESCE, CASE, ...), operators, unqualified columns and literals; at least one
+    aggregate. Anything else, above all a function sqlglot does not know, is a
+    ConfigError: the expression runs with the warehouse's credentials.
+    """
     try:
         tree = sqlglot.parse_one(expr)
     except sqlglot.errors.ParseError as exc:
         raise ConfigError(f"cannot parse aggregate {expr!r}: {first_line(exc)}") from None
-    allowed = (
-        exp.Column,
-        exp.Identifier,
-        exp.Literal,
-        exp.Func,
-        exp.Binary,
-        exp.Paren,
-        exp.Neg,
-        exp.Cast,
-        exp.DataType,
-        exp.Star,
-        exp.Case,
-        exp.If,
-        exp.Boolean,
-        exp.Null,
-        exp.Not,
-    )
+    allowed = _allowed_classes()
     for node in tree.walk():
-        if not isinstance(node, allowed) or isinstance(node, exp.Select | exp.Subquery):
-            raise ConfigError(f"aggregate {expr!r} may only use columns and functions")
+        if type(node) not in allowed:
+            raise ConfigError(f"aggregate {expr!r}: {_refusal(node)}")
         if isinstance(node, exp.Column) and node.table:
             raise ConfigError(f"aggregate {expr!r}: use unqualified column names")
+        if isinstance(node, exp.Distinct) and not isinstance(node.parent, exp.Count):
+            raise ConfigError(f"aggregate {expr!r}: DISTINCT only inside COUNT")
     if not any(isinstance(n, exp.AggFunc) for n in tree.walk()):
         raise ConfigError(f"aggregate {expr!r} has no aggregate function (AVG, SUM, MAX, ...)")
     return tree
+
+
+def validate_aggregate(expr: str) -> None:
+    """:func:`parse_aggregate` for a config being loaded, remembered on disk when it passes
+    (``sqlcache``), so that loading a config does not import sqlglot every time."""
+    key = f"aggregate|{'.'.join(_ALLOWED_NAMES)}|{expr}"
+    if load_sql(key) == "ok":
+        return
+    parse_aggregate(expr)
+    store_sql(key, "ok")
+
+
+def _allowed_classes() -> frozenset[type]:
+    return frozenset(getattr(exp, name) for name in _ALLOWED_NAMES if hasattr(exp, name))
+
+
+def _refusal(node: exp.Expr) -> str:
+    """Why ``node`` may not appear in an aggregate, in the user's words."""
+    if isinstance(node, exp.Anonymous):
+        return (
+            f"function {node.name}() is not allowed (allowed: "
+            f"{', '.join(_sql_names(AGGREGATE_FUNCTIONS + SCALAR_FUNCTIONS))}, CASE, CAST)"
+        )
+    if isinstance(node, exp.Dot):
+        return "qualified names are not allowed"
+    if isinstance(node, exp.Select | exp.Subquery | exp.Query):
+        return "may not contain a query"
+    if isinstance(node, exp.Func):
+        return f"function {node.sql_name()} is not allowed"
+    return f"{type(node).__name__} is not allowed (only columns, literals, operators and the allowed functions)"
+
+
+def _sql_names(names: Sequence[str]) -> list[str]:
+    out = []
+    for name in names:
+        cls = getattr(exp, name, None)
+        if cls is not None and name not in ("Case", "If", "Cast", "TryCast"):
+            out.append(cls.sql_names()[0])
+    return out
 
 
 def table_ref(name: str) -> exp.Table:
