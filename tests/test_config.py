@@ -23,7 +23,7 @@ def test_example_config_loads_with_the_seeds_thresholds() -> None:
     assert quorum.required == ["PDC", "MLFS"]
     assert {t.name for t in config.phase("phase4").tables} == {"PDC", "PSZA", "PCF", "TDZA", "MLFS"}
     assert config.table("PDC").date_column == "cache_date"
-    assert [g.phase for g in config.gates] == ["phase4", "phase5"]
+    assert [g.phase for g in config.gates] == ["phase3", "phase4", "phase5"]
 
 
 def _error(text: str) -> ConfigError:

@@ -382,12 +382,14 @@ def test_example_config_passes_on_the_demo_warehouse(
     monkeypatch.setenv("COLUMNS", "200")
     built = build_demo(tmp_path)
     url = f"duckdb://{built.warehouse_path.resolve()}"
-    args = ["deploy-check", "-c", str(built.config_path), "-w", url]
+    # --offline: the gcp preset's gcloud/bq probes are listed as skipped, not run.
+    args = ["deploy-check", "-c", str(built.config_path), "-w", url, "--offline"]
     code, out, _ = run([*args, "--format", "json"], capsys)
     data = json.loads(out)
-    assert code == 0, [i for i in data["items"] if i["status"] != "present"]
+    assert code == 0, [i for i in data["items"] if i["status"] not in ("present", "skipped")]
     assert data["ok"] is True
-    assert data["counts"] == {"present": 16, "missing": 0, "drift": 0}  # 4 schemas, 12 tables
+    # 4 schemas, 13 tables; the preset's 17 probes skipped
+    assert data["counts"] == {"present": 17, "missing": 0, "drift": 0, "skipped": 17}
     grades = next(i for i in data["items"] if i["name"] == "nba_predictions.prediction_grades")
     assert set(grades) == {"group", "name", "status", "detail", "how_to_check"}
     with connect(url) as wh:
@@ -395,7 +397,7 @@ def test_example_config_passes_on_the_demo_warehouse(
     code, out, _ = run(args, capsys)
     assert code == 0
     assert "⚠️  nba_raw.old_scrape — in schema nba_raw but not named by the config" in out
-    assert "16 present, 0 missing, 1 drift." in out
+    assert "17 present, 0 missing, 1 drift, 17 skipped (offline)." in out
 
 
 def test_cli_reports_missing_with_how_to_check(

@@ -315,7 +315,8 @@ def test_exhaustion_names_the_data_gap() -> None:
     assert final.details["key"] == "game 123"
     assert final.details["error_class"] == "TimeoutError"
     assert final.details["function"] == "bdl.box_scores"
-    assert events[0].date is None  # only a final failure is a gap
+    assert events[0].date == dt.date(2026, 1, 15)  # every attempt names its date ...
+    assert "source" not in events[0].details  # ... but only a final failure is a gap
 
 
 def test_wraps_keeps_the_name_and_doc() -> None:

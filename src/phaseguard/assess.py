@@ -44,6 +44,17 @@ def parse_date(text: str, what: str = "date") -> dt.date:
         raise UsageError(f"bad {what} {text!r}: expected YYYY-MM-DD") from None
 
 
+def as_date(value: object, what: str = "date") -> dt.date:
+    """A date given to the Python API: a ``date``, a ``datetime`` (its date) or 'YYYY-MM-DD'."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        return parse_date(value, what)
+    raise UsageError(f"bad {what} {value!r}: expected a date or 'YYYY-MM-DD'")
+
+
 def date_range(start: str, end: str | None) -> tuple[dt.date, dt.date]:
     """Parse and validate START [END]: not reversed, at most 10 years."""
     first = parse_date(start, "start date")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from .alerts import AlertCheck
-from .assess import Selected, judge
+from .assess import Selected, as_date, judge
 from .config import Check, Config, RowsExist
 from .config import Gate as GateConfig
 from .errors import GateBlocked, StoreError, WarehouseError
@@ -91,6 +91,7 @@ class Gate:
 
     def decide(self, date: dt.date) -> Decision:
         """Measure the upstream for ``date`` in one query and decide; records and alerts."""
+        date = as_date(date)
         decision = self._evaluate(date)
         if decision.status == "blocked":
             override = self._active_override(date)

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from .store import EventStore
 
 
+GAP_KINDS = ("retry_exhausted", "data_gap")
+"""The events the gap ledger is read from (see :meth:`Guard.gaps`)."""
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -219,13 +223,15 @@ class Guard:
         """The gap ledger: per date, the retried calls whose every attempt failed.
 
         Each entry is a ``retry_exhausted`` event's details (source, key, error class) and
-        its message: why a partition is missing. An unreadable store gives an empty ledger.
+        its message: why a partition is missing; or a ``data_gap`` a step recorded (the
+        source answered without some of the data: source, key). An unreadable store gives
+        an empty ledger.
         """
         from .errors import PhaseguardError
 
         out: dict[dt.date, list[dict[str, Any]]] = {}
         try:
-            events = self.store.query(kind="retry_exhausted")
+            events = [e for kind in GAP_KINDS for e in self.store.query(kind=kind)]
         except PhaseguardError:
             return out
         for event in events:
@@ -262,6 +268,10 @@ class Guard:
         phases: Sequence[str] | None = None,
     ) -> RangeVerdict:
         """Measure and judge ``start``..``end`` (one date when ``end`` is None)."""
+        from .assess import as_date
+
+        start = as_date(start, "start date")
+        end = None if end is None else as_date(end, "end date")
         return assess(self.config, self.warehouse, start, end or start, mode=mode, phases=phases)
 
 

@@ -301,11 +301,13 @@ def normalize_type(name: str) -> str:
 
 
 class Status(str, Enum):
-    """Whether a deploy item is there: PRESENT, MISSING, or DRIFT (there but undeclared)."""
+    """Whether a deploy item is there: PRESENT, MISSING, DRIFT (there but undeclared), or
+    SKIPPED (a probe not run: ``deploy-check --offline``)."""
 
     PRESENT = "present"
     MISSING = "missing"
     DRIFT = "drift"
+    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
@@ -381,6 +383,13 @@ def _candidates(table: str) -> list[str]:
     if len(parts) == 2:
         return [".".join(parts)]
     return [f"main.{parts[0]}", f"public.{parts[0]}"]  # the DuckDB and PostgreSQL defaults
+
+
+def implicit(config: Config) -> Infrastructure:
+    """The section a config without ``infrastructure:`` is checked against: its tables, and
+    the schemas they live in (so drift is listed there too)."""
+    schemas = [t.split(".")[-2] for t in expected_tables(config, Infrastructure()) if "." in t]
+    return Infrastructure(schemas=list(dict.fromkeys(schemas)))
 
 
 def catalogue_schemas(config: Config, infra: Infrastructure) -> list[str]:

@@ -25,10 +25,10 @@ from .infra import (
     DeployReport,
     EnvProbe,
     HttpProbe,
-    Infrastructure,
     Probe,
     Status,
     check_warehouse,
+    implicit,
 )
 
 if TYPE_CHECKING:
@@ -145,11 +145,42 @@ def run_probes(
         return [future.result() for future in futures]
 
 
+def skipped(probes: Sequence[Probe], shared: Mapping[str, str]) -> list[DeployItem]:
+    """Every probe as SKIPPED (offline): listed, with how to check it by hand, never run."""
+    return [
+        DeployItem(
+            group=p.heading,
+            name=p.name,
+            status=Status.SKIPPED,
+            detail="offline: not run",
+            how_to_check=p.how(p.variables(shared)),
+        )
+        for p in probes
+    ]
+
+
+def offline_from_env() -> bool:
+    """Whether ``PHASEGUARD_OFFLINE`` asks to skip the probes (1, true, yes)."""
+    return os.environ.get("PHASEGUARD_OFFLINE", "").strip().lower() in ("1", "true", "yes")
+
+
 def deploy_check(
-    config: Config, catalogue: Catalogue, *, timeout: float = DEFAULT_TIMEOUT
+    config: Config,
+    catalogue: Catalogue,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    offline: bool = False,
 ) -> DeployReport:
-    """Check the warehouse objects (two catalogue queries), then run the probes in parallel."""
-    infra = config.infrastructure or Infrastructure()
+    """Check the warehouse objects (two catalogue queries), then run the probes in parallel.
+
+    Without an ``infrastructure:`` section, the tables the config names are expected and
+    the schemas they live in are searched for drift. ``offline`` (or ``PHASEGUARD_OFFLINE``)
+    lists the probes as SKIPPED instead of running them (no gcloud, no network).
+    """
+    infra = config.infrastructure or implicit(config)
     items = check_warehouse(config, infra, catalogue)
-    items += run_probes(infra.probes, infra.vars, timeout=timeout)
+    if offline or offline_from_env():
+        items += skipped(infra.probes, infra.vars)
+    else:
+        items += run_probes(infra.probes, infra.vars, timeout=timeout)
     return DeployReport(pipeline=config.pipeline, items=tuple(items))

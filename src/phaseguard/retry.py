@@ -47,6 +47,7 @@ class _Settings:
     alert: Callable[[Event], None] | None
     pipeline: str
     gap: Callable[[tuple[Any, ...], dict[str, Any]], Mapping[str, Any]] | None
+    phase: str | None = None
 
 
 def _describe(exc: BaseException) -> str:
@@ -95,15 +96,19 @@ class _Call:
             **details,
         }
         date = None
-        if kind in _FINAL_KINDS and self.s.gap is not None:
-            # A final failure leaves a hole in the data; say which one, for smoke/verify.
+        if self.s.gap is not None:
+            # Every attempt names its date (events --since, errors' dates hit); a final
+            # failure also says which hole it leaves in the data, for smoke/verify.
             try:
                 gap = dict(self.s.gap(self.args, self.kwargs))
             except Exception as gap_exc:
                 gap = {"gap_error": _describe(gap_exc)}
             date = _as_date(gap["date"]) if gap.get("date") is not None else None
-            details = {**gap, **details}
-        event = Event(kind, severity, message, self.s.pipeline, date=date, details=details)
+            if kind in _FINAL_KINDS:
+                details = {**gap, **details}
+        event = Event(
+            kind, severity, message, self.s.pipeline, phase=self.s.phase, date=date, details=details
+        )
         if self.s.recorder is not None:
             self.s.recorder.record(event)
         return event
@@ -197,6 +202,7 @@ def retry(
     name: str | None = None,
     pipeline: str = "",
     gap: Callable[[tuple[Any, ...], dict[str, Any]], Mapping[str, Any]] | None = None,
+    phase: str | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Retry a sync or async function on transient errors, with capped, jittered backoff.
 
@@ -226,7 +232,8 @@ def retry(
         pipeline: the pipeline named in events.
         gap: ``gap(args, kwargs)`` names the data a final failure leaves missing, e.g.
             ``{"source": "bdl", "date": "2026-01-15", "key": "game 123"}``; merged into the
-            final event's details, and its ``date`` becomes the event's date.
+            final event's details, and its ``date`` becomes every event's date.
+        phase: the phase named in every event (a step's retries name theirs).
     """
     from tenacity import AsyncRetrying, Retrying
 
@@ -237,7 +244,17 @@ def retry(
         label = name or str(getattr(fn, "__qualname__", fn))
         now = clock if clock is not None else time.monotonic
         settings = _Settings(
-            label, policy, wait, tuple(transient), budget, now, recorder, alert, pipeline, gap
+            label,
+            policy,
+            wait,
+            tuple(transient),
+            budget,
+            now,
+            recorder,
+            alert,
+            pipeline,
+            gap,
+            phase,
         )
 
         if inspect.iscoroutinefunction(fn):

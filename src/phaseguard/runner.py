@@ -5,6 +5,12 @@ and ends with a receipt (health before -> after, the traffic lights, and why wha
 still fails fails). A blocked gate or a failed step stops that date's downstream phases:
 they never run on incomplete upstream data. Other dates go on.
 
+After each step, a health check judges the phase's own checks for the date (one query).
+A phase left FAIL is ``unhealthy``: a downstream phase with a gate still asks it (the gate
+decides, and its alert tells the incident), one without a gate is skipped; when no
+downstream gate blocked on it, the phase's own incident (``health:PHASE``, date) alerts,
+once, and resolves when a later run leaves the phase healthy.
+
 Steps come from the config: a Python callable (``module:function``, called with the date
 and a :class:`StepContext`) or a shell command with ``{date}``. Transient step failures
 are retried with :func:`phaseguard.retry.retry`. Gates read through a read-only
@@ -19,6 +25,7 @@ import contextlib
 import datetime as dt
 import importlib
 import inspect
+import random
 import shlex
 import subprocess
 import time
@@ -45,7 +52,7 @@ if TYPE_CHECKING:
     from .guard import Guard
     from .warehouse import Warehouse
 
-PhaseStatus = Literal["ran", "blocked", "failed", "skipped", "no_step"]
+PhaseStatus = Literal["ran", "unhealthy", "blocked", "failed", "skipped", "no_step"]
 
 
 class StepFailed(PhaseguardError):
@@ -60,7 +67,14 @@ class StepFailed(PhaseguardError):
 
 @dataclass
 class StepContext:
-    """What a step callable gets besides the date: the open warehouse and the guard."""
+    """What a step callable gets besides the date: the open warehouse and the guard.
+
+    Attributes:
+        guard: the loaded pipeline (``guard.config``, ``guard.recorder`` for events,
+            ``guard.gate(name)``, ``guard.verify(date)``).
+        phase: the name of the phase being run.
+        date: the partition date being run (also the step's first argument).
+    """
 
     guard: Guard
     phase: str
@@ -93,7 +107,7 @@ class DateRun:
 
     @property
     def ok(self) -> bool:
-        """Every phase ran (or had nothing to run)."""
+        """Every phase ran healthy (or had nothing to run)."""
         return all(p.status in ("ran", "no_step") for p in self.phases)
 
 
@@ -182,6 +196,8 @@ class Runner:
         step_max_delay: float = 60.0,
         gates: bool = True,
         stop_downstream: bool = True,
+        health_checks: bool | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.guard = guard
         self.sleep = sleep
@@ -193,6 +209,10 @@ class Runner:
         # happened upstream): the outcome benchmark's control, never a production setting.
         self.gates = gates
         self.stop_downstream = stop_downstream
+        # Judging each phase after its step is part of phaseguard: on unless told, off when
+        # the runner plays the pipeline without phaseguard.
+        self.health_checks = gates if health_checks is None else health_checks
+        self.rng = rng  # the step retries' jitter; seed it for a reproducible run
 
     def run_date(self, date: dt.date, *, from_phase: str | None = None) -> DateRun:
         """Every phase for ``date`` in dependency order (from ``from_phase`` on)."""
@@ -202,25 +222,68 @@ class Runner:
             raise UsageError(f"unknown phase {from_phase!r} (phases: {', '.join(names)})")
         start = names.index(from_phase) if from_phase else 0
         stopped: dict[str, str] = {}
+        unhealthy: dict[str, PhaseRun] = {}
+        covered: set[str] = set()  # unhealthy phases a downstream gate blocked on
         runs: list[PhaseRun] = []
         for phase in config.phases[start:]:
             upstream = config.upstream(phase.name) if self.stop_downstream else []
             blocked_by = [d for d in upstream if d in stopped]
+            failing = [d for d in upstream if d in unhealthy]
             if blocked_by:
                 run = PhaseRun(phase.name, "skipped", f"upstream {blocked_by[0]} did not complete")
+            elif failing and not self._gated(phase.name):
+                run = PhaseRun(phase.name, "skipped", f"upstream {failing[0]} failed its checks")
             else:
                 run = self._run_phase(phase, date)
-            if run.status in ("blocked", "failed", "skipped"):
+                if failing and run.status == "blocked":
+                    covered.update(failing)
+            if run.status == "unhealthy":
+                unhealthy[phase.name] = run
+            elif run.status in ("blocked", "failed", "skipped"):
                 stopped[phase.name] = run.status
             runs.append(run)
             if self.on_phase is not None:
                 self.on_phase(date, run)
+        for name, run in unhealthy.items():
+            if name not in covered:
+                self._health_incident(name, date, run.message)
         return DateRun(date, tuple(runs))
+
+    def _gated(self, phase: str) -> bool:
+        return self.gates and any(g.phase == phase for g in self.guard.config.gates)
+
+    def _health(self, phase: Phase, date: dt.date) -> str | None:
+        """The phase's own checks for ``date`` after its step: None, or why it is FAIL."""
+        from .verdicts import Level
+
+        try:
+            day = self.guard.assess(date, mode="verify", phases=[phase.name]).dates[0]
+        except (PhaseguardError, IndexError):
+            return None  # the step ran; an unreadable warehouse is the next gate's to judge
+        verdict = day.phase(phase.name)
+        if verdict.level is not Level.FAIL:
+            return None
+        failing = [v for v in verdict.verdicts if v.level is Level.FAIL] or list(verdict.failing)
+        return "checks FAIL after the step ran: " + "; ".join(
+            f"{v.check}: {v.observed} (expected {v.expected})" for v in failing
+        )
+
+    def _health_incident(self, phase: str, date: dt.date, message: str | None) -> None:
+        """One alert per unhealthy (phase, date): when its checks FAIL, and when they pass."""
+        with contextlib.suppress(PhaseguardError):
+            self.guard.track_incident(
+                f"health:{phase}",
+                date,
+                "critical" if message else None,
+                phase=phase,
+                title=f"{phase} checks FAIL for {date}",
+                resolved_title=f"{phase} checks pass again for {date}",
+                text=f"{phase} for {date}: {message}" if message else f"{phase} healthy for {date}",
+            )
 
     def _run_phase(self, phase: Phase, date: dt.date) -> PhaseRun:
         started = time.perf_counter()
-        gated = self.gates and any(g.phase == phase.name for g in self.guard.config.gates)
-        gate_name = phase.name if gated else None
+        gate_name = phase.name if self._gated(phase.name) else None
         if gate_name is not None:
             decision: Decision = self.guard.gate(gate_name).decide(date)
             if not decision.allowed:
@@ -245,6 +308,14 @@ class Runner:
             date,
             seconds=round(seconds, 3),
         )
+        problem = self._health(phase, date) if self.health_checks else None
+        if problem is not None:
+            self._event(
+                "phase_unhealthy", "error", f"{phase.name} for {date}: {problem}", phase.name, date
+            )
+            return PhaseRun(phase.name, "unhealthy", problem, gate_name, seconds)
+        if self.health_checks:
+            self._health_incident(phase.name, date, None)
         return PhaseRun(phase.name, "ran", "", gate_name, seconds)
 
     def _retrying(self, phase: Phase, date: dt.date) -> Callable[..., None]:
@@ -253,9 +324,11 @@ class Runner:
             base_delay=self.step_base_delay,
             max_delay=self.step_max_delay,
             sleep=self.sleep,
+            rng=self.rng,
             recorder=self.guard.recorder,
             name=f"step:{phase.name}",
             pipeline=self.guard.config.pipeline,
+            phase=phase.name,
             gap=lambda _args, _kwargs: {
                 "source": f"step:{phase.name}",
                 "date": date.isoformat(),
@@ -354,9 +427,12 @@ def backfill(
 
         def work(day: dt.date) -> DateRun:
             with guard_factory() as worker:
-                return Runner(worker, sleep=runner.sleep, on_phase=runner.on_phase).run_date(
-                    day, from_phase=from_phase
-                )
+                return Runner(
+                    worker,
+                    sleep=runner.sleep,
+                    on_phase=runner.on_phase,
+                    health_checks=runner.health_checks,
+                ).run_date(day, from_phase=from_phase)
 
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             for run in pool.map(work, todo):

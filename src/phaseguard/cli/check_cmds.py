@@ -118,9 +118,20 @@ def demo(
     story: Annotated[
         bool, typer.Option("--story/--verify-only", help="Also gate and backfill the season.")
     ] = True,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a warehouse and event log already there.")
+    ] = False,
 ) -> None:
     """Build the NBA props example warehouse with seeded faults, verify it, show what it caught."""
-    from phaseguard.nba.demo import build_demo
+    from phaseguard.errors import UsageError
+    from phaseguard.nba.demo import build_demo, existing
+
+    there = existing(directory)
+    if there and not force:
+        raise UsageError(
+            f"{directory}/ already holds {' and '.join(there)}; the demo would replace them "
+            "(give --force to do so, or --dir NEW)"
+        )
 
     out.print(f"[bold]phaseguard demo[/]: building the NBA props warehouse in {directory}/ …")
     built = build_demo(directory, scale=scale)
@@ -159,7 +170,22 @@ def demo(
     _draw_receipt(told.second)
     out.print(
         f"\nAPI: {told.api_requests} requests, {told.api_faults} faults injected, "
-        f"{told.retries} retried attempts; {told.alerts_sent} alerts sent. "
+        f"{told.retries} retried attempts; {told.alerts_sent} alerts sent."
+    )
+    from phaseguard.nba.demo import tonight_story
+
+    night = tonight_story(built)
+    out.print(
+        f"\n[bold]Tonight[/] ({night.date}): the API answers 200 OK with half the games "
+        "(the seeds' root cause #1), and NBA.com's gamebook is not out yet:"
+    )
+    for label, run in zip(("tonight", "next night"), night.runs, strict=True):
+        steps_told = ", ".join(f"{p.phase} {p.status}" for p in run.phases)
+        out.print(f"  {label}: {steps_told}")
+    for title, status in night.alerts:
+        out.print(f"  alert {escape(status)}: {escape(title)}")
+    out.print(
+        f"  the gap ledger kept {night.missing} missing games for the next night. "
         f"Events: [cyan]phaseguard events -c {built.config_path}[/]"
     )
     raise typer.Exit(exit_code(told.second.after))  # the last "Overall:" printed
@@ -174,6 +200,12 @@ def deploy_check(
         float,
         typer.Option(min=0.01, help="Seconds a probe may take unless it sets timeout_seconds."),
     ] = 10.0,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline", help="List the probes as skipped, do not run them (PHASEGUARD_OFFLINE=1)."
+        ),
+    ] = False,
 ) -> None:
     """Is everything the pipeline needs there? Schemas, tables, columns, and the probes."""
     from phaseguard.infra import Status
@@ -181,12 +213,17 @@ def deploy_check(
 
     fmt = _check_format(fmt)
     with _guard(config, warehouse) as guard:
-        report = run_deploy_check(guard.config, guard.warehouse, timeout=timeout)
+        report = run_deploy_check(guard.config, guard.warehouse, timeout=timeout, offline=offline)
         where = guard.warehouse.url
     if fmt == "json":
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
         raise typer.Exit(report.exit_code)
-    icons = {Status.PRESENT: "[green]✅", Status.MISSING: "[red]❌", Status.DRIFT: "[yellow]⚠️ "}
+    icons = {
+        Status.PRESENT: "[green]✅",
+        Status.MISSING: "[red]❌",
+        Status.DRIFT: "[yellow]⚠️ ",
+        Status.SKIPPED: "[dim]⏭️ ",
+    }
     out.print(f"[bold]phaseguard deploy-check[/] {escape(report.pipeline)} ({escape(where)})")
     group = None
     for item in report.items:
@@ -197,12 +234,17 @@ def deploy_check(
         if item.detail:
             line += f" — {escape(item.detail)}"
         out.print(line)
-        if item.status is not Status.PRESENT and item.how_to_check:
+        if item.status not in (Status.PRESENT, Status.SKIPPED) and item.how_to_check:
             out.print(f"      [dim]check by hand:[/] {escape(item.how_to_check)}")
     missing = report.count(Status.MISSING)
     out.print(
         f"\n[green]{report.count(Status.PRESENT)} present[/], "
         f"[{'red' if missing else 'green'}]{missing} missing[/], "
-        f"[yellow]{report.count(Status.DRIFT)} drift[/]."
+        f"[yellow]{report.count(Status.DRIFT)} drift[/]"
+        + (
+            f", {report.count(Status.SKIPPED)} skipped (offline)."
+            if report.count(Status.SKIPPED)
+            else "."
+        )
     )
     raise typer.Exit(report.exit_code)

@@ -92,10 +92,16 @@ def override(
     from phaseguard.overrides import parse_duration
 
     who = by or os.environ.get("USER", "")
+
+    def need_who() -> None:
+        if not who.strip():
+            raise UsageError("override needs --by WHO: who decides ($USER is not set)")
+
     with _guard(config, None) as guard:
         if target == "revoke":
             if not override_id:
                 raise UsageError("override revoke needs the override id")
+            need_who()
             revoked = guard.overrides.revoke(override_id, who)
             out.print(f"revoked override {revoked.id} of {revoked.gate} for {revoked.date}")
             return
@@ -106,9 +112,9 @@ def override(
             raise UsageError("override needs --date YYYY-MM-DD")
         if not reason.strip():
             raise UsageError("override needs --reason: say why the gate may be passed")
-        made = guard.overrides.create(
-            target, parse_date(date), reason, who, parse_duration(expires)
-        )
+        day, duration = parse_date(date), parse_duration(expires)
+        need_who()
+        made = guard.overrides.create(target, day, reason, who, duration)
     out.print(
         f"🔓 override [bold]{made.id}[/]: gate {made.gate} may pass {made.date} until "
         f"{made.expires_at:%Y-%m-%d %H:%M} UTC (by {escape(made.by)}: {escape(made.reason)})"
@@ -141,6 +147,18 @@ def overrides(
     out.print(table if found else "no overrides")
 
 
+EVENT_KINDS = (
+    "gate_open", "gate_warned", "gate_blocked", "gate_overridden",
+    "override_created", "override_used", "override_expired", "override_revoked",
+    "alert_sent", "alert_failed", "alert_dropped", "alert_status",
+    "retry_attempt", "retry_succeeded", "retry_exhausted", "retry_gave_up",
+    "retry_budget_exceeded", "phase_ran", "phase_failed", "phase_unhealthy",
+    "backfill_started", "backfill_finished", "pipeline_error", "data_gap",
+    "boxscores_incomplete", "boxscores_fallback",
+)  # fmt: skip
+"""The kinds phaseguard and its worked example record (``events --kind``)."""
+
+
 @app.command()
 def events(
     since: Annotated[str, typer.Option(help="How far back, e.g. 7d, 24h.")] = "7d",
@@ -153,9 +171,14 @@ def events(
     """The event log: gate decisions, overrides, alerts, retries and errors."""
     import dataclasses
 
+    from phaseguard.errors import UsageError
+
     fmt = _check_format(fmt)
     with _guard(config, None) as guard:
         found = guard.store.query(since=_since(since), kind=kind, phase=phase, limit=limit)
+    if kind is not None and kind not in EVENT_KINDS and not found:
+        # A step may record kinds of its own: unknown means neither phaseguard's nor seen.
+        raise UsageError(f"unknown event kind {kind!r} (known: {', '.join(EVENT_KINDS)})")
     if fmt == "json":
         rows = []
         for e in found:

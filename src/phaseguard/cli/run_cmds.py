@@ -49,7 +49,9 @@ def _progress_runner(guard: Any, total: int) -> tuple[Any, Any]:
         return Runner(guard, on_phase=on_phase), progress
 
     def plain(date: Any, run: Any) -> None:
-        note = f": {run.message}" if run.status in ("blocked", "failed") else ""
+        if run.status == "no_step":
+            return  # nothing happened; the summary on stdout says so once
+        note = f": {run.message}" if run.status in ("blocked", "failed", "unhealthy") else ""
         err.print(f"{date} {run.phase} {run.status}{escape(note)}", highlight=False)
 
     return Runner(guard, on_phase=plain), None
@@ -76,7 +78,8 @@ def run_command(
             result = runner.run_date(day, from_phase=from_phase)
         verdict = guard.verify(day)
     for run in result.phases:
-        out.print(f"  {run.phase:<10} {run.status:<8} {escape(run.message)}")
+        status = "-" if run.status == "no_step" else run.status
+        out.print(f"  {run.phase:<10} {status:<9} {escape(run.message)}")
     draw_range(verdict, details=True)
     raise typer.Exit(exit_code(verdict))
 

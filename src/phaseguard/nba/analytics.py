@@ -22,10 +22,12 @@ __all__ = [
     "BOX",
     "CONTEXT",
     "DAY",
+    "GAMEBOOK",
     "NOW",
     "SCHEDULE",
     "SUMMARY",
     "TEAM_DEFENSE",
+    "box_scores",
     "player_game_summary",
     "rounded",
     "team_defense_game_summary",
@@ -34,6 +36,7 @@ __all__ = [
 
 SCHEDULE = "nba_raw.nbac_schedule"
 BOX = "nba_raw.bdl_player_boxscores"
+GAMEBOOK = "nba_raw.nbac_gamebook_player_stats"
 SUMMARY = "nba_analytics.player_game_summary"
 TEAM_DEFENSE = "nba_analytics.team_defense_game_summary"
 CONTEXT = "nba_analytics.upcoming_player_game_context"
@@ -51,6 +54,18 @@ DEFAULT_DAYS_REST = 3
 """Days of rest of a player without a game in the roster window (the season's own default)."""
 
 
+def box_scores(alias: str = "box") -> str:
+    """The box scores phase 3 reads, as a FROM item: balldontlie's, else NBA.com's gamebook.
+
+    Phase 2's fallback: a game balldontlie left out is read from the gamebook, so one
+    source's gap does not become a gap downstream. The two tables have the same columns.
+    """
+    return (
+        f"(SELECT * FROM {BOX} UNION ALL SELECT * FROM {GAMEBOOK} n "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {BOX} b WHERE b.game_id = n.game_id)) {alias}"
+    )
+
+
 def rounded(expr: str, digits: int = 1) -> str:
     """SQL rounding ``expr`` to ``digits`` decimals, as a DOUBLE, the same on both engines.
 
@@ -66,7 +81,7 @@ SELECT x.game_id, x.game_date, x.player_id, x.team, x.opponent,
   x.minutes, x.points, x.rebounds, x.assists,
   {rounded("CAST(x.fg_made AS DOUBLE) / NULLIF(x.fg_attempted, 0)", 3)} AS fg_pct,
   {NOW} AS processed_at
-FROM {BOX} x JOIN {SCHEDULE} s ON s.game_id = x.game_id
+FROM {box_scores("x")} JOIN {SCHEDULE} s ON s.game_id = x.game_id
 WHERE x.game_date = :d
 """
 
@@ -75,7 +90,7 @@ _TEAM_DEFENSE_GAME_SUMMARY = f"""
 SELECT game_id, game_date, opponent AS team, team AS opponent,
   CAST(SUM(points) AS INTEGER) AS points_allowed,
   {NOW} AS processed_at
-FROM {BOX}
+FROM {box_scores()}
 WHERE game_date = :d
 GROUP BY game_id, game_date, opponent, team
 """
@@ -94,11 +109,11 @@ WITH games AS (
 seen AS (
   SELECT player_id, team,
     ROW_NUMBER() OVER (PARTITION BY player_id ORDER BY game_date DESC, game_id DESC) AS latest
-  FROM {BOX}
+  FROM {box_scores()}
   WHERE game_date <= :d AND game_date >= {DAY} - INTERVAL {ROSTER_DAYS} DAY),
 previous AS (
   SELECT player_id, MAX(game_date) AS last_date
-  FROM {BOX}
+  FROM {box_scores()}
   WHERE game_date < :d AND game_date >= {DAY} - INTERVAL {ROSTER_DAYS} DAY
   GROUP BY player_id)
 SELECT g.game_id, {DAY} AS game_date, s.player_id, g.team, g.opponent, g.is_home,

@@ -54,6 +54,8 @@ class FaultModel:
         script: faults for the first requests, in order, before any draw (``""`` for none;
             ``"429"`` and the ``kinds`` names): ``("drop", "")`` drops the first request and
             answers the second. Outage windows still come first.
+        incomplete_dates: dates whose box scores are answered 200 with half the games (every
+            second one left out), as the real API did: no error, just games missing.
     """
 
     transient_rate: float = 0.0
@@ -63,6 +65,7 @@ class FaultModel:
     outages: tuple[tuple[float, float], ...] = ()
     slow_seconds: float = 1.0
     script: tuple[str, ...] = ()
+    incomplete_dates: tuple[dt.date, ...] = ()
 
     def __post_init__(self) -> None:
         rates = (self.transient_rate, self.rate_limit_rate)
@@ -235,7 +238,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not hmac.compare_digest(key.encode(), srv.api_key.encode()):
             return 401, {"error": "Unauthorized"}, {}
         try:
-            return 200, srv.season.answer(path, query), {}
+            body = srv.season.answer(path, query)
+            if path == "/nba/v1/box_scores" and query.get("date", [""])[0] in {
+                d.isoformat() for d in srv.faults.incomplete_dates
+            }:
+                body = {**body, "data": body["data"][::2]}
+            return 200, body, {}
         except LookupError:
             return 404, {"error": "Not Found"}, {}
         except ValueError as exc:

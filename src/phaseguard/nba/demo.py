@@ -7,6 +7,7 @@ next to a copy of the example config.
 from __future__ import annotations
 
 import datetime as dt
+import random
 import shutil
 import time
 from dataclasses import dataclass
@@ -17,11 +18,13 @@ from phaseguard.guard import load
 from phaseguard.nba import steps
 from phaseguard.nba.bdl_server import FaultModel, VirtualClock, serve
 from phaseguard.nba.scraper import bdl_client
-from phaseguard.runner import Receipt, Runner, backfill
+from phaseguard.runner import DateRun, Receipt, Runner, backfill
 from phaseguard.verdicts import Level, RangeVerdict
 from phaseguard.warehouse import connect
 
+from .analytics import GAMEBOOK
 from .faults import Fault
+from .schema import SCHEMA
 from .season import SeasonPlan, season_plan
 
 CONFIG = Path(__file__).with_name("phaseguard.yml")
@@ -49,8 +52,18 @@ class BuiltDemo:
         return [fault for fault in self.plan.faults if not flagged.intersection(fault.dates)]
 
 
+def existing(directory: Path) -> list[str]:
+    """What a demo build in ``directory`` would replace: its warehouse, its event log."""
+    found = [WAREHOUSE_FILE] if (directory / WAREHOUSE_FILE).exists() else []
+    return found + ([".phaseguard/"] if (directory / ".phaseguard").exists() else [])
+
+
 def build_demo(directory: Path, *, scale: int = 1, seed: int = 7, faults: bool = True) -> BuiltDemo:
-    """Write the example config and a fresh season warehouse into ``directory``."""
+    """Write the example config and a fresh season warehouse into ``directory``.
+
+    It replaces the warehouse and the event log there (see :func:`existing`); the
+    ``demo`` command asks for ``--force`` first.
+    """
     started = time.perf_counter()
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "phaseguard.yml"
@@ -95,7 +108,9 @@ def backfill_story(built: BuiltDemo, *, seed: int = 7) -> Story:
     and is down for the first 20 minutes of the run, on a virtual clock shared with the
     retries (a season of 60-second back-offs takes seconds). The first backfill leaves the
     date the outage swallowed FAILED, with its gap in the ledger; the second, after the
-    outage, finishes it: a backfill is resumable and skips COMPLETE dates.
+    outage, finishes it: a backfill is resumable and skips COMPLETE dates. Every random
+    draw (the server's faults, the retries' jitter) comes from ``seed``: the same seed tells
+    the same story.
     """
     clock = VirtualClock()
     faults = FaultModel(
@@ -111,13 +126,14 @@ def backfill_story(built: BuiltDemo, *, seed: int = 7) -> Story:
             clock=clock,
             client=bdl_client(DEMO_KEY, base_url=server.url),
             timeout=2.0,
+            rng=random.Random(f"demo-scraper-{seed}"),
         )
         try:
             with load(built.config_path, warehouse=url) as guard:
                 decisions = tuple(
                     guard.gate(gate).decide(day) for gate, day in GATE_DATES + BREAKER_DATES
                 )
-                runner = Runner(guard, sleep=clock.sleep)
+                runner = Runner(guard, sleep=clock.sleep, rng=random.Random(f"demo-steps-{seed}"))
                 first = backfill(guard, first_day, last_day, runner=runner)
                 clock.advance_to(clock() + 3600)  # the next run, an hour later
                 second = backfill(guard, first_day, last_day, runner=runner)
@@ -134,3 +150,63 @@ def backfill_story(built: BuiltDemo, *, seed: int = 7) -> Story:
         alerts_sent=sum(1 for e in events if e.kind == "alert_sent"),
         retries=sum(1 for e in events if e.kind == "retry_attempt"),
     )
+
+
+@dataclass(frozen=True)
+class Tonight:
+    """The seeds' real symptom, live: the API answers 200 with half the games, then heals.
+
+    Attributes:
+        date: the night's game date.
+        runs: the night's run (stopped at phase 3) and the next night's (whole).
+        alerts: the alerts about that date, in order: ``(title, status)``.
+        missing: the games the gap ledger kept for the next night.
+    """
+
+    date: dt.date
+    runs: tuple[DateRun, DateRun]
+    alerts: tuple[tuple[str, str], ...]
+    missing: int
+
+
+def tonight_story(built: BuiltDemo, *, seed: int = 7) -> Tonight:
+    """Run the season's last date as tonight's run through an API that drops half its games.
+
+    NBA.com's gamebook is not out yet (its partition is emptied), so nothing fills the gap:
+    phase 2 is left FAIL, the 2 -> 3 gate blocks phase 3 and alerts once, and the missing
+    games stay in the gap ledger. The next night the API answers whole: the date runs to
+    the end and the incident resolves.
+    """
+    day = built.plan.last_date
+    url = f"duckdb://{built.warehouse_path.resolve()}"
+    clock = VirtualClock()
+    runs: list[DateRun] = []
+    missing = 0
+    with load(built.config_path, warehouse=url) as guard:
+        with guard.writing():
+            guard.warehouse.replace_partition(
+                GAMEBOOK, "game_date", day, tuple(SCHEMA[GAMEBOOK]), []
+            )
+        runner = Runner(guard, sleep=clock.sleep, rng=random.Random(f"demo-tonight-{seed}"))
+        for faults in (FaultModel(incomplete_dates=(day,)), FaultModel()):
+            with serve(api_key=DEMO_KEY, faults=faults, clock=clock, seed=seed) as server:
+                steps.configure(
+                    sleep=clock.sleep,
+                    clock=clock,
+                    client=bdl_client(DEMO_KEY, base_url=server.url),
+                    timeout=2.0,
+                    rng=random.Random(f"demo-tonight-{seed}"),
+                )
+                try:
+                    runs.append(runner.run_date(day))
+                finally:
+                    steps.configure()
+            if not runs[1:]:
+                ledger = guard.gaps(day, day).get(day, [])
+                missing = sum(len(g.get("missing", ())) for g in ledger)
+        sent = [e for e in guard.store.query(kind="alert_sent") if e.date == day]
+    alerts = tuple(
+        (str(e.details.get("title", "")), str(e.details.get("alert_status", "")))
+        for e in sorted(sent, key=lambda e: e.time)
+    )
+    return Tonight(day, (runs[0], runs[1]), alerts, missing)

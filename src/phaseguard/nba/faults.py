@@ -4,10 +4,11 @@ The faults, as the team's action plan saw them (``season_plan(faults=False)`` le
 date whole):
 
 1. Partial box scores 2026-01-13 .. 01-18: 11-33 % of each date's games missing from
-   ``bdl_player_boxscores``; the phase-3 summaries and the grading, computed from what was
-   there, miss the same games; the pre-game tables are whole.
-2. Scraper outage 2025-12-09: no box scores, so all three phase-3 tables are empty and nothing
-   is graded; phase 4 and the predictions ran on their timers.
+   ``bdl_player_boxscores`` (NBA.com's gamebook, ``nbac_gamebook_player_stats``, has them);
+   the phase-3 summaries and the grading, computed from bdl alone as the old pipeline did,
+   miss the same games; the pre-game tables are whole.
+2. Scraper outage 2025-12-09: no box scores from either source, so all three phase-3 tables
+   are empty and nothing is graded; phase 4 and the predictions ran on their timers.
 3. A phase-3 table missing: ``team_defense_game_summary`` on 2026-01-16 and
    ``upcoming_player_game_context`` on 2026-01-18 (phase 4 ran anyway).
 4. Phase-4 outage 2026-01-20 .. 01-23: PDC, PSZA and PCF empty, only TDZA and MLFS present
@@ -108,10 +109,11 @@ def describe_faults(games: tuple[Game, ...], inj: Injection) -> tuple[Fault, ...
     dropped = "; ".join(f"{d}: no {', '.join(s)}" for d, s in inj.dropped_systems.items())
     return (
         Fault("partial_boxscores", "nba_raw.bdl_player_boxscores", PARTIAL_BOX,
-              f"games missing (missing/scheduled): {gaps}; phase 3 and grading lack the same "
-              "games, the pre-game tables are whole"),
+              f"games missing (missing/scheduled): {gaps}; the nbac gamebook has them; phase 3 "
+              "and grading lack the same games, the pre-game tables are whole"),
         Fault("scraper_outage", "nba_raw.bdl_player_boxscores", (SCRAPER_OUTAGE,),
-              "no box scores at all; the three phase-3 tables are empty and nothing is graded; "
+              "no box scores from either source; the three phase-3 tables are empty and nothing "
+              "is graded; "
               "phase 4 and the predictions ran on their timers"),
         Fault("phase3_table_missing", "nba_analytics.team_defense_game_summary",
               (TDGS_MISSING,), "empty while the other phase-3 tables have rows"),

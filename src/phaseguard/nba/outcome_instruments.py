@@ -87,8 +87,9 @@ def partition_gaps(
 ) -> list[tuple[str, str, dt.date, int]]:
     """(phase, table key, date, games missing) of every scheduled partition with a gap.
 
-    A partition has a gap when it is empty, or when it is one of the first phase's (the
-    scraped box scores) and covers fewer games than the schedule lists. Downstream tables
+    A partition has a gap when it is empty, or when it is the first phase's first table (the
+    scraped box scores) and covers fewer games than the schedule lists; the first phase's
+    other tables are fallback sources (the nbac gamebook), whose absence is no gap. Downstream tables
     are judged by emptiness only: their games follow the players with a history (the
     predictions of a team's first game are few even without faults), not the schedule.
     ``games missing`` counts the schedule's games absent from a first-phase partition.
@@ -97,8 +98,15 @@ def partition_gaps(
     unit = Metric("units", config.schedule.unit)
     scraped = config.phases[0]
     probes = [Probe(SCHEDULE, config.schedule.table, config.schedule.date_column, (ROWS, unit))]
+    primary = scraped.tables[0]
+
+    def judged(phase: Any, t: Any) -> bool:
+        return phase is not scraped or t is primary
+
     for phase in config.phases:
         for t in phase.tables:
+            if not judged(phase, t):
+                continue
             counted = phase is scraped and t.unit is not None
             metrics = (ROWS, Metric("units", t.unit or "")) if counted else (ROWS,)
             probes.append(Probe(t.name, t.table, t.date_column, metrics))
@@ -111,6 +119,8 @@ def partition_gaps(
             continue
         for phase in config.phases:
             for t in phase.tables:
+                if not judged(phase, t):
+                    continue
                 missing = 0
                 if phase is scraped and t.unit is not None:
                     covered = measured.get(t.name, day, Metric("units", t.unit))

@@ -20,7 +20,7 @@ import datetime as dt
 
 from phaseguard.warehouse import Warehouse
 
-from .analytics import BOX, CONTEXT, DAY, NOW, SCHEDULE, SUMMARY, TEAM_DEFENSE, rounded
+from .analytics import CONTEXT, DAY, NOW, SCHEDULE, SUMMARY, TEAM_DEFENSE, box_scores, rounded
 
 __all__ = [
     "FEATURES",
@@ -66,7 +66,7 @@ _PLAYER_SHOT_ZONE_ANALYSIS = f"""
 WITH shots AS (
   SELECT player_id, SUM(fg_attempted) AS fga, SUM(fg3_attempted) AS fg3a,
     SUM(ft_attempted) AS fta
-  FROM {BOX}
+  FROM {box_scores()}
   WHERE game_date < :d
   GROUP BY player_id
   HAVING SUM(fg_attempted) > 0),
@@ -130,7 +130,7 @@ allowed AS (
 faced AS (
   SELECT opponent AS team, SUM(fg_attempted) AS fga, SUM(fg3_attempted) AS fg3a,
     SUM(ft_attempted) AS fta
-  FROM {BOX} WHERE game_date < :d GROUP BY opponent),
+  FROM {box_scores()} WHERE game_date < :d GROUP BY opponent),
 rates AS (
   SELECT team, CAST(fg3a AS DOUBLE) / NULLIF(fga, 0) AS three,
     {_PAINT_SHARE} AS paint_share

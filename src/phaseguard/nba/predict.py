@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from phaseguard.errors import UsageError
 from phaseguard.warehouse import Warehouse
 
-from .analytics import BOX, DAY, NOW, SUMMARY, rounded
+from .analytics import DAY, NOW, SUMMARY, box_scores, rounded
 from .precompute import FEATURES, TDZA
 from .schema import SYSTEMS
 
@@ -83,7 +83,7 @@ SELECT p.game_date, p.game_id, p.player_id, p.system_id, p.predicted_points,
                         WHEN 'UNDER' THEN x.points < p.line END AS over_under_correct,
   {NOW} AS graded_at
 FROM {PREDICTIONS} p
-JOIN {BOX} x ON x.game_id = p.game_id AND x.player_id = p.player_id AND x.game_date = :d
+JOIN {box_scores("x")} ON x.game_id = p.game_id AND x.player_id = p.player_id AND x.game_date = :d
 WHERE p.game_date = :d
 """
 

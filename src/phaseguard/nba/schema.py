@@ -1,4 +1,4 @@
-"""The tables of the example warehouse: twelve tables in four schemas, and their columns.
+"""The tables of the example warehouse: thirteen tables in four schemas, and their columns.
 
 :data:`SCHEMA` is the one description of them: :func:`create_statements` creates them from
 it, and the scraper, the processors and the benchmarks read the columns from it.
@@ -18,6 +18,14 @@ _COLUMNS = {
         "game_id VARCHAR, game_date DATE, season INTEGER, home_team VARCHAR, away_team VARCHAR"
     ),
     "nba_raw.bdl_player_boxscores": (
+        "game_id VARCHAR, game_date DATE, player_id INTEGER, player_name VARCHAR, "
+        "team VARCHAR, opponent VARCHAR, minutes DOUBLE, points INTEGER, rebounds INTEGER, "
+        "assists INTEGER, fg_made INTEGER, fg_attempted INTEGER, fg3_made INTEGER, "
+        "fg3_attempted INTEGER, ft_made INTEGER, ft_attempted INTEGER, scraped_at TIMESTAMP"
+    ),
+    # The second box-score source: NBA.com's gamebooks, published the morning after. The
+    # same columns as balldontlie's, so phase 3 reads either (bdl first, see analytics.BOX).
+    "nba_raw.nbac_gamebook_player_stats": (
         "game_id VARCHAR, game_date DATE, player_id INTEGER, player_name VARCHAR, "
         "team VARCHAR, opponent VARCHAR, minutes DOUBLE, points INTEGER, rebounds INTEGER, "
         "assists INTEGER, fg_made INTEGER, fg_attempted INTEGER, fg3_made INTEGER, "
@@ -72,11 +80,11 @@ SCHEMA: dict[str, dict[str, str]] = {
     table: dict(pair.split(" ") for pair in columns.split(", "))
     for table, columns in _COLUMNS.items()
 }
-"""Qualified table -> {column: SQL type}, in column order: the twelve tables of the season."""
+"""Qualified table -> {column: SQL type}, in column order: the thirteen tables of the season."""
 
 
 def create_statements() -> list[str]:
-    """Create the four schemas, a fresh scratch schema (:data:`BUILD`) and the twelve tables."""
+    """Create the four schemas, a fresh scratch schema (:data:`BUILD`) and the thirteen tables."""
     schemas = sorted({name.split(".")[0] for name in SCHEMA})
     tables = [
         f"CREATE OR REPLACE TABLE {name} ("

@@ -12,10 +12,15 @@ the caller, who decides.
 The games endpoint is the schedule: it names the games expected on the date, and each box
 score is matched to its game by its two teams (box scores carry no game id).
 
-Two gaps in balldontlie 0.1.6 are worked around here: the SDK sets no timeout on its requests
-(a stuck connection would hang the scraper for ever), so each call runs under a deadline; and
-``games.list()`` prints every page it fetches (a debug ``print`` left in ``base.py``), so the
-games are read through the SDK's ``_get``, the same request and error mapping without it.
+Three gaps in balldontlie 0.1.6 are worked around here: the SDK sets no timeout on its
+requests (a stuck connection would hang the scraper for ever), so each call runs under a
+deadline; ``games.list()`` prints every page it fetches (a debug ``print`` left in
+``base.py``), so the games are read through the SDK's ``_get``, the same request and error
+mapping without it; and its errors drop the HTTP response, so a 429's ``Retry-After`` was
+lost and the backoff undercut it. The SDK opens a ``requests.Session`` per request; its
+module is handed a session class that keeps the last response of the calling thread
+(:func:`install_session`), and a rate-limit or server error gets that response back as
+``exc.response``, where :func:`phaseguard.transient.retry_after_of` reads the header.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import functools
 import os
 import random
 import threading
+import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -54,6 +60,60 @@ SEED_POLICY = RetryPolicy(max_attempts=5, base_delay=60.0, max_delay=1800.0, jit
 PER_PAGE = 100  # balldontlie's largest page: one page holds any date's games
 
 
+_responses = threading.local()  # the last HTTP response the SDK got, per calling thread
+
+
+def install_session() -> None:
+    """Give the SDK's HTTP layer a session class that keeps each response (idempotent).
+
+    ``balldontlie.base`` makes ``requests.Session()`` for every request and raises its own
+    errors without the response. Its ``requests`` name is pointed at a view of the real
+    module whose ``Session`` records the response in a thread-local; requests themselves are
+    unchanged, and nothing outside the SDK is touched.
+    """
+    import requests
+    from balldontlie import base
+
+    if isinstance(base.requests, _SdkRequests):
+        return
+
+    class KeepingSession(requests.Session):
+        def request(self, *args: Any, **kwargs: Any) -> Any:
+            response = super().request(*args, **kwargs)
+            _responses.last = response
+            return response
+
+    view = _SdkRequests("requests", requests)
+    view.Session = KeepingSession
+    base.requests = view
+
+
+class _SdkRequests(types.ModuleType):
+    """``requests`` as the SDK sees it: the real module, with a ``Session`` of our own."""
+
+    Session: Any
+
+    def __init__(self, name: str, real: types.ModuleType) -> None:
+        super().__init__(name)
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def _sdk_call(call: Callable[[], T]) -> T:
+    """Run one SDK call; an HTTP error it raises carries the response (``exc.response``)."""
+    _responses.last = None
+    try:
+        return call()
+    except Exception as exc:
+        response = getattr(_responses, "last", None)
+        status = getattr(exc, "status_code", None)
+        if response is not None and status is not None and getattr(exc, "response", None) is None:
+            exc.response = response  # type: ignore[attr-defined]
+        raise
+
+
 def bdl_client(api_key: str | None = None, *, base_url: str | None = None) -> Any:
     """The official SDK's client (``balldontlie.BalldontlieAPI``).
 
@@ -63,6 +123,7 @@ def bdl_client(api_key: str | None = None, *, base_url: str | None = None) -> An
     """
     from balldontlie import BalldontlieAPI  # an optional dependency: the ``example`` extra
 
+    install_session()
     key = api_key if api_key is not None else os.environ.get("BALLDONTLIE_API_KEY", "")
     url = base_url or os.environ.get("BALLDONTLIE_BASE_URL") or DEFAULT_BASE_URL
     return BalldontlieAPI(api_key=key, base_url=url)
@@ -124,12 +185,15 @@ def _games_page(client: Any, day: dt.date, cursor: int | None, *, timeout: float
         {"dates": [day.isoformat()], "per_page": PER_PAGE, "cursor": cursor}
     )
     what = f"GET nba/v1/games?dates[]={day}"
-    return with_deadline(lambda: api._get("nba/v1/games", params=params), timeout, what)
+    return with_deadline(
+        lambda: _sdk_call(lambda: api._get("nba/v1/games", params=params)), timeout, what
+    )
 
 
 def _box_scores(client: Any, day: dt.date, *, timeout: float) -> Any:
     call = functools.partial(client.nba.box_scores.get_by_date, day.isoformat())
-    return with_deadline(call, timeout, f"GET nba/v1/box_scores?date={day}").data
+    what = f"GET nba/v1/box_scores?date={day}"
+    return with_deadline(lambda: _sdk_call(call), timeout, what).data
 
 
 def _minutes(text: str | None) -> float:
@@ -207,6 +271,7 @@ def scrape_box_scores(
     rng: random.Random | None = None,
     timeout: float = 30.0,
     pipeline: str = "",
+    phase: str | None = None,
 ) -> ScrapeResult:
     """Scrape one date's box scores from balldontlie and replace its partition.
 
@@ -224,6 +289,7 @@ def scrape_box_scores(
         rng: the jitter's random source, for reproducible waits.
         timeout: seconds each HTTP request may take before it counts as failed.
         pipeline: the pipeline named in events.
+        phase: the phase named in events (the step's).
 
     Returns:
         What was loaded. A date whose box scores lack some scheduled games is loaded with
@@ -249,6 +315,7 @@ def scrape_box_scores(
         "recorder": recorder,
         "alert": alert,
         "pipeline": pipeline,
+        "phase": phase,
     }
 
     def gap(endpoint: str) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:

@@ -179,12 +179,20 @@ SELECT game_id, game_date, player_id, player_name, team, opponent,
   {self.at("game_date", 26, 62, *key)} AS scraped_at
 FROM f"""
         ]
+        # NBA.com's gamebook holds the same lines, scraped the next morning.
+        out.append(
+            "INSERT INTO nba_raw.nbac_gamebook_player_stats BY NAME "
+            "SELECT * REPLACE (scraped_at + INTERVAL 8 HOUR AS scraped_at) "
+            "FROM nba_raw.bdl_player_boxscores"
+        )
         if self.inj:
             gone = ", ".join(f"'{g}'" for ids in self.inj.missing_games.values() for g in ids)
             out += [
                 f"DELETE FROM nba_raw.bdl_player_boxscores WHERE game_id IN ({gone})",
-                "DELETE FROM nba_raw.bdl_player_boxscores "
-                f"WHERE game_date = DATE '{SCRAPER_OUTAGE}'",
+                *(
+                    f"DELETE FROM nba_raw.{table} WHERE game_date = DATE '{SCRAPER_OUTAGE}'"
+                    for table in ("bdl_player_boxscores", "nbac_gamebook_player_stats")
+                ),
             ]
         return out
 
