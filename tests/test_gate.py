@@ -132,7 +132,10 @@ def test_override_opens_exactly_that_gate_and_date_until_it_expires(
         assert decision.status == "overridden"
         assert decision.override is not None
         assert decision.override.id == made.id
-        assert "OVERRIDDEN by alice" in decision.message
+        assert (
+            f"passed by override {made.id} for {day} (alice: PDC rebuilt by hand)"
+            in decision.message
+        )
         with pytest.raises(GateBlocked):  # another date: still blocked
             guard.gate("phase5").enforce(dt.date(2026, 1, 22))
         with pytest.raises(GateBlocked):  # another gate, same date: still blocked

@@ -83,9 +83,16 @@ _SIGNATURE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         "<id>",
     ),
-    (re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?"), "<n>"),
     (re.compile(r"\s+"), " "),
 )
+# A number standing alone (not part of a word, a version like 1.2.7 or a path); paths are
+# matched first so that their digits stay as written: ``/data/run-12.3.7/x`` is one file.
+_NUMBER_OR_PATH = re.compile(
+    r"(?P<path>(?<![\w/])(?:~|\.{1,2})?/[^\s'\"]*|\b[\w.\-]*[A-Za-z][\w.\-]*/[^\s'\"]*)"
+    r"|(?<![\w.])-?\d+(?:\.\d+)?(?!\d|\.\d)"
+)
+# Decisions, not errors: an override is a person's choice, recorded loudly but not a fault.
+_DECISION_KINDS = frozenset({"gate_overridden"})
 
 
 def signature(message: str) -> str:
@@ -100,9 +107,15 @@ def signature(message: str) -> str:
     Returns:
         The normalised message.
     """
-    for pattern, placeholder in _SIGNATURE_RULES:
+    for pattern, placeholder in _SIGNATURE_RULES[:-1]:
         message = pattern.sub(placeholder, message)
-    return message.strip()
+    message = _NUMBER_OR_PATH.sub(lambda m: m.group("path") or "<n>", message)
+    pattern, placeholder = _SIGNATURE_RULES[-1]
+    return pattern.sub(placeholder, message).strip()
+
+
+def _is_decision(kind: str) -> bool:
+    return kind in _DECISION_KINDS or kind.startswith("override_")
 
 
 @dataclass(frozen=True)
@@ -133,6 +146,8 @@ class ErrorGroup:
 def group_errors(events: Iterable[Event]) -> list[ErrorGroup]:
     """Group the ``error`` and ``critical`` events by signature, largest group first.
 
+    Overrides (``gate_overridden``, ``override_*``) are decisions, not errors: left out.
+
     Args:
         events: any events; the others are ignored.
 
@@ -141,7 +156,7 @@ def group_errors(events: Iterable[Event]) -> list[ErrorGroup]:
     """
     buckets: dict[str, list[Event]] = {}
     for event in events:
-        if event.severity in ("error", "critical"):
+        if event.severity in ("error", "critical") and not _is_decision(event.kind):
             buckets.setdefault(signature(event.message), []).append(event)
     groups = []
     for sig, members in buckets.items():

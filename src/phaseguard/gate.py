@@ -15,6 +15,7 @@ severity or resolves, never on every re-check.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,9 +25,10 @@ from .alerts import AlertCheck
 from .assess import Selected, as_date, judge
 from .config import Check, Config, RowsExist
 from .config import Gate as GateConfig
-from .errors import GateBlocked, StoreError, WarehouseError
+from .errors import GateBlocked, PhaseguardError, StoreError, WarehouseError
 from .events import Event
 from .plan import build_plan
+from .redact import clean
 from .verdicts import Level, PhaseVerdict, Verdict
 
 if TYPE_CHECKING:
@@ -90,8 +92,14 @@ class Gate:
         self.name = config.phase
 
     def decide(self, date: dt.date) -> Decision:
-        """Measure the upstream for ``date`` in one query and decide; records and alerts."""
+        """Measure the upstream for ``date`` in one query and decide; alerts, then records.
+
+        Alerts kept from earlier runs are re-sent in the background meanwhile; the alert
+        goes out before the decision is recorded, so a store that is down cannot stop it.
+        """
         date = as_date(date)
+        with contextlib.suppress(PhaseguardError):  # a sink misconfigured says so in _alert
+            self.guard.notifier.resend_pending()
         decision = self._evaluate(date)
         if decision.status == "blocked":
             override = self._active_override(date)
@@ -102,13 +110,14 @@ class Gate:
                     date,
                     "overridden",
                     decision.verdicts,
-                    f"OVERRIDDEN by {override.by} ({override.id}): {override.reason} — "
-                    f"was: {decision.message}",
+                    f"{self.name} passed by override {override.id} for {date} "
+                    f"({clean(override.by)}: {clean(override.reason)}); was blocked: "
+                    + decision.message.removeprefix(f"{self.name} BLOCKED for {date}: "),
                     override,
                     decision.details,
                 )
-        self._record(decision)
         self._alert(decision)
+        self._record(decision)
         return decision
 
     def _active_override(self, date: dt.date) -> Override | None:
@@ -241,7 +250,6 @@ class Gate:
             )
 
     def _track(self, decision: Decision) -> None:
-        self.guard.notifier.retry_pending()
         label = {"blocked": "BLOCKED", "overridden": "BLOCKED (overridden)", "warn": "WARNING"}
         self.guard.track_incident(
             self.name,

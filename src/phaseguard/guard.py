@@ -240,7 +240,9 @@ class Guard:
         return out
 
     def close(self) -> None:
-        """Close the warehouse connection if open."""
+        """Collect the alerts re-sent in the background; close the warehouse connection."""
+        if "notifier" in self.__dict__:
+            self.notifier.finish()
         if self._warehouse is not None:
             self._warehouse.close()
             self._warehouse = None

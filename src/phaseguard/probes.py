@@ -30,6 +30,7 @@ from .infra import (
     check_warehouse,
     implicit,
 )
+from .redact import redact
 
 if TYPE_CHECKING:
     from .config import Config
@@ -124,12 +125,13 @@ def run_probe(probe: Probe, shared: Mapping[str, str], *, timeout: float) -> Dep
     else:
         present = isinstance(probe, EnvProbe) and bool(os.environ.get(probe.variable))
         detail = "" if present else f"environment variable {probe.variable} is not set or empty"
+    # A probe URL may carry a key (``?api_key=``): every text shown is masked (``redact``).
     return DeployItem(
         group=probe.heading,
-        name=probe.name,
+        name=redact(probe.name),
         status=Status.PRESENT if present else Status.MISSING,
-        detail=detail,
-        how_to_check=probe.how(variables),
+        detail=redact(detail),
+        how_to_check=redact(probe.how(variables)),
     )
 
 

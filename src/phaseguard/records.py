@@ -8,14 +8,12 @@ alerts, and events as a row of plain values.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from .events import Event
+from .redact import clean, redact
 
 
 class OverrideRow(NamedTuple):
@@ -56,12 +54,6 @@ class PendingAlert(NamedTuple):
     last_error: str
 
 
-def fallback_spool_path(identity: str) -> Path:
-    """The spool in the temp directory of the store named ``identity`` (its URL or path)."""
-    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"phaseguard-spool-{digest}.jsonl"
-
-
 def iso_utc(moment: dt.datetime) -> str:
     """``moment`` as a sortable ISO string in UTC (naive times are taken as UTC)."""
     if moment.tzinfo is None:
@@ -70,7 +62,11 @@ def iso_utc(moment: dt.datetime) -> str:
 
 
 def event_row(event: Event) -> tuple[Any, ...]:
-    """``event`` as the row of the events table (details as JSON, times ISO UTC)."""
+    """``event`` as the row of the events table (details as JSON, times ISO UTC).
+
+    URL credentials are masked and control characters stripped here, so no event anywhere
+    (store, spool) keeps a password or a terminal escape.
+    """
     return (
         event.id,
         iso_utc(event.time),
@@ -79,8 +75,8 @@ def event_row(event: Event) -> tuple[Any, ...]:
         event.pipeline,
         event.phase,
         event.date.isoformat() if event.date else None,
-        event.message,
-        json.dumps(event.details, default=str, sort_keys=True),
+        redact(clean(event.message, newlines=True)),
+        redact(json.dumps(event.details, default=str, sort_keys=True)),
         event.host,
         event.pid,
     )

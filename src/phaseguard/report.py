@@ -15,14 +15,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import jinja2
+import markupsafe
 
 from .alerts import Alert, AlertCheck, Severity
 from .checks import check_name
 from .config import Aggregate, Config
 from .events import ErrorGroup, Event, group_errors
+from .redact import clean, redact
 from .verdicts import DateVerdict, Level, Overall, RangeVerdict
 
 EVENT_WINDOW = dt.timedelta(days=30)
@@ -59,7 +61,7 @@ def provenance(
         version = importlib.metadata.version("phaseguard")
     except importlib.metadata.PackageNotFoundError:
         version = "unknown"
-    return Provenance(now, config_path, warehouse_url, events_location, version)
+    return Provenance(now, config_path, redact(warehouse_url), redact(events_location), version)
 
 
 @dataclass(frozen=True)
@@ -371,11 +373,22 @@ def build(
 def _template() -> jinja2.Template:
     source = resources.files("phaseguard").joinpath("templates", "report.html.j2").read_text()
     env = jinja2.Environment(
-        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        finalize=_displayed,
     )
     env.filters.update(css=css, num=_num, glyph=lambda level: _GLYPH.get(level, ""))
     env.globals.update(severity_css=_SEVERITY_CSS, anchor=_anchor)
     return env.from_string(source)
+
+
+def _displayed(value: Any) -> Any:
+    """Every text the page shows: control characters stripped, URL credentials masked."""
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return redact(clean(value, newlines=True))
+    return value
 
 
 def render(view: ReportView, *, refresh: int | None = None) -> str:

@@ -6,7 +6,6 @@ This module holds only the pydantic models, so loading a config stays cheap.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
@@ -36,9 +35,12 @@ class _SinkBase(BaseModel):
 
     @property
     def key(self) -> str:
-        """A stable id for a pending alert to find its sink again, without storing the URL."""
-        url: str = getattr(self, "url", "")
-        return self.label if self.name else f"{self.label}:{_digest(url)}"
+        """How a pending alert finds its sink again: its name, never its URL.
+
+        A rotated URL (a new Slack webhook for the same channel) is the same sink, so the
+        alerts kept for it are still sent; ``Notifier`` numbers repeated unnamed kinds.
+        """
+        return self.label
 
     def __repr_args__(self) -> Any:
         for key, value in super().__repr_args__():
@@ -48,10 +50,6 @@ class _SinkBase(BaseModel):
                 yield key, dict.fromkeys(value, "***")
             else:
                 yield key, value
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 class SlackSink(_SinkBase):

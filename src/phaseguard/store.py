@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ConfigError, StoreError
 from .events import Event
@@ -29,10 +30,10 @@ from .records import (
     OverrideRow,
     PendingAlert,
     event_row,
-    fallback_spool_path,
     iso_utc,
     row_event,
 )
+from .spool import UnsafeSpool, open_private, refuse, user_spool_path
 
 if TYPE_CHECKING:
     import psycopg
@@ -128,8 +129,8 @@ class EventStore:
             import psycopg
 
             self._errors = (*self._errors, psycopg.Error)
-        self.spool_path = spool_dir / "events.spool.jsonl"
-        self.fallback_spool_path = fallback_spool_path(pg_url or str(sqlite_path))
+        self.spool_path = spool_dir / "spool" / "events.jsonl"
+        self.fallback_spool_path = user_spool_path(pg_url or str(sqlite_path))
 
     @property
     def location(self) -> str:
@@ -174,7 +175,10 @@ class EventStore:
         else:
             import psycopg
 
-            conn = psycopg.connect(str(self._pg_url), autocommit=True, connect_timeout=10)
+            from .warehouse.drivers import encode_userinfo
+
+            url = encode_userinfo(str(self._pg_url))
+            conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
             try:
                 with conn.transaction(), conn.cursor() as cur:
                     # Concurrent CREATE TABLE IF NOT EXISTS can collide in Postgres' catalog.
@@ -260,15 +264,24 @@ class EventStore:
     def record(self, event: Event) -> None:
         """Keep ``event``; never raises. A store that cannot be written gets it spooled.
 
-        The spool is a JSON-lines file beside the store (or, if that directory cannot be
-        written either, in the temp directory). The next successful ``record`` inserts the
-        spooled events first, ignoring ids already stored, so none is lost or doubled.
+        The spool is a private JSON-lines file beside the store (or, if that directory
+        cannot be written, in the user's own spool directory: see ``spool``). The next
+        successful ``record`` inserts the spooled events first, ignoring ids already stored,
+        so none is lost or doubled.
         """
+        errors: tuple[type[BaseException], ...] = (*self._errors, StoreError)
         try:
             self.flush_spool()
             self._insert_events([event_row(event)])
-        except self._errors:
-            self._spool(event)
+        except errors:
+            self._spool(json.dumps(event_row(event)))
+
+    def keep_pending(self, row: PendingAlert) -> None:
+        """Keep an alert to re-send; never raises. A store that is down gets it spooled."""
+        try:
+            self.add_pending(row)
+        except StoreError:
+            self._spool(json.dumps({"pending": list(row)}))
 
     def _insert_events(self, rows: Sequence[tuple[Any, ...]]) -> None:
         sql = (
@@ -278,49 +291,62 @@ class EventStore:
         with self._transaction() as cur:
             cur.executemany(sql, rows)
 
-    def _spool(self, event: Event) -> None:
-        line = json.dumps(event_row(event)) + "\n"
+    def _spool(self, line: str) -> None:
         for path in (self.spool_path, self.fallback_spool_path):
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with path.open("a", encoding="utf-8") as spool, _locked(spool):
-                    spool.write(line)
+                with open_private(path, create=True) as spool:
+                    spool.write(line + "\n")
                 return
+            except UnsafeSpool as exc:
+                refuse(exc)
             except OSError:
                 continue
         # Nowhere left to keep it: the last resort is the operator's terminal.
         print(f"phaseguard: event store and spool unwritable, event: {line}", file=sys.stderr)
 
     def flush_spool(self) -> int:
-        """Insert the spooled events into the store, then empty the spool.
+        """Insert the spooled events and pending alerts into the store, then empty the spool.
+
+        A spool that is not the user's own private file is refused (said on stderr), never
+        read.
 
         Returns:
             How many spooled lines were read.
 
         Raises:
-            sqlite3.Error, psycopg.Error, OSError: the store is still unwritable.
+            sqlite3.Error, psycopg.Error, OSError, StoreError: the store is still unwritable.
         """
         count = 0
         for path in (self.spool_path, self.fallback_spool_path):
-            try:
-                if path.stat().st_size == 0:
-                    continue
-            except OSError:
+            if not os.path.lexists(path):
                 continue
-            with path.open("r+", encoding="utf-8") as spool, _locked(spool):
-                rows = []
-                for line in spool.read().splitlines():
-                    try:
-                        rows.append(tuple(json.loads(line)))
-                    except ValueError:
-                        # A line cut short by a crash mid-write; it cannot be recovered.
-                        continue
-                if rows:
-                    self._insert_events(rows)
-                spool.seek(0)
-                spool.truncate()
-                count += len(rows)
+            try:
+                count += self._flush_one(path)
+            except UnsafeSpool as exc:
+                refuse(exc)
+            except FileNotFoundError:
+                continue
         return count
+
+    def _flush_one(self, path: Path) -> int:
+        with open_private(path, create=False) as spool:
+            events, pending = [], []
+            for line in spool.read().splitlines():
+                try:
+                    data = json.loads(line)
+                except ValueError:
+                    # A line cut short by a crash mid-write; it cannot be recovered.
+                    continue
+                if isinstance(data, dict) and isinstance(data.get("pending"), list):
+                    pending.append(PendingAlert(*data["pending"]))
+                elif isinstance(data, list):
+                    events.append(tuple(data))
+            if events:
+                self._insert_events(events)
+            for row in pending:
+                self.add_pending(row)
+            spool.truncate(0)
+            return len(events) + len(pending)
 
     def query(
         self,
@@ -476,21 +502,6 @@ class EventStore:
     def remove_pending(self, id: str) -> bool:
         """Forget a pending alert; True for the one caller that removed it."""
         return self._write("DELETE FROM {pending} WHERE id = ?", (id,)) == 1
-
-
-@contextmanager
-def _locked(file: IO[str]) -> Iterator[None]:
-    """Hold an exclusive lock on an open file, so spool appends and flushes do not interleave."""
-    if sys.platform == "win32":  # pragma: no cover - no flock; the spool is best effort there
-        yield
-        return
-    import fcntl
-
-    fcntl.flock(file.fileno(), fcntl.LOCK_EX)
-    try:
-        yield
-    finally:
-        fcntl.flock(file.fileno(), fcntl.LOCK_UN)
 
 
 def open_store(url: str | None, *, default_path: Path, busy_timeout: float = 30.0) -> EventStore:

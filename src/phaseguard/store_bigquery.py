@@ -50,7 +50,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from .errors import ConfigError, StoreError
 from .events import Event
-from .records import IncidentRow, OverrideRow, PendingAlert, fallback_spool_path, iso_utc
+from .records import IncidentRow, OverrideRow, PendingAlert, iso_utc
+from .spool import user_spool_path
 from .store import EventStore
 
 # BigQuery allows 10,000 query parameters per statement; stay well below it.
@@ -183,7 +184,7 @@ class BigQueryStore(EventStore):
             concurrent.futures.TimeoutError,
             OSError,
         )
-        self.fallback_spool_path = fallback_spool_path(url)
+        self.fallback_spool_path = user_spool_path(url)
         # The client's default retries keep trying for 10 minutes; a store that is down must
         # fail (and spool) within the timeout instead.
         self._retry = bigquery.DEFAULT_RETRY.with_deadline(timeout)

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from phaseguard.errors import PhaseguardError
+from phaseguard.redact import shown
 from phaseguard.verdicts import DateVerdict, Level, Overall
 
 app = typer.Typer(
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     except PhaseguardError as exc:
         if debug:
             raise
-        err.print(f"[red]error:[/] {escape(exc.message)}")
+        err.print(f"[red]error:[/] {escape(shown(exc.message))}")
         sys.exit(exc.exit_code)
     except typer.Abort:
         err.print("[red]aborted[/]")
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        err.print(f"[red]error:[/] {escape(message)} (see phaseguard --help)")
+        err.print(f"[red]error:[/] {escape(shown(message))} (see phaseguard --help)")
         sys.exit(3)
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from phaseguard.verdicts import Level, exit_code
 
@@ -24,7 +23,7 @@ from .app import (
     app,
     out,
 )
-from .render import _draw_receipt, _emit, draw_range
+from .render import _draw_receipt, _emit, draw_range, escape
 
 
 def _dry_run(guard: Any, mode: str, first: Any, last: Any) -> None:

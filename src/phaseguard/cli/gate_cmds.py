@@ -8,7 +8,6 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from phaseguard.verdicts import verdict_to_dict
@@ -27,6 +26,7 @@ from .app import (
     err,
     out,
 )
+from .render import escape
 
 
 @app.command()

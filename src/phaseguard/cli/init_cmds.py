@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from .app import DEFAULT_CONFIG, app, out
+from .render import escape
 
 
 @app.command()

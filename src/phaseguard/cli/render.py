@@ -8,12 +8,21 @@ import sys
 from typing import Any
 
 import typer
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 from rich.table import Table
 
+from phaseguard.redact import shown
 from phaseguard.verdicts import Level, Overall, RangeVerdict, exit_code, to_dict
 
 from .app import FULL_TABLE_DATES, LEGEND, OVERALL_STYLES, _cell, _overall_label, out
+
+
+def escape(text: str) -> str:
+    """Text fit to print in Rich markup: control characters and ANSI escapes stripped, URL
+    credentials masked (``redact.shown``), then markup escaped. Every user-given text the
+    terminal shows goes through here.
+    """
+    return _markup_escape(shown(text))
 
 
 def draw_range(result: RangeVerdict, *, details: bool, all_dates: bool = False) -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from phaseguard.errors import PhaseguardError
 
@@ -21,6 +20,7 @@ from .app import (
     err,
     out,
 )
+from .render import escape
 
 
 def _report_now() -> Any:

@@ -7,7 +7,6 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from phaseguard.verdicts import exit_code
 
@@ -23,7 +22,7 @@ from .app import (
     err,
     out,
 )
-from .render import _draw_receipt, draw_range
+from .render import _draw_receipt, draw_range, escape
 
 
 def _progress_runner(guard: Any, total: int) -> tuple[Any, Any]:

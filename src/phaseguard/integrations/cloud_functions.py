@@ -155,6 +155,7 @@ class GateFunction:
                 raise
             # A warm instance must not hold a DuckDB file's lock between messages: the
             # pipeline's writer would wait for it. (Other backends hold no lock.)
+            guard.notifier.finish()  # one request, one alert deadline (alerts.Notifier)
             guard.release()
             return decision
 

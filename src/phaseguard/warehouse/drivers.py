@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from phaseguard.errors import WarehouseBusyError
+from phaseguard.redact import redact
 
 
 class Driver(Protocol):
@@ -231,7 +231,7 @@ class PostgresDriver:
         import psycopg
 
         self.read_only = read_only
-        self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        self.conn = psycopg.connect(encode_userinfo(url), autocommit=True, connect_timeout=10)
         with self.conn.cursor() as cursor:
             cursor.execute(
                 "SELECT set_config('lock_timeout', %s, false)", (f"{int(lock_timeout * 1000)}ms",)
@@ -292,11 +292,28 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
 
 
 def mask_url(url: str) -> str:
-    """The URL with any password replaced by ``***``, safe to print."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    """The URL with every credential replaced by ``***``, safe to print (``redact.redact``)."""
+    return redact(url)
+
+
+def encode_userinfo(url: str) -> str:
+    """``url`` with its password %-encoded when it holds ``@``, ``/`` or ``#`` as typed.
+
+    libpq splits ``postgresql://etl:p@ss@host/db`` at the first ``@`` (host ``ss@host``);
+    the userinfo ends at the last ``@`` before the query, as ``redact`` reads it too.
+    """
+    from urllib.parse import quote
+
+    scheme, sep, rest = url.partition("://")
+    head = rest.split("?", 1)[0]
+    at = head.rfind("@")
+    user, colon, password = head[: max(at, 0)].partition(":")
+    if not sep or at < 0 or not colon or "/" in user or not any(c in password for c in "@/#"):
+        return url
+    return f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}{rest[at:]}"
 
 
 def first_line(exc: BaseException) -> str:
     """The first line of an error's message (drivers' messages run to many lines)."""
     text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
+    return redact(text.splitlines()[0])
