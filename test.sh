@@ -26,6 +26,7 @@ fi
 ./scripts/bqemulator-venv.sh
 # Airflow and Dagster run the integration tests in venvs of their own, for the same reason.
 ./scripts/airflow-venv.sh
+./scripts/dagster-venv.sh
 
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench

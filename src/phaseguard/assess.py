@@ -7,6 +7,7 @@ criteria. Both send exactly one query to the warehouse, whatever the range.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -36,33 +37,66 @@ Mode = Literal["smoke", "verify"]
 MAX_RANGE_DAYS = 3660
 
 
+# The dates every command can handle: a plan reads up to the day after its end, windows
+# reach back before its start, and BigQuery's DATE ends at 9999-12-31.
+MIN_DATE = dt.date(1000, 1, 1)
+MAX_DATE = dt.date(9998, 12, 31)
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+
 def parse_date(text: str, what: str = "date") -> dt.date:
-    """A YYYY-MM-DD date, or a UsageError naming the bad value."""
+    """Exactly a YYYY-MM-DD date between MIN_DATE and MAX_DATE, or a UsageError naming it.
+
+    ``20260101`` and ``2026-W01-1``, which Python's ``fromisoformat`` also reads, are refused:
+    every message says YYYY-MM-DD, and a date must mean the same everywhere.
+    """
+    shown = repr(text[:40] + ("…" if len(text) > 40 else "")) if isinstance(text, str) else "?"
+    if not isinstance(text, str) or not _ISO_DATE.fullmatch(text):
+        raise UsageError(f"bad {what} {shown}: expected YYYY-MM-DD")
     try:
-        return dt.date.fromisoformat(text)
-    except (TypeError, ValueError):
-        raise UsageError(f"bad {what} {text!r}: expected YYYY-MM-DD") from None
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"bad {what} {shown}: expected YYYY-MM-DD") from None
+    return check_date(day, what)
+
+
+def check_date(day: dt.date, what: str = "date") -> dt.date:
+    """``day`` itself if phaseguard can handle it (MIN_DATE..MAX_DATE), else a UsageError."""
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise UsageError(f"bad {what} {day.isoformat()}: dates run from {MIN_DATE} to {MAX_DATE}")
+    return day
 
 
 def as_date(value: object, what: str = "date") -> dt.date:
-    """A date given to the Python API: a ``date``, a ``datetime`` (its date) or 'YYYY-MM-DD'."""
+    """A date given to the Python API: a ``date``, a ``datetime`` (its date) or a YYYY-MM-DD str."""
     if isinstance(value, dt.datetime):
-        return value.date()
+        return check_date(value.date(), what)
     if isinstance(value, dt.date):
-        return value
+        return check_date(value, what)
     if isinstance(value, str):
         return parse_date(value, what)
-    raise UsageError(f"bad {what} {value!r}: expected a date or 'YYYY-MM-DD'")
+    raise UsageError(f"bad {what} {value!r}: expected a datetime.date or a YYYY-MM-DD string")
 
 
-def date_range(start: str, end: str | None) -> tuple[dt.date, dt.date]:
-    """Parse and validate START [END]: not reversed, at most 10 years."""
+def date_range(start: str, end: str | None, max_days: int | None = None) -> tuple[dt.date, dt.date]:
+    """Parse and validate START [END]: not reversed, at most ``max_days`` dates (else 10 years)."""
     first = parse_date(start, "start date")
     last = parse_date(end, "end date") if end else first
+    return check_range(first, last, max_days)
+
+
+def check_range(
+    first: dt.date, last: dt.date, max_days: int | None = None
+) -> tuple[dt.date, dt.date]:
+    """``(first, last)`` if it is a range phaseguard will assess, else a UsageError."""
+    check_date(first, "start date")
+    check_date(last, "end date")
     if last < first:
         raise UsageError(f"reversed range: end {last} is before start {first}")
-    if (last - first).days > MAX_RANGE_DAYS:
+    if max_days is None and (last - first).days > MAX_RANGE_DAYS:
         raise UsageError(f"range {first}..{last} is longer than 10 years")
+    if max_days is not None and (last - first).days + 1 > max_days:
+        raise UsageError(f"range {first}..{last} is longer than {max_days} days")
     return first, last
 
 
@@ -170,9 +204,22 @@ def assess(
     now: dt.datetime | None = None,
 ) -> RangeVerdict:
     """Measure ``start``..``end`` in one query and judge it."""
+    start, end = check_range(as_date(start, "start date"), as_date(end, "end date"))
     selection = phase_checks(config, mode, phases)
     plan = build_plan(config, [(c, g.tables) for g in selection for c in g.checks], start, end)
     return judge(config, warehouse.measure(plan), selection, mode=mode, now=now)
 
 
-__all__ = ["Selected", "assess", "date_range", "judge", "parse_date", "phase_checks"]
+__all__ = [
+    "MAX_DATE",
+    "MIN_DATE",
+    "Selected",
+    "as_date",
+    "assess",
+    "check_date",
+    "check_range",
+    "date_range",
+    "judge",
+    "parse_date",
+    "phase_checks",
+]

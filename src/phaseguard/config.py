@@ -10,15 +10,17 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import types
+import typing
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 from .infra import Infrastructure, LocatedError, merge, read_include
 from .sinks import Sink
-from .yamlsource import Source, load_yaml
+from .yamlsource import Source, load_yaml, read_text
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_$-]*"
 IDENT_RE = re.compile(rf"^{_IDENT}$")
@@ -64,6 +66,22 @@ def _warehouse_url(value: str) -> str:
         raise ValueError(
             f"unknown warehouse scheme {scheme or value!r} "
             f"(supported: {', '.join(s + '://' for s in WAREHOUSE_SCHEMES)})"
+        )
+    return value
+
+
+# The event store URLs phaseguard.store.open_store opens.
+EVENTS_SCHEMES = ("sqlite:///", "postgresql://", "postgres://", "bigquery://")
+
+
+def _events_url(value: str | None) -> str | None:
+    if value == "":
+        raise ValueError("empty event store URL (leave events out for SQLite beside the config)")
+    if value is not None and not value.startswith(EVENTS_SCHEMES):
+        scheme = value.split(":", 1)[0] if ":" in value else value
+        raise ValueError(
+            f"unknown event store scheme {scheme[:40]!r} (supported: {', '.join(EVENTS_SCHEMES)}; "
+            "leave events out for SQLite beside the config)"
         )
     return value
 
@@ -341,6 +359,26 @@ class Gate(Model):
     block_on: list[LEVELS_BLOCKING] = Field(default_factory=_default_block_on)
     on_warehouse_error: Literal["block", "open"] = "block"
 
+    @field_validator("checks")
+    @classmethod
+    def _v_checks(cls, value: list[Check] | None) -> list[Check] | None:
+        if value is not None and not value:
+            raise ValueError(
+                "a gate with no checks would open on anything: "
+                "leave checks out for the upstream's criteria"
+            )
+        return value
+
+    @field_validator("block_on")
+    @classmethod
+    def _v_block_on(cls, value: list[LEVELS_BLOCKING]) -> list[LEVELS_BLOCKING]:
+        if not value:
+            raise ValueError(
+                "a gate that blocks on nothing would open on anything: "
+                "leave block_on out for [FAIL]"
+            )
+        return value
+
 
 class Schedule(Model):
     """What is expected per date: distinct units (e.g. games) per date in a table."""
@@ -421,6 +459,7 @@ class Config(Model):
         None, description="what deploy-check expects to exist: warehouse objects and probes"
     )
     _v_warehouse = field_validator("warehouse")(_warehouse_url)
+    _v_events = field_validator("events")(_events_url)
 
     @model_validator(mode="after")
     def _references(self) -> Config:
@@ -496,6 +535,13 @@ def _validate_references(config: Config) -> None:
             if up not in phase_names:
                 raise _RefError(f"unknown phase {up!r}", ("gates", i, "upstream", j))
         upstream = gate.upstream or config.phase(gate.phase).depends_on
+        if not upstream:
+            where = ("gates", i, "upstream") if gate.upstream is not None else ("gates", i, "phase")
+            raise _RefError(
+                f"gate {gate.phase!r} has no upstream: phase {gate.phase!r} has no depends_on "
+                "and the gate names no upstream, so there is nothing to check",
+                where,
+            )
         upstream_tables = [t.name for p in config.phases if p.name in upstream for t in p.tables]
         for j, check in enumerate(gate.checks or []):
             _check_refs(check, set(tables), tables, ("gates", i, "checks", j))
@@ -570,8 +616,11 @@ def parse(text: str, file: str = "<config>") -> Config:
     source = load_yaml(text, file)
     if not isinstance(source.data, dict):
         raise ConfigError("the config must be a mapping of keys", file=file, line=1)
+    # Top-level keys starting with x- hold YAML anchors to merge elsewhere (<<: *name),
+    # as in Docker Compose; phaseguard reads nothing else from them.
+    data = {k: v for k, v in source.data.items() if not k.startswith("x-")}
     try:
-        config = Config.model_validate(source.data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
         raise _first_error(exc, source) from None
     return _with_includes(config, source)
@@ -603,7 +652,10 @@ def _with_includes(config: Config, source: Source) -> Config:
 
 
 def _first_error(exc: ValidationError, source: Source) -> ConfigError:
-    error = exc.errors()[0]
+    errors = exc.errors()
+    # An unknown key first: a typo (``date_colum``) also makes its key "missing", and the
+    # typo is what the user must fix.
+    error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     ctx_error = (error.get("ctx") or {}).get("error")
     if isinstance(ctx_error, _RefError):
         return source.error(str(ctx_error), ctx_error.loc)
@@ -611,10 +663,66 @@ def _first_error(exc: ValidationError, source: Source) -> ConfigError:
         return source.error(str(ctx_error), _user_loc((*error["loc"], *ctx_error.loc), source.data))
     loc = _user_loc(tuple(error["loc"]), source.data)
     message = {
-        "extra_forbidden": "unknown key",
+        "extra_forbidden": "unknown key" + _known_keys(source.data, loc),
         "missing": "required key is missing",
     }.get(error["type"], error["msg"])
     return source.error(message.removeprefix("Value error, "), loc)
+
+
+def _known_keys(data: Any, loc: tuple[str | int, ...]) -> str:
+    """ " (did you mean 'x'?)" for an unknown key at ``loc``, else the keys allowed there."""
+    model = _model_at(data, loc[:-1])
+    if model is None or not loc:
+        return ""
+    import difflib  # only for an error
+
+    keys = [field.alias or name for name, field in model.model_fields.items()]
+    close = difflib.get_close_matches(str(loc[-1]), keys, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    return f" (known keys: {', '.join(keys)})"
+
+
+def _model_at(data: Any, loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The config model that reads the mapping at ``loc`` of ``data``; None if unknown."""
+    annotation: Any = Config
+    for part in loc:
+        annotation = _unwrap(annotation, data)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = next(
+                (f for n, f in annotation.model_fields.items() if part in (n, f.alias)), None
+            )
+            annotation = field.annotation if field is not None else None
+        elif typing.get_origin(annotation) in (list, dict):
+            annotation = typing.get_args(annotation)[-1]
+        else:
+            return None
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            data = None
+    annotation = _unwrap(annotation, data)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def _unwrap(annotation: Any, data: Any) -> Any:
+    """Strip Annotated and Optional; pick a union's member by the data's ``kind``."""
+    while typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        models = [a for a in members if isinstance(a, type) and issubclass(a, BaseModel)]
+        kind = data.get("kind") if isinstance(data, dict) else None
+        for model in models:
+            tag = model.model_fields.get("kind")
+            if tag is not None and kind in typing.get_args(tag.annotation):
+                return model
+        if len(members) == 1:
+            return _unwrap(members[0], data)
+        return models[0] if len(models) == 1 else None
+    return annotation
 
 
 def _user_loc(loc: tuple[str | int, ...], data: Any) -> tuple[str | int, ...]:
@@ -635,7 +743,7 @@ def load(path: str | Path) -> tuple[Config, Path]:
     """Read and parse the config at ``path``; returns it and the directory it lives in."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        text = read_text(file, allow_pipe=True)  # refuses devices, huge files, non-UTF-8
     except FileNotFoundError:
         raise ConfigError("config file not found (give --config FILE)", file=str(file)) from None
     except OSError as exc:

@@ -1,5 +1,9 @@
 """Every error phaseguard raises, and the exit code the CLI gives each.
 
+Exit codes (``EXIT_CODES``; the README and ``phaseguard --help`` show the same table).
+Only 0 and 1 mean "go": every error, expected or not, exits 2 or above, and ``gate``
+exits 2 (blocked) on any error at all.
+
 The hierarchy::
 
     PhaseguardError                 exit 3 unless a child says otherwise
@@ -11,7 +15,8 @@ The hierarchy::
     ├── StoreError                  the event store could not be read or written
     ├── GateBlocked                 a gate refused a (phase, date); carries its decision (exit 2)
     ├── RetryExhausted              every attempt failed; carries the last error (exit 2)
-    └── RetryBudgetExceeded         retries would exceed the budget; fail fast (exit 2)
+    ├── RetryBudgetExceeded         retries would exceed the budget; fail fast (exit 2)
+    └── InternalError               an unexpected exception: a bug in phaseguard (exit 5)
 
 Whether an error is worth retrying is a property of the error (``transient``), decided
 here and nowhere else (the idea of dlt's ``TransientException``).
@@ -20,6 +25,17 @@ here and nowhere else (the idea of dlt's ``TransientException``).
 from __future__ import annotations
 
 from typing import Any
+
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (0, "go: everything passes (a gate: open)"),
+    (1, "go: warnings only (a gate: open with warnings, or on an override)"),
+    (2, "stop: a failure (a gate: blocked, on any error too)"),
+    (3, "stop: config or usage error (one line: what and where)"),
+    (4, "stop: warehouse error (down, busy, missing table or column)"),
+    (5, "stop: internal error, a bug (--debug shows the traceback)"),
+    (130, "stop: interrupted"),
+)
+INTERNAL_EXIT = 5
 
 
 class PhaseguardError(Exception):
@@ -123,3 +139,19 @@ class RetryBudgetExceeded(PhaseguardError):
     def __init__(self, message: str, *, last_error: BaseException | None = None) -> None:
         self.last_error = last_error
         super().__init__(message)
+
+
+class InternalError(PhaseguardError):
+    """An exception phaseguard did not expect: a bug. It never means "go" (exit 5)."""
+
+    exit_code = INTERNAL_EXIT
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+        text = " ".join(str(error).split())[:300]
+        name = type(error).__name__
+        super().__init__(
+            f"internal error (a bug in phaseguard): {name}: {text}"
+            if text
+            else f"internal error (a bug in phaseguard): {name}"
+        )

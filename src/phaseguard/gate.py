@@ -25,7 +25,7 @@ from .alerts import AlertCheck
 from .assess import Selected, as_date, judge
 from .config import Check, Config, RowsExist
 from .config import Gate as GateConfig
-from .errors import GateBlocked, PhaseguardError, StoreError, WarehouseError
+from .errors import GateBlocked, InternalError, PhaseguardError, StoreError, WarehouseError
 from .events import Event
 from .plan import build_plan
 from .redact import clean
@@ -96,11 +96,19 @@ class Gate:
 
         Alerts kept from earlier runs are re-sent in the background meanwhile; the alert
         goes out before the decision is recorded, so a store that is down cannot stop it.
+        A gate fails closed: any exception while evaluating (a config the checks cannot
+        use, a store or a bug) is a blocked decision, alerted and recorded like any block.
+
+        Raises:
+            UsageError: ``date`` is not a date phaseguard can handle (no decision is made).
         """
         date = as_date(date)
-        with contextlib.suppress(PhaseguardError):  # a sink misconfigured says so in _alert
+        with contextlib.suppress(Exception):  # a sink's trouble never changes a decision
             self.guard.notifier.resend_pending()
-        decision = self._evaluate(date)
+        try:
+            decision = self._evaluate(date)
+        except Exception as exc:
+            decision = self._errored(date, exc)
         if decision.status == "blocked":
             override = self._active_override(date)
             if override is not None:
@@ -123,12 +131,12 @@ class Gate:
     def _active_override(self, date: dt.date) -> Override | None:
         """The override for (this gate, date), after recording any that expired.
 
-        An unreadable store means no override: the gate stays closed.
+        An unreadable store (or any error looking) means no override: the gate stays closed.
         """
         try:
             self.guard.overrides.expire_due()
             return self.guard.overrides.active(self.name, date)
-        except StoreError:
+        except Exception:  # a store that cannot say opens nothing
             return None
 
     def enforce(self, date: dt.date) -> Decision:
@@ -181,6 +189,20 @@ class Gate:
             )
         return Decision(
             self.name, date, "open", verdicts, f"{self.name} open for {date}", details=details
+        )
+
+    def _errored(self, date: dt.date, exc: Exception) -> Decision:
+        """The blocked decision for an exception raised while evaluating: fail closed."""
+        error = exc if isinstance(exc, PhaseguardError) else InternalError(exc)
+        verdict = Verdict("error", Level.ERROR, error.message, "a gate that can be evaluated")
+        return Decision(
+            self.name,
+            date,
+            "blocked",
+            (verdict,),
+            f"{self.name} BLOCKED for {date}: the gate could not be evaluated, so it fails "
+            f"closed: {error.message}",
+            details={"error": type(exc).__name__},
         )
 
     def _unreachable(self, date: dt.date, exc: WarehouseError) -> Decision:
@@ -287,10 +309,7 @@ def gated(guard: Guard, phase: str) -> Callable[[Callable[..., Any]], Callable[.
             raw = kwargs.get("date", kwargs.get("game_date", args[0] if args else None))
             if raw is None:
                 raise TypeError(f"{fn.__name__}: the gated function needs a date argument")
-            from .assess import parse_date
-
-            date = raw if isinstance(raw, dt.date) else parse_date(str(raw))
-            gate.enforce(date)
+            gate.enforce(as_date(raw))
             return fn(*args, **kwargs)
 
         return wrapper

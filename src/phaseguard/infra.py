@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from .yamlsource import Source, load_yaml
+from .errors import ConfigError
+from .yamlsource import Source, load_yaml, read_text
 
 if TYPE_CHECKING:
     from .config import Config
@@ -242,7 +243,11 @@ def read_include(name: str, base_dir: Path) -> Source:
         return load_yaml(resource.read_text(encoding="utf-8"), f"preset {name} ({resource})")
     path = Path(name) if Path(name).is_absolute() else base_dir / name
     try:
-        return load_yaml(path.read_text(encoding="utf-8"), str(path))
+        return load_yaml(read_text(path), str(path))  # a regular file of bounded size only
+    except ConfigError as exc:
+        if exc.line is not None:  # inside the included file: it names its own line
+            raise
+        raise LocatedError(f"cannot read include {name!r}: {exc.reason} ({path})", ()) from None
     except OSError as exc:
         raise LocatedError(f"cannot read include {name!r}: {exc.strerror} ({path})", ()) from None
 

@@ -20,14 +20,17 @@ from .records import OverrideRow, iso_utc
 from .store import EventStore
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"(\d+)\s*([smhdw])")
+_DURATION = re.compile(r"([0-9]+)\s*([smhdw])", re.ASCII)
+# Ten years, as for a date range: longer would reach past the dates phaseguard handles.
+MAX_DURATION_DAYS = 3660
 
 
 def parse_duration(text: str) -> dt.timedelta:
     """A duration such as ``90s``, ``30m``, ``24h``, ``7d``, ``2w`` or ``1h30m``.
 
     Raises:
-        UsageError: the text is not a positive duration in those units.
+        UsageError: the text is not a positive duration in those units, or it is longer
+            than MAX_DURATION_DAYS.
     """
     compact = text.strip().lower()
     parts = _DURATION.findall(compact)
@@ -35,9 +38,13 @@ def parse_duration(text: str) -> dt.timedelta:
         raise UsageError(
             f"bad duration {text!r}: use a number and a unit s, m, h, d or w, e.g. 24h or 30m"
         )
+    if any(len(n) > 12 for n, _ in parts):
+        raise UsageError(f"bad duration {text[:40]!r}: longer than {MAX_DURATION_DAYS} days")
     seconds = sum(int(n) * _UNITS[unit] for n, unit in parts)
     if seconds <= 0:
         raise UsageError(f"bad duration {text!r}: it must be longer than zero")
+    if seconds > MAX_DURATION_DAYS * 86400:
+        raise UsageError(f"bad duration {text!r}: longer than {MAX_DURATION_DAYS} days")
     return dt.timedelta(seconds=seconds)
 
 

@@ -6,15 +6,25 @@
 * ``/api/health?start=&end=``: exactly ``verdicts.to_dict`` of the range, as JSON;
 * ``/healthz``: ``{"status": "ok"}``, touching nothing.
 
-The range defaults to the 30 days ending today (UTC). Bad input is a 400 with a JSON
-``error``, a warehouse that cannot answer a 503; nothing a client sends yields a traceback.
-Requests share one Guard behind a lock, because a DuckDB connection must not be used by two
-threads at once; the warehouse is closed after each request so that the pipeline's own
-writers are never locked out of a DuckDB file by an idle dashboard.
+The range defaults to the 30 days ending today (UTC); a request may ask for at most
+MAX_DAYS (366) dates, so no request can hold the server for long (``phaseguard report``
+covers longer ranges). Bad input (a date that is not exactly YYYY-MM-DD, or out of range)
+is a 400 with a JSON ``error``, a warehouse that cannot answer a 503; nothing a client
+sends yields a traceback or a 500.
+
+Requests are served concurrently: each verifies through a Guard of its own (its own
+warehouse connection, because a DuckDB connection must not be used by two threads at once).
+At most MAX_LONG (2) requests longer than LONG_DAYS (31) dates verify at a time, the others
+wait for a slot, while shorter requests never wait: a one-day request is answered at once
+however many year-long ones are queued, and memory stays bounded.
+The warehouse is closed after each request so that the pipeline's own writers are never
+locked out of a DuckDB file by an idle dashboard.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import datetime as dt
 import json
 import socket
@@ -27,13 +37,16 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import report
-from .assess import date_range
+from .assess import check_range, date_range
 from .errors import PhaseguardError, UsageError, WarehouseError
 from .guard import Guard
 from .verdicts import RangeVerdict, to_dict
 from .warehouse import mask_url
 
 DEFAULT_DAYS = 30
+MAX_DAYS = 366
+LONG_DAYS = 31
+MAX_LONG = 2
 REFRESH_SECONDS = 60
 MAX_QUERY = 512
 PARAMS = ("start", "end")
@@ -44,7 +57,7 @@ _CSP = (
 
 
 class Dashboard(ThreadingHTTPServer):
-    """The dashboard server: a Guard, its default range and a lock around the warehouse.
+    """The dashboard server: a Guard, its default range and a bound on concurrent requests.
 
     Args:
         address: (host, port) to listen on; port 0 picks a free one.
@@ -73,7 +86,7 @@ class Dashboard(ThreadingHTTPServer):
         self.end = end
         self.config_path = config_path
         self.log = log
-        self.lock = threading.Lock()
+        self.long_slots = threading.BoundedSemaphore(MAX_LONG)
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
@@ -89,15 +102,18 @@ class Dashboard(ThreadingHTTPServer):
         """The range given at start-up, else the last 30 days ending today (UTC)."""
         end = self.end or self.guard.clock().astimezone(dt.timezone.utc).date()
         start = self.start or end - dt.timedelta(days=DEFAULT_DAYS - 1)
-        return date_range(start.isoformat(), end.isoformat())
+        return check_range(start, end, MAX_DAYS)
 
     def verify(self, start: dt.date, end: dt.date) -> RangeVerdict:
-        """Verify the range, one request at a time, releasing the warehouse afterwards."""
-        with self.lock:
+        """Verify the range on a connection of its own, releasing the warehouse afterwards."""
+        guard = copy.copy(self.guard)  # shares config and store; opens its own warehouse
+        guard._warehouse = None
+        long = (end - start).days + 1 > LONG_DAYS
+        with self.long_slots if long else contextlib.nullcontext():
             try:
-                return self.guard.verify(start, end)
+                return guard.verify(start, end)
             finally:
-                self.guard.close()
+                guard.close()
 
     def page(self, start: dt.date, end: dt.date) -> str:
         """The report page for the range; an unreadable event log only empties its sections."""
@@ -122,7 +138,7 @@ def parse_range(query: str, default: tuple[dt.date, dt.date]) -> tuple[dt.date, 
 
     Raises:
         UsageError: an unknown or repeated parameter, ``end`` without ``start``, a bad date,
-            a reversed range or one longer than 10 years.
+            a reversed range or one longer than MAX_DAYS.
     """
     if len(query) > MAX_QUERY:
         raise UsageError(f"query string longer than {MAX_QUERY} characters")
@@ -141,7 +157,7 @@ def parse_range(query: str, default: tuple[dt.date, dt.date]) -> tuple[dt.date, 
         return default
     if "start" not in given:
         raise UsageError("end given without start")
-    return date_range(given["start"], given.get("end") or None)
+    return date_range(given["start"], given.get("end") or None, MAX_DAYS)
 
 
 class _Handler(BaseHTTPRequestHandler):

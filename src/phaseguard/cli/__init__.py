@@ -1,11 +1,13 @@
 """The command line: the only package that draws the terminal.
 
-Exit codes (documented in the README):
+Exit codes (``phaseguard.errors.EXIT_CODES``, shown by ``--help`` and in the README); only
+0 and 1 mean "go", and ``gate`` exits 2 on any error:
     0  everything passes (a gate: open)
     1  warnings only (a gate: open with warnings)
     2  any failure (a gate: blocked)
     3  config or usage error
     4  warehouse error
+    5  internal error (a bug)
 
 The command modules do not use ``from __future__ import annotations``: typer reads the
 annotations of every command each time the program starts, and annotations evaluated at

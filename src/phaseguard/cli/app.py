@@ -1,7 +1,9 @@
 """The CLI's shared parts: the typer app, the two consoles, common options, ``main``.
 
-``main`` turns every PhaseguardError into one red line and its documented exit code;
-a traceback only with ``--debug``.
+``main`` turns every error into one red line and its documented exit code (the table in
+``errors.EXIT_CODES``, shown by ``--help``): a PhaseguardError its own, any other exception
+5 (a bug), and anything at all that goes wrong in ``gate`` 2 (blocked). Only 0 and 1 mean
+"go". A traceback only with ``--debug``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import datetime as dt
 import gc
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,16 +20,22 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from phaseguard.errors import PhaseguardError
+from phaseguard.errors import EXIT_CODES, INTERNAL_EXIT, InternalError, PhaseguardError
 from phaseguard.redact import shown
 from phaseguard.verdicts import DateVerdict, Level, Overall
 
+# typer's rich help joins an epilog's lines; "\b" keeps a paragraph's line breaks.
+EPILOG = "\b\nExit codes (only 0 and 1 mean go; gate exits 2 on any error):\n" + "\n".join(
+    f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES
+)
 app = typer.Typer(
     name="phaseguard",
     help="Gates, retries, smoke tests and success criteria for date-partitioned pipelines.",
+    epilog=EPILOG,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -128,29 +137,110 @@ def _since(text: str) -> Any:
 DateOpt = Annotated[str, typer.Option("--date", "-d", help="Partition date, YYYY-MM-DD.")]
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("phaseguard")
+        except PackageNotFoundError:  # a source tree on PYTHONPATH, not installed
+            number = "unknown"
+        out.print(f"phaseguard {number}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Gates, retries, smoke tests and success criteria for date-partitioned pipelines."""
+
+
+def _command_name(args: list[str]) -> str | None:
+    """The subcommand ``args`` name: the first word that is not an option (none take values)."""
+    for arg in args:
+        if arg in ("-h", "--help", "--version"):
+            return None
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _hide_flag_types(command: Any, ctx: Any = None) -> None:
+    """Drop typer's ``<bool>`` type placeholder from every flag's help, --help's included."""
+    import typer._click as click
+
+    ctx = click.Context(command, info_name=command.name, parent=ctx, **command.context_settings)
+    for param in [*command.params, command.get_help_option(ctx)]:
+        if param is not None and getattr(param, "is_flag", False):
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _hide_flag_types(sub, ctx)
+
+
+def _fail(message: str, code: int, *, gate: bool, args: list[str]) -> None:
+    """One red line on stderr, then exit; for ``gate`` every error is a block (exit 2)."""
+    if gate:
+        code = 2
+        message = f"gate BLOCKED (fails closed on any error): {message}"
+        if any(a in ("json", "--format=json", "-fjson") for a in args):
+            import json
+
+            data = {"status": "blocked", "allowed": False, "message": shown(message), "error": True}
+            sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    err.print(f"[red]error:[/] {escape(shown(message))}")
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: PhaseguardError -> one red line and its exit code."""
+    """Console entry point: any error -> one red line and its exit code, never 0 or 1.
+
+    ``--debug`` adds the traceback above that line; the exit code stays the same, so a
+    crash is never read as "go" even while debugging.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("PHASEGUARD_DEBUG") == "1"
-    args = [a for a in args if a != "--debug"]
-    command = typer.main.get_command(app)
+    args = [a for a in args if a != "--debug"] or ["--help"]
+    gate = _command_name(args) == "gate"
     try:
+        command = typer.main.get_command(app)
+        if "-h" in args or "--help" in args:
+            _hide_flag_types(command)
         code = command.main(args=args, prog_name="phaseguard", standalone_mode=False)
-    except PhaseguardError as exc:
-        if debug:
-            raise
-        err.print(f"[red]error:[/] {escape(shown(exc.message))}")
-        sys.exit(exc.exit_code)
     except typer.Abort:
         err.print("[red]aborted[/]")
         sys.exit(130)
-    except typer.TyperException as exc:  # click usage errors: bad option, missing argument
+    except (Exception, SystemExit) as exc:
         if debug:
-            raise
+            traceback.print_exc(file=sys.stderr)
+        message, code = _describe(exc)
+        _fail(message, code, gate=gate, args=args)
+    if not isinstance(code, int):
+        code = 0
+    if gate and code not in (0, 1, 2):
+        code = 2
+    sys.exit(code)
+
+
+def _describe(exc: BaseException) -> tuple[str, int]:
+    """The one line and the exit code for an exception that ended a command."""
+    if isinstance(exc, PhaseguardError):
+        return exc.message, exc.exit_code
+    if isinstance(exc, typer.TyperException):  # click usage errors: bad option, missing argument
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        err.print(f"[red]error:[/] {escape(shown(message))} (see phaseguard --help)")
-        sys.exit(3)
-    sys.exit(code if isinstance(code, int) else 0)
+        return f"{message} (see phaseguard --help)", 3
+    if isinstance(exc, SystemExit):  # code the command ran (a step) ended the process
+        return (
+            f"internal error: the command was ended by sys.exit({exc.code!r}) before it finished",
+            INTERNAL_EXIT,
+        )
+    internal = InternalError(exc)
+    return f"{internal.message} (run again with --debug for the traceback)", internal.exit_code
 
 
 def run() -> None:
