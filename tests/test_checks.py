@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -73,7 +74,7 @@ def test_healthy_date_is_excellent_everywhere() -> None:
     assert {name: p.level for name, p in phases.items()} == {
         "ingest": Level.EXCELLENT,
         "process": Level.EXCELLENT,
-        "predict": Level.EXCELLENT,  # distinct_count (pass tier only) does not cap it
+        "predict": Level.PASS,  # the worst of its checks: distinct_count's best tier is pass
     }
 
 
@@ -99,7 +100,7 @@ def test_quorum_missing_required_fails_even_with_enough_present() -> None:
 
 def test_quorum_tolerates_a_missing_optional_table() -> None:
     phases = verify({**HEALTHY, ("C", "rows"): 0})
-    assert phases["process"].level is Level.PASS
+    assert phases["process"].level is Level.ACCEPTABLE  # 2 of 3: met at its minimum, a warning
     assert phases["process"].verdicts[0].details["missing"] == ["C"]
 
 
@@ -125,11 +126,11 @@ def test_ratio_and_aggregate_observed_and_expected_are_reported() -> None:
     assert phases["predict"].level is Level.ACCEPTABLE
 
 
-def test_combine_excellent_only_when_every_graded_check_is() -> None:
-    binary = Verdict("exists", Level.PASS, "", "")
+def test_combine_takes_the_worst_level_of_the_checks() -> None:
+    passing = Verdict("exists", Level.PASS, "", "")
     graded = Verdict("cov", Level.EXCELLENT, "", "", graded=True)
-    assert combine("p", (binary, graded)).level is Level.EXCELLENT
-    assert combine("p", (binary,)).level is Level.PASS
+    assert combine("p", (passing, graded)).level is Level.PASS
+    assert combine("p", (graded,)).level is Level.EXCELLENT
     assert combine("p", (graded, Verdict("x", Level.FAIL, "", ""))).level is Level.FAIL
 
 
@@ -141,7 +142,7 @@ def test_overall_verdict_follows_the_seed() -> None:
     rules = {"complete": 85.0, "partial": 70.0, "partial_phases": ["p0", "p1", "p2"]}
     assert overall(_phases(*[Level.PASS] * 5), 90.0, **rules) is Overall.COMPLETE  # type: ignore[arg-type]
     late_fail = _phases(Level.PASS, Level.PASS, Level.PASS, Level.PASS, Level.FAIL)
-    assert overall(late_fail, 72.0, **rules) is Overall.PARTIAL  # type: ignore[arg-type]
+    assert overall(late_fail, 72.0, **rules) is Overall.FAILED  # type: ignore[arg-type]
     assert overall(late_fail, 60.0, **rules) is Overall.FAILED  # type: ignore[arg-type]
     early_fail = _phases(Level.FAIL, Level.PASS, Level.PASS, Level.PASS, Level.PASS)
     assert overall(early_fail, 80.0, **rules) is Overall.FAILED  # type: ignore[arg-type]
@@ -154,7 +155,10 @@ def test_exit_codes() -> None:
     warn = judge(
         CONFIG, measured({**HEALTHY, ("grades", "rows"): 75}), phase_checks(CONFIG, "verify")
     )
-    assert exit_code(warn) == 1
+    assert warn.overall is Overall.COMPLETE  # a warning inside a COMPLETE date ...
+    assert exit_code(warn) == 0  # ... exits as the headline says
+    partial = dataclasses.replace(warn, overall=Overall.PARTIAL)
+    assert exit_code(partial) == 1
     fail = judge(CONFIG, measured({**HEALTHY, ("A", "rows"): 0}), phase_checks(CONFIG, "verify"))
     assert exit_code(fail) == 2
 
@@ -185,8 +189,8 @@ def test_freshness_pre_flight_check() -> None:
         days, _ = Days.of_schedule(measured(values), CONFIG.schedule, now)
         return prepare(check, CONFIG, ["box"]).judge(days)[0].level
 
-    assert verdict(1) is Level.PASS
-    assert verdict(5.9) is Level.PASS
+    assert verdict(1) is Level.EXCELLENT  # holds: a check that only holds or fails is at its best
+    assert verdict(5.9) is Level.EXCELLENT
     assert verdict(7) is Level.FAIL
     assert verdict(None) is Level.FAIL  # no rows: nothing fresh
 

@@ -29,6 +29,7 @@ from .verdicts import (
     combine,
     health_score,
     overall,
+    overall_of_levels,
     overall_of_range,
 )
 from .warehouse import Warehouse
@@ -110,15 +111,22 @@ class Selected:
 
 
 def phase_checks(config: Config, mode: Mode, phases: Sequence[str] | None = None) -> list[Selected]:
-    """The checks each phase runs in ``mode``; smoke falls back to rows_exist."""
+    """The checks each phase runs in ``mode``.
+
+    ``smoke`` runs a phase's existence and quorum checks, or ``rows_exist`` over its tables
+    when it has none. ``verify`` runs every check of the phase and, always, what smoke
+    runs: verify sees everything smoke sees, so the two never disagree on a (date, phase)
+    they both judge; a verify FAIL that smoke does not show is a check smoke does not run.
+    """
     selected = [config.phase(name) for name in phases] if phases else list(config.phases)
     out: list[Selected] = []
     for phase in selected:
         checks: list[Check] = list(phase.checks)
+        smoke = [c for c in checks if c.kind in SMOKE_KINDS] or [RowsExist(kind="rows_exist")]
         if mode == "smoke":
-            checks = [c for c in checks if c.kind in SMOKE_KINDS]
-        if not checks:
-            checks = [RowsExist(kind="rows_exist")]
+            checks = smoke
+        elif not any(c.kind in SMOKE_KINDS for c in checks):
+            checks = smoke + checks
         out.append(Selected(phase.name, [t.name for t in phase.tables], checks))
     return out
 
@@ -136,8 +144,9 @@ def judge(
     health = config.health
     partial_phases = health.partial_phases or [p.name for p in config.phases[:3]]
     scores = {Level(k): v for k, v in health.scores.items()}
+    best = PASS if mode == "smoke" else EXCELLENT  # a smoke test says PASS or FAIL
     prepared = [
-        (group.name, [prepare(c, config, group.tables) for c in group.checks])
+        (group.name, [prepare(c, config, group.tables, best=best) for c in group.checks])
         for group in selection
     ]
     off_day = tuple(
@@ -145,8 +154,7 @@ def judge(
         for name, checks in prepared
     )
     days, scheduled = Days.of_schedule(measurements, config.schedule, now)
-    best = PASS if mode == "smoke" else EXCELLENT  # a smoke test says PASS or FAIL
-    by_phase = [_judge_phase(name, checks, days, best) for name, checks in prepared]
+    by_phase = [_judge_phase(name, checks, days) for name, checks in prepared]
     judged = zip(*by_phase, strict=True)
     plan_dates = measurements.plan.dates
     unproven = unproven_off_days(
@@ -166,13 +174,16 @@ def judge(
             continue
         phases = next(judged, ())
         score = health_score(phases, scores)
-        verdict_all = overall(
-            phases,
-            score,
-            complete=health.complete,
-            partial=health.partial,
-            partial_phases=partial_phases,
-        )
+        if mode == "smoke":
+            verdict_all = overall_of_levels(phases)
+        else:
+            verdict_all = overall(
+                phases,
+                score,
+                complete=health.complete,
+                partial=health.partial,
+                partial_phases=partial_phases,
+            )
         dates.append(DateVerdict(day, units, phases, score, verdict_all))
     scores_seen = [d.health for d in dates if d.health is not None]
     plan = measurements.plan
@@ -186,12 +197,12 @@ def judge(
     )
 
 
-def _judge_phase(name: str, checks: list[Prepared], days: Days, best: Level) -> list[PhaseVerdict]:
+def _judge_phase(name: str, checks: list[Prepared], days: Days) -> list[PhaseVerdict]:
     """A phase's verdict on each of ``days``: its checks judge every date, then combine."""
     if not checks:
-        return [combine(name, (), best=best)] * len(days.dates)
+        return [combine(name, ())] * len(days.dates)
     columns = [check.judge(days) for check in checks]
-    return [combine(name, verdicts, best=best) for verdicts in zip(*columns, strict=True)]
+    return [combine(name, verdicts) for verdicts in zip(*columns, strict=True)]
 
 
 def assess(

@@ -296,15 +296,7 @@ def _trends(result: RangeVerdict, config: Config) -> tuple[Chart, ...]:
                         continue
                     text = f"{day.date}: {name} {v.observed} ({v.level.value})"
                     values.append((day.date, value, css(v.level), text))
-            limits = [
-                (t, label, f"rule-{label}")
-                for t, label in (
-                    (check.excellent, "excellent"),
-                    (check.pass_, "pass"),
-                    (check.acceptable, "acceptable"),
-                )
-                if t is not None
-            ]
+            limits = [(t, label, f"rule-{label}") for t, label in check.limits()]
             points = [v for _, v, _, _ in values] + [t for t, _, _ in limits]
             lo, hi = min(points), max(points)
             pad = (hi - lo) * 0.1 or 1.0
