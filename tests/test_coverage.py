@@ -117,7 +117,7 @@ def test_any_of_covers_over_the_union_of_the_sources(mini: tuple[Path, str]) -> 
     assert _coverage(by_date[D2]).observed == "67% (2/3); missing 1: g22"  # box g20 + book g21
     assert _coverage(by_date[D4]).observed == "33% (1/3); missing 2: g41, g42"  # book alone
     exists = by_date[D4].phase("ingest").verdicts[0]
-    assert exists.level is Level.PASS  # box is empty, the gamebook is not
+    assert exists.level is Level.EXCELLENT  # box is empty, the gamebook is not: it holds
     assert exists.expected == "rows in any of box, gamebook"
 
 
@@ -275,6 +275,6 @@ def test_the_example_grades_phase_2_on_either_source(tmp_path: Path) -> None:
     assert bdl_alone < day.scheduled  # balldontlie alone is partial
     assert phase2["games covered"].observed == f"100% ({day.scheduled}/{day.scheduled})"
     assert phase2["games covered"].check == "games covered"
-    assert phase2["rows_exist(bdl_boxscores|nbac_gamebook)"].level is Level.PASS
+    assert phase2["rows_exist(bdl_boxscores|nbac_gamebook)"].level is Level.EXCELLENT
     weekly = phase2["weekly games covered"]
     assert weekly.observed.startswith("100% over 7 days")

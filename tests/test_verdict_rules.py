@@ -22,7 +22,7 @@ from phaseguard.config import load as load_config
 from phaseguard.criteria import render
 from phaseguard.errors import ConfigError
 from phaseguard.nba.demo import build_demo
-from phaseguard.plan import ROWS, SCHEDULE, Measurements, Metric, Plan
+from phaseguard.plan import HORIZON, ROWS, SCHEDULE, Measurements, Metric, Plan
 from phaseguard.verdicts import Level, Overall, PhaseVerdict, Verdict, combine, exit_code, overall
 
 DAY = dt.date(2026, 1, 15)
@@ -31,7 +31,7 @@ MINI = parse(MINI_CONFIG)
 MAE = "aggregate:AVG(ABS(predicted - actual))"
 HEALTHY = {
     ("box", "rows"): 260,
-    ("box", "units:game_id"): 10,
+    ("coverage:box", "covered:game_id"): 10,
     ("A", "rows"): 1,
     ("B", "rows"): 1,
     ("C", "rows"): 1,
@@ -42,9 +42,13 @@ HEALTHY = {
 }
 
 
+SCHEDULE_OF_MINI = MINI.schedule
+
+
 def measured(values: dict[tuple[str, str], float], scheduled: int = 10) -> Measurements:
     cells: dict[tuple[str, dt.date], dict[str, float | None]] = {
-        (SCHEDULE, DAY): {ROWS.key: scheduled, Metric("units", "game_id").key: scheduled}
+        (SCHEDULE, DAY): {ROWS.key: scheduled, Metric("units", "game_id").key: scheduled},
+        (HORIZON, DAY + dt.timedelta(days=30)): {ROWS.key: 1},  # the schedule is loaded on
     }
     for (table, metric), value in values.items():
         cells.setdefault((table, DAY), {})[metric] = value
@@ -160,7 +164,7 @@ def test_quorum_levels_follow_the_seed(missing: tuple[str, ...], expected: Level
     assert isinstance(check, Quorum)
     tables = ["PDC", "PSZA", "PCF", "TDZA", "MLFS"]
     values = {(t, "rows"): 0.0 if t in missing else 50.0 for t in tables}
-    days, _ = Days.of_schedule(measured(values), "units:game_id", dt.datetime.now(dt.timezone.utc))
+    days, _ = Days.of_schedule(measured(values), SCHEDULE_OF_MINI, dt.datetime.now(dt.timezone.utc))
     verdict = prepare(check, config, tables).judge(days)[0]
     assert verdict.level is expected
     if expected is Level.ACCEPTABLE:
@@ -188,7 +192,7 @@ def test_phase3_rows_per_game_band(rows: int, expected: Level, says: str) -> Non
     config, check = _example_check("phase3", "player rows per game")
     days, _ = Days.of_schedule(
         measured({("player_game_summary", "rows"): rows}, scheduled=9),
-        "units:game_id",
+        SCHEDULE_OF_MINI,
         dt.datetime.now(dt.timezone.utc),
     )
     verdict = prepare(check, config, ["player_game_summary"]).judge(days)[0]  # type: ignore[arg-type]
@@ -203,7 +207,7 @@ def test_mae_beyond_8_is_a_warning_that_names_it_and_a_hard_limit_is_explicit() 
     metric = Metric("aggregate", expr=check.expr).key  # type: ignore[attr-defined]
     days, _ = Days.of_schedule(
         measured({("grades", metric): 9.36, ("grades", "rows"): 10}),
-        "units:game_id",
+        SCHEDULE_OF_MINI,
         dt.datetime.now(dt.timezone.utc),
     )
     verdict = prepare(check, config, ["grades"]).judge(days)[0]  # type: ignore[arg-type]
