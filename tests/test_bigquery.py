@@ -296,9 +296,9 @@ def test_timestamp_and_datetime_date_columns_are_counted_per_date(stamped: Mini)
         for day in (D1, D2, D4)
     }
     assert observed[D1]["rows_exist"] == "ts=3, dt=3"
-    assert observed[D1]["unit_coverage(ts)"] == "67% (2/3)"
+    assert observed[D1]["unit_coverage(ts)"] == "67% (2/3); missing 1: g12"
     assert observed[D2]["rows_exist"] == "ts=1, dt=1"
-    assert observed[D2]["unit_coverage(ts)"] == "33% (1/3)"
+    assert observed[D2]["unit_coverage(ts)"] == "33% (1/3); missing 2: g21, g22"
     assert observed[D4]["rows_exist"] == "ts=3, dt=0"
     assert observed[D4]["unit_coverage(ts)"] == "100% (3/3)"
     assert observed[D4]["freshness(dt)"] == "no rows"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -10,7 +11,7 @@ from conftest import MINI_CONFIG
 from phaseguard.assess import judge, phase_checks
 from phaseguard.checks import grade
 from phaseguard.config import Thresholds, parse
-from phaseguard.plan import ROWS, SCHEDULE, Measurements, Metric, Plan
+from phaseguard.plan import HORIZON, ROWS, SCHEDULE, Measurements, Metric, Plan
 from phaseguard.verdicts import Level, Overall, PhaseVerdict, Verdict, combine, exit_code, overall
 
 DAY = dt.date(2026, 1, 15)
@@ -20,7 +21,8 @@ CONFIG = parse(MINI_CONFIG)
 def measured(values: dict[tuple[str, str], float], scheduled: int = 10) -> Measurements:
     plan = Plan(DAY, DAY, ())
     cells: dict[tuple[str, dt.date], dict[str, float | None]] = {
-        (SCHEDULE, DAY): {ROWS.key: scheduled, Metric("units", "game_id").key: scheduled}
+        (SCHEDULE, DAY): {ROWS.key: scheduled, Metric("units", "game_id").key: scheduled},
+        (HORIZON, DAY + dt.timedelta(days=30)): {ROWS.key: 1},  # the schedule is loaded on
     }
     for (table, metric), value in values.items():
         cells.setdefault((table, DAY), {})[metric] = value
@@ -34,7 +36,7 @@ def verify(values: dict[tuple[str, str], float], scheduled: int = 10) -> dict[st
 
 HEALTHY = {
     ("box", "rows"): 260,
-    ("box", "units:game_id"): 10,
+    ("coverage:box", "covered:game_id"): 10,
     ("A", "rows"): 1,
     ("B", "rows"): 1,
     ("C", "rows"): 1,
@@ -72,7 +74,7 @@ def test_healthy_date_is_excellent_everywhere() -> None:
     assert {name: p.level for name, p in phases.items()} == {
         "ingest": Level.EXCELLENT,
         "process": Level.EXCELLENT,
-        "predict": Level.EXCELLENT,  # distinct_count (pass tier only) does not cap it
+        "predict": Level.PASS,  # the worst of its checks: distinct_count's best tier is pass
     }
 
 
@@ -82,7 +84,7 @@ def test_nothing_scheduled_is_na_never_fail() -> None:
 
 
 def test_empty_table_fails_rows_exist_and_names_it() -> None:
-    phases = verify({**HEALTHY, ("box", "rows"): 0, ("box", "units:game_id"): 0})
+    phases = verify({**HEALTHY, ("box", "rows"): 0, ("coverage:box", "covered:game_id"): 0})
     verdict = phases["ingest"].verdicts[0]
     assert verdict.level is Level.FAIL
     assert verdict.details["empty"] == ["box"]
@@ -98,7 +100,7 @@ def test_quorum_missing_required_fails_even_with_enough_present() -> None:
 
 def test_quorum_tolerates_a_missing_optional_table() -> None:
     phases = verify({**HEALTHY, ("C", "rows"): 0})
-    assert phases["process"].level is Level.PASS
+    assert phases["process"].level is Level.ACCEPTABLE  # 2 of 3: met at its minimum, a warning
     assert phases["process"].verdicts[0].details["missing"] == ["C"]
 
 
@@ -124,11 +126,11 @@ def test_ratio_and_aggregate_observed_and_expected_are_reported() -> None:
     assert phases["predict"].level is Level.ACCEPTABLE
 
 
-def test_combine_excellent_only_when_every_graded_check_is() -> None:
-    binary = Verdict("exists", Level.PASS, "", "")
+def test_combine_takes_the_worst_level_of_the_checks() -> None:
+    passing = Verdict("exists", Level.PASS, "", "")
     graded = Verdict("cov", Level.EXCELLENT, "", "", graded=True)
-    assert combine("p", (binary, graded)).level is Level.EXCELLENT
-    assert combine("p", (binary,)).level is Level.PASS
+    assert combine("p", (passing, graded)).level is Level.PASS
+    assert combine("p", (graded,)).level is Level.EXCELLENT
     assert combine("p", (graded, Verdict("x", Level.FAIL, "", ""))).level is Level.FAIL
 
 
@@ -140,7 +142,7 @@ def test_overall_verdict_follows_the_seed() -> None:
     rules = {"complete": 85.0, "partial": 70.0, "partial_phases": ["p0", "p1", "p2"]}
     assert overall(_phases(*[Level.PASS] * 5), 90.0, **rules) is Overall.COMPLETE  # type: ignore[arg-type]
     late_fail = _phases(Level.PASS, Level.PASS, Level.PASS, Level.PASS, Level.FAIL)
-    assert overall(late_fail, 72.0, **rules) is Overall.PARTIAL  # type: ignore[arg-type]
+    assert overall(late_fail, 72.0, **rules) is Overall.FAILED  # type: ignore[arg-type]
     assert overall(late_fail, 60.0, **rules) is Overall.FAILED  # type: ignore[arg-type]
     early_fail = _phases(Level.FAIL, Level.PASS, Level.PASS, Level.PASS, Level.PASS)
     assert overall(early_fail, 80.0, **rules) is Overall.FAILED  # type: ignore[arg-type]
@@ -153,7 +155,10 @@ def test_exit_codes() -> None:
     warn = judge(
         CONFIG, measured({**HEALTHY, ("grades", "rows"): 75}), phase_checks(CONFIG, "verify")
     )
-    assert exit_code(warn) == 1
+    assert warn.overall is Overall.COMPLETE  # a warning inside a COMPLETE date ...
+    assert exit_code(warn) == 0  # ... exits as the headline says
+    partial = dataclasses.replace(warn, overall=Overall.PARTIAL)
+    assert exit_code(partial) == 1
     fail = judge(CONFIG, measured({**HEALTHY, ("A", "rows"): 0}), phase_checks(CONFIG, "verify"))
     assert exit_code(fail) == 2
 
@@ -163,7 +168,10 @@ def test_smoke_uses_existence_and_quorum_only() -> None:
     kinds = {group.name: [c.kind for c in group.checks] for group in selection}
     assert kinds == {"ingest": ["rows_exist"], "process": ["quorum"], "predict": ["rows_exist"]}
     result = judge(
-        CONFIG, measured({**HEALTHY, ("box", "units:game_id"): 1}), selection, mode="smoke"
+        CONFIG,
+        measured({**HEALTHY, ("coverage:box", "covered:game_id"): 1}),
+        selection,
+        mode="smoke",
     )
     assert all(p.level is Level.PASS for p in result.dates[0].phases)
 
@@ -178,11 +186,11 @@ def test_freshness_pre_flight_check() -> None:
 
     def verdict(hours_old: float | None) -> Level:
         values = {} if hours_old is None else {("box", metric): now.timestamp() - hours_old * 3600}
-        days, _ = Days.of_schedule(measured(values), "units:game_id", now)
+        days, _ = Days.of_schedule(measured(values), CONFIG.schedule, now)
         return prepare(check, CONFIG, ["box"]).judge(days)[0].level
 
-    assert verdict(1) is Level.PASS
-    assert verdict(5.9) is Level.PASS
+    assert verdict(1) is Level.EXCELLENT  # holds: a check that only holds or fails is at its best
+    assert verdict(5.9) is Level.EXCELLENT
     assert verdict(7) is Level.FAIL
     assert verdict(None) is Level.FAIL  # no rows: nothing fresh
 

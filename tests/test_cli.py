@@ -39,7 +39,7 @@ def test_smoke_table_and_exit_code(project: Path, capsys: pytest.CaptureFixture[
     assert code == 2  # D4 misses a critical processor
     assert "✅ PASS" in out
     assert "❌ FAIL" in out
-    assert "3 scheduled: 2 pass, 1 fail" in out
+    assert "3 scheduled: 1 pass, 1 with warnings, 1 fail" in out
 
 
 def test_one_healthy_date_exits_zero(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -70,7 +70,7 @@ def test_verify_lists_failing_checks_with_observed_and_expected(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, out, _ = run(["verify", "2026-01-01", "2026-01-04"], capsys)
-    assert "unit_coverage(box): 33% (1/3) — expected >= 90% excellent" in out
+    assert "unit_coverage(box): 33% (1/3); missing 2: g21, g22 — expected >= 90% excellent" in out
 
 
 def test_criteria_markdown(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -163,7 +163,7 @@ def test_smoke_process_loads_only_what_it_needs(project: Path, tmp_path: Path) -
     runs = [subprocess.run(cmd, capture_output=True, text=True, env=env) for _ in range(2)]
     assert [r.returncode for r in runs] == [2, 2]
     assert runs[0].stdout == runs[1].stdout
-    assert "3 scheduled: 2 pass, 1 fail" in runs[1].stdout
+    assert "3 scheduled: 1 pass, 1 with warnings, 1 fail" in runs[1].stdout
     assert runs[1].stderr.splitlines()[-1] == "loaded: [] frozen: True"
 
 

@@ -40,7 +40,8 @@ def test_demo_command_verify_only(
     with pytest.raises(SystemExit) as info:
         main(["demo", "--dir", str(tmp_path / "d"), "--verify-only"])
     out = capsys.readouterr().out
-    assert info.value.code in (0, None)
+    assert info.value.code == 2  # as the headline says: the faults are left in place
+    assert "Overall: FAILED" in out
     assert "1230 games on 163 game dates" in out
     assert "Flagged: 13 of 14 injected faults" in out
     assert "2026-01-21 phase4 ❌ FAIL processors: 2/5 present" in out

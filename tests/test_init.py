@@ -82,7 +82,7 @@ def test_demo_warehouse_init_then_smoke(here: Path, capsys: pytest.CaptureFixtur
     )
     assert (code, err) == (0, "")
     assert "4 phases" in out
-    assert "13 tables, 0 skipped" in out  # with the nbac gamebook
+    assert "13 tables, 0 dimension tables, 0 skipped" in out  # with the nbac gamebook
     text = (here / "demo" / "mine.yml").read_text()
     config = config_module.parse(text, "mine.yml")
     assert [p.name for p in config.phases] == schemas
@@ -132,9 +132,9 @@ def test_skipped_tables_named_with_why(shop: Path, capsys: pytest.CaptureFixture
     )
     assert code == 0
     text = Path("phaseguard.yml").read_text()
-    assert "# skipped raw.lookup: no DATE, TIMESTAMP or DATETIME column" in text
+    assert "# dimension tables (no date column, not checked per date): raw.lookup" in text
     assert "# skipped raw.bad name: its name is not a plain identifier" in text
-    assert "skipped raw.lookup" in out
+    assert "dimension tables (no date column): raw.lookup" in out
     config = config_module.parse(text)
     keys = {t.name for p in config.phases for t in p.tables}
     assert keys == {"calendar", "orders", "daily", "analytics_orders", "on"}
@@ -160,19 +160,17 @@ def test_a_table_named_like_a_calendar_is_the_guessed_schedule(
     assert [p.depends_on for p in config.phases] == [[], ["analytics"]]
 
 
-def test_else_the_first_table_of_the_first_schema(
-    shop: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, _, _ = run(["init", "-w", f"duckdb://{shop}", "-s", "analytics"], capsys)
+def test_else_a_calendar_of_every_day(shop: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["init", "-w", f"duckdb://{shop}", "-s", "analytics"], capsys)
     assert code == 0
+    assert "no schedule or calendar table found: every date is expected" in out
     config, _ = config_module.load("phaseguard.yml")
-    # the first table of the first schema; its only *_id column is the unit
-    assert config.schedule.table == "analytics.daily"
-    assert (config.schedule.date_column, config.schedule.unit) == ("ds", "order_id")
-    assert config.table("orders").unit == "order_id"
+    # no data table is taken for the schedule: a date that never loaded must fail
+    assert (config.schedule.table, config.schedule.every) == (None, "day")
+    assert config.table("orders").unit is None
     code, out, err = run(["smoke", "2026-01-01", "2026-01-02"], capsys)
-    assert code in (0, 1, 2), err
-    assert "1 scheduled" in out  # only D1 has rows in analytics.daily
+    assert code == 2, err
+    assert "2 dates, 2 scheduled" in out  # analytics.daily has no rows on D2: FAIL
 
 
 def test_existing_file_needs_force(shop: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -281,7 +279,7 @@ def test_names_from_the_warehouse_are_quoted_or_escaped() -> None:
     assert config.pipeline == "on"
     assert [t.name for t in config.phases[0].tables] == ["null", "true"]
     assert config.table("null").date_column == "yes"
-    assert (config.schedule.table, config.schedule.unit) == ("s.null", "id")
+    assert config.schedule.every == "day"  # no table named like a schedule
     assert {s.table for s in built.skipped} == {'s.evil\nphases: []\n#"', "s.weird"}
     assert '# skipped "s.evil\\nphases: []\\n#\\"": its name is not a plain identifier' in (
         built.text
@@ -312,8 +310,8 @@ def test_unusable_schema_gets_no_phase_and_the_chain_skips_it() -> None:
     built = scaffold(catalogue, ["a", "b", "c"], warehouse="duckdb://x.duckdb", pipeline="p")
     config = config_module.parse(built.text)
     assert [(p.name, p.depends_on) for p in config.phases] == [("a", []), ("c", ["a"])]
-    assert "# b: no phase, every table was skipped:" in built.text
-    assert "#   b.lookup: no DATE, TIMESTAMP or DATETIME column" in built.text
+    assert "# b: no phase, no table has a date to check per date:" in built.text
+    assert "#   dimension tables (no date column, not checked per date): b.lookup" in built.text
     assert [t.name for t in config.phase("c").tables] == ["c_t"]
 
 

@@ -23,9 +23,10 @@ def test_verify_grades_every_date(mini: tuple[Path, str]) -> None:
         result = guard.verify(D1, D4)
     by_date = {d.date: d for d in result.dates}
     assert by_date[D1].overall is Overall.COMPLETE
-    assert by_date[D1].health == 100.0
+    assert by_date[D1].health == 96.7  # predict is PASS: distinct_count's best tier is pass
     assert by_date[D2].phase("ingest").level is Level.FAIL  # 1 of 3 games
-    assert by_date[D2].phase("process").level is Level.PASS  # C missing, not required
+    # C missing, not required: 2 of 3 is the quorum at its minimum, a warning
+    assert by_date[D2].phase("process").level is Level.ACCEPTABLE
     assert by_date[D3].overall is Overall.NA  # off-day
     assert all(p.level is Level.NA for p in by_date[D3].phases)
     assert by_date[D4].phase("process").level is Level.FAIL  # A is critical
@@ -67,7 +68,7 @@ def test_smoke_is_existence_only(mini: tuple[Path, str]) -> None:
         result = guard.smoke(D2)
     day = result.dates[0]
     assert day.phase("ingest").level is Level.PASS  # coverage is verify's business
-    assert day.phase("process").level is Level.PASS
+    assert day.phase("process").level is Level.ACCEPTABLE  # 2 of 3: the quorum's minimum
 
 
 def test_missing_table_is_named(mini: tuple[Path, str], tmp_path: Path) -> None:

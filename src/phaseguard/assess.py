@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .checks import Days, Prepared, nothing_scheduled, prepare
+from .checks import Days, Prepared, nothing_scheduled, prepare, unproven_off_days
 from .config import SMOKE_KINDS, Check, Config, RowsExist
 from .errors import UsageError
-from .plan import Measurements, Metric, build_plan
+from .plan import Measurements, build_plan
 from .verdicts import (
+    ERROR,
     EXCELLENT,
     NA,
     PASS,
@@ -28,6 +29,7 @@ from .verdicts import (
     combine,
     health_score,
     overall,
+    overall_of_levels,
     overall_of_range,
 )
 from .warehouse import Warehouse
@@ -109,15 +111,22 @@ class Selected:
 
 
 def phase_checks(config: Config, mode: Mode, phases: Sequence[str] | None = None) -> list[Selected]:
-    """The checks each phase runs in ``mode``; smoke falls back to rows_exist."""
+    """The checks each phase runs in ``mode``.
+
+    ``smoke`` runs a phase's existence and quorum checks, or ``rows_exist`` over its tables
+    when it has none. ``verify`` runs every check of the phase and, always, what smoke
+    runs: verify sees everything smoke sees, so the two never disagree on a (date, phase)
+    they both judge; a verify FAIL that smoke does not show is a check smoke does not run.
+    """
     selected = [config.phase(name) for name in phases] if phases else list(config.phases)
     out: list[Selected] = []
     for phase in selected:
         checks: list[Check] = list(phase.checks)
+        smoke = [c for c in checks if c.kind in SMOKE_KINDS] or [RowsExist(kind="rows_exist")]
         if mode == "smoke":
-            checks = [c for c in checks if c.kind in SMOKE_KINDS]
-        if not checks:
-            checks = [RowsExist(kind="rows_exist")]
+            checks = smoke
+        elif not any(c.kind in SMOKE_KINDS for c in checks):
+            checks = smoke + checks
         out.append(Selected(phase.name, [t.name for t in phase.tables], checks))
     return out
 
@@ -135,37 +144,51 @@ def judge(
     health = config.health
     partial_phases = health.partial_phases or [p.name for p in config.phases[:3]]
     scores = {Level(k): v for k, v in health.scores.items()}
+    best = PASS if mode == "smoke" else EXCELLENT  # a smoke test says PASS or FAIL
     prepared = [
-        (group.name, [prepare(c, config, group.tables) for c in group.checks])
+        (group.name, [prepare(c, config, group.tables, best=best) for c in group.checks])
         for group in selection
     ]
     off_day = tuple(
         PhaseVerdict(name, NA, tuple(nothing_scheduled(c.name) for c in checks))
         for name, checks in prepared
     )
-    days, scheduled = Days.of_schedule(measurements, Metric("units", config.schedule.unit).key, now)
-    best = PASS if mode == "smoke" else EXCELLENT  # a smoke test says PASS or FAIL
-    by_phase = [_judge_phase(name, checks, days, best) for name, checks in prepared]
+    days, scheduled = Days.of_schedule(measurements, config.schedule, now)
+    by_phase = [_judge_phase(name, checks, days) for name, checks in prepared]
     judged = zip(*by_phase, strict=True)
+    plan_dates = measurements.plan.dates
+    unproven = unproven_off_days(
+        measurements,
+        config.schedule,
+        [day for day, units in zip(plan_dates, scheduled, strict=True) if not units],
+    )
     dates: list[DateVerdict] = []
-    for day, units in zip(measurements.plan.dates, scheduled, strict=True):
+    for day, units in zip(plan_dates, scheduled, strict=True):
         if not units:
-            dates.append(DateVerdict(day, 0, off_day, None, Overall.NA))
+            error = unproven.get(day)
+            if error is None:
+                dates.append(DateVerdict(day, 0, off_day, None, Overall.NA))
+            else:
+                phases = tuple(PhaseVerdict(name, ERROR, (error,)) for name, _ in prepared)
+                dates.append(DateVerdict(day, 0, phases, None, Overall.FAILED))
             continue
         phases = next(judged, ())
         score = health_score(phases, scores)
-        verdict_all = overall(
-            phases,
-            score,
-            complete=health.complete,
-            partial=health.partial,
-            partial_phases=partial_phases,
-        )
+        if mode == "smoke":
+            verdict_all = overall_of_levels(phases)
+        else:
+            verdict_all = overall(
+                phases,
+                score,
+                complete=health.complete,
+                partial=health.partial,
+                partial_phases=partial_phases,
+            )
         dates.append(DateVerdict(day, units, phases, score, verdict_all))
     scores_seen = [d.health for d in dates if d.health is not None]
     plan = measurements.plan
     return RangeVerdict(
-        start=plan.start,
+        start=plan.first or plan.start,
         end=plan.end,
         dates=tuple(dates),
         health=round(sum(scores_seen) / len(scores_seen), 1) if scores_seen else None,
@@ -174,12 +197,12 @@ def judge(
     )
 
 
-def _judge_phase(name: str, checks: list[Prepared], days: Days, best: Level) -> list[PhaseVerdict]:
+def _judge_phase(name: str, checks: list[Prepared], days: Days) -> list[PhaseVerdict]:
     """A phase's verdict on each of ``days``: its checks judge every date, then combine."""
     if not checks:
-        return [combine(name, (), best=best)] * len(days.dates)
+        return [combine(name, ())] * len(days.dates)
     columns = [check.judge(days) for check in checks]
-    return [combine(name, verdicts, best=best) for verdicts in zip(*columns, strict=True)]
+    return [combine(name, verdicts) for verdicts in zip(*columns, strict=True)]
 
 
 def assess(

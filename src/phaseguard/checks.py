@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Iterable, Sequence
+import math
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 from .config import (
     Aggregate,
+    Between,
     Check,
     Config,
     DistinctCount,
@@ -28,11 +30,20 @@ from .config import (
     Ratio,
     RowsExist,
     RowsPerUnit,
+    Schedule,
     Thresholds,
     UnitCoverage,
 )
-from .plan import SCHEDULE, Measurements, Metric
-from .verdicts import ACCEPTABLE, EXCELLENT, FAIL, NA, PASS, Level, Verdict
+from .plan import (
+    HORIZON,
+    MISSING_SHOWN,
+    SCHEDULE,
+    Measurements,
+    Metric,
+    coverage_key,
+    covered_metric,
+)
+from .verdicts import ACCEPTABLE, ERROR, EXCELLENT, FAIL, NA, PASS, Level, Verdict
 
 
 class Days:
@@ -52,21 +63,28 @@ class Days:
         self.dates = list(dates)
         self.scheduled = list(scheduled)  # units scheduled on each date
         self.now = now
+        self.measurements = measurements
         self._on = [measurements.on(day) for day in self.dates]
         self._positions = measurements.positions
         self._rows: dict[str, list[float]] = {}
 
     @classmethod
     def of_schedule(
-        cls, measurements: Measurements, unit: str, now: dt.datetime
+        cls, measurements: Measurements, schedule: Schedule, now: dt.datetime
     ) -> tuple[Days, list[int]]:
         """The plan's dates that have something scheduled, and the units on every plan date.
 
-        ``unit`` is the schedule's :attr:`Metric.key` of units (e.g. ``units:game_id``).
+        A schedule table's units come from its probe; a calendar expects one unit on each
+        date it names.
         """
         dates = measurements.plan.dates
         every = cls(measurements, dates, [0] * len(dates), now)
-        scheduled = [int(n or 0) for n in every.values(SCHEDULE, unit)]
+        weekdays = schedule.weekdays
+        if weekdays is not None:
+            scheduled = [int(day.weekday() in weekdays) for day in dates]
+        else:
+            unit = Metric("units", schedule.unit or "").key
+            scheduled = [int(n or 0) for n in every.values(SCHEDULE, unit)]
         busy = [(day, n) for day, n in zip(dates, scheduled, strict=True) if n]
         return cls(measurements, [d for d, _ in busy], [n for _, n in busy], now), scheduled
 
@@ -85,42 +103,85 @@ class Days:
             return [None] * len(self._on)
         return [row[index] if (row := on.get(key)) else None for on in self._on]
 
+    def texts(self, key: str) -> list[str | None]:
+        """The text a probe returned on each date (a coverage probe's first missing units)."""
+        text = self.measurements.text
+        return [text(key, day) for day in self.dates]
 
-def tiers(t: Thresholds) -> tuple[tuple[Level, float], ...]:
-    """The thresholds that are set, best level first."""
-    levels = (
-        (EXCELLENT, t.excellent),
-        (PASS, t.pass_),
-        (ACCEPTABLE, t.acceptable),
-    )
-    return tuple((level, value) for level, value in levels if value is not None)
+
+Tier = tuple[Level, float, float]  # (level, lo, hi): the tier holds when lo <= value <= hi
+
+
+def tiers(t: Thresholds) -> tuple[Tier, ...]:
+    """The thresholds that are set, best level first, each as the closed range it accepts.
+
+    Higher is better: ``value >= t``. Lower is better: ``value < t`` (the range ends just
+    below t). A band ``{between: [lo, hi]}``: ``lo <= value <= hi`` in either direction.
+    """
+    lower = t.direction == "lower"
+    out: list[Tier] = []
+    for level, tier in ((EXCELLENT, t.excellent), (PASS, t.pass_), (ACCEPTABLE, t.acceptable)):
+        if tier is None:
+            continue
+        if isinstance(tier, Between):
+            out.append((level, *tier.between))
+        elif lower:
+            out.append((level, -math.inf, math.nextafter(tier, -math.inf)))
+        else:
+            out.append((level, tier, math.inf))
+    return tuple(out)
 
 
 def grade(value: float, t: Thresholds) -> Level:
-    """The traffic light for ``value``: higher is better (>=) unless direction is lower (<)."""
-    return _grade(value, tiers(t), t.direction == "lower")
+    """The traffic light for ``value``: the best tier it is in; FAIL (or, with
+    ``severity: warn``, ACCEPTABLE) when it is in none."""
+    return _grade(value, tiers(t), ACCEPTABLE if t.severity == "warn" else FAIL)
 
 
-def _grade(value: float, tiers: tuple[tuple[Level, float], ...], lower: bool) -> Level:
-    for level, threshold in tiers:
-        if (value < threshold) if lower else (value >= threshold):
+def _grade(value: float, tiers: tuple[Tier, ...], beyond: Level = FAIL) -> Level:
+    for level, lo, hi in tiers:
+        if lo <= value <= hi:
             return level
-    return FAIL
+    return beyond
 
 
-def describe(t: Thresholds, fmt: Callable[[float], str] = str) -> str:
-    """Thresholds as text, e.g. '>= 90% excellent, >= 70% acceptable'."""
+def threshold_text(value: float, pct: bool = False) -> str:
+    """A threshold exactly as written in the config (0.001, 1.001, 0.999 stay themselves);
+    ``pct`` shows a share as a percentage without rounding (0.999 is 99.9%)."""
+    from decimal import Decimal  # only verify and criteria print thresholds: smoke never does
+
+    if pct:
+        text = format((Decimal(repr(float(value))) * 100).normalize(), "f")
+        return f"{text}%"
+    return (
+        format(Decimal(repr(float(value))).normalize(), "f") if abs(value) < 1e15 else repr(value)
+    )
+
+
+def tier_text(tier: float | Between, op: str, pct: bool = False) -> str:
+    """One tier as text: '>= 90%', '< 8', 'between 10 and 30'."""
+    if isinstance(tier, Between):
+        lo, hi = (threshold_text(v, pct) for v in tier.between)
+        return f"between {lo} and {hi}"
+    return f"{op} {threshold_text(tier, pct)}"
+
+
+def describe(t: Thresholds, pct: bool = False) -> str:
+    """Thresholds as text, each as written, e.g. '>= 90% excellent, >= 70% acceptable'."""
     op = "<" if t.direction == "lower" else ">="
     parts = [
-        f"{op} {fmt(value)} {label}"
-        for label, value in (
+        f"{tier_text(tier, op, pct)} {label}"
+        for label, tier in (
             ("excellent", t.excellent),
             ("pass", t.pass_),
             ("acceptable", t.acceptable),
         )
-        if value is not None
+        if tier is not None
     ]
-    return ", ".join(parts)
+    text = ", ".join(parts)
+    if text and t.severity == "warn":
+        text += "; beyond: a warning (severity: warn)"
+    return text
 
 
 def check_name(check: Check) -> str:
@@ -132,11 +193,9 @@ def check_name(check: Check) -> str:
         target = f"{check.table}.{check.column}"
     if isinstance(check, Ratio):
         target = f"{check.numerator}/{check.denominator}"
+    if isinstance(check, UnitCoverage | RowsExist) and check.any_of:
+        target = "|".join(check.any_of)
     return f"{check.kind}({target})" if target else check.kind
-
-
-def _whole(value: float) -> str:
-    return f"{value:.0f}"
 
 
 def _pct(value: float) -> str:
@@ -153,6 +212,7 @@ class Prepared:
     kind: ClassVar[str]
     expected = ""
     graded = False
+    top = EXCELLENT  # the best level this check gives; a smoke test caps it at PASS
 
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         self.name = check_name(check)
@@ -160,6 +220,10 @@ class Prepared:
     def judge(self, days: Days) -> list[Verdict]:
         """One verdict per date of ``days``, in order."""
         raise NotImplementedError
+
+    def cap(self, best: Level) -> None:
+        """Give no level better than ``best`` (a smoke test says PASS, never EXCELLENT)."""
+        self.top = best
 
     # Verdicts hold their check: two judgements of the same data must compare equal.
     def __eq__(self, other: object) -> bool:
@@ -182,51 +246,110 @@ class Prepared:
 
 
 class _Graded(Prepared):
-    """A check with traffic-light thresholds, graded on one number."""
+    """A check with traffic-light thresholds, graded on one number.
+
+    Subclasses render what they saw with :meth:`text`; :meth:`observed` adds, for a check
+    with ``severity: warn`` whose value is beyond its last tier, the limit it crossed.
+    """
+
+    pct = False  # thresholds are shares, shown as percentages
 
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         super().__init__(check, config, phase_tables)
         assert isinstance(check, Thresholds)
         self.tiers = tiers(check)
-        self.lower = check.direction == "lower"
-        self.expected = describe(check, _num)
+        self.beyond = ACCEPTABLE if check.severity == "warn" else FAIL
+        self.expected = describe(check, self.pct)
         self.graded = check.excellent is not None
+        # The last tier, named, for the warning a severity: warn check gives beyond it.
+        op = "<" if check.direction == "lower" else ">="
+        self.last_range = self.tiers[-1][1:]
+        label, last = next(
+            (label, tier)
+            for label, tier in (
+                ("acceptable", check.acceptable),
+                ("pass", check.pass_),
+                ("excellent", check.excellent),
+            )
+            if tier is not None
+        )
+        self.last_tier = f"{label} {tier_text(last, op, self.pct)}"
 
     def verdict(self, value: float, seen: Any) -> Verdict:
-        level = _grade(value, self.tiers, self.lower)
+        level = _grade(value, self.tiers, self.beyond)
         return Verdict(self.name, level, seen, self.expected, self.graded, self)
 
     def verdicts(self, values: Iterable[float], seen: Iterable[Any]) -> list[Verdict]:
         """:meth:`verdict` for each (value, seen) pair."""
-        name, tiers, lower, expected, graded = (
+        name, tiers, beyond, expected, graded = (
             self.name,
             self.tiers,
-            self.lower,
+            self.beyond,
             self.expected,
             self.graded,
         )
         return [
-            Verdict(name, _grade(value, tiers, lower), what, expected, graded, self)
+            Verdict(name, _grade(value, tiers, beyond), what, expected, graded, self)
             for value, what in zip(values, seen, strict=True)
         ]
 
+    def cap(self, best: Level) -> None:
+        super().cap(best)
+        self.tiers = tuple((min(lv, best, key=_rank), lo, hi) for lv, lo, hi in self.tiers)
+
+    def text(self, seen: Any) -> str:
+        """What the check saw, as text, before any warning."""
+        return str(seen)
+
+    def _crossed(self, seen: Any) -> str:
+        """'below'/'above' when the value is beyond every tier of a check that only warns."""
+        if self.beyond is not ACCEPTABLE:
+            return ""
+        value = self.value(seen)
+        if value is None or _grade(value, self.tiers, FAIL) is not FAIL:
+            return ""
+        return "below" if value < self.last_range[0] else "above"
+
+    def observed(self, seen: Any) -> str:
+        text = self.text(seen)
+        crossed = self._crossed(seen)
+        return f"{text}, {crossed} {self.last_tier} (a warning)" if crossed else text
+
+    def details(self, seen: Any) -> dict[str, object]:
+        crossed = self._crossed(seen)
+        return {"warning": f"{crossed} {self.last_tier}"} if crossed else {}
+
 
 class RowsExistCheck(Prepared):
-    """FAIL if any named table has no rows for the date."""
+    """FAIL if any named table has no rows for the date; else EXCELLENT.
+
+    A check that can only hold or not is at its best when it holds: it never keeps a
+    phase below EXCELLENT (a phase takes the worst level of its checks).
+    """
 
     kind = "rows_exist"
 
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         super().__init__(check, config, phase_tables)
         assert isinstance(check, RowsExist)
-        self.tables = tuple(check.tables or phase_tables)
-        self.expected = "rows in " + ("every table" if len(self.tables) > 1 else self.tables[0])
+        self.any_of = check.any_of is not None
+        self.tables = tuple(check.any_of or check.tables or phase_tables)
+        if self.any_of:
+            self.expected = "rows in any of " + ", ".join(self.tables)
+        else:
+            self.expected = "rows in " + ("every table" if len(self.tables) > 1 else self.tables[0])
 
     def judge(self, days: Days) -> list[Verdict]:
-        name, expected = self.name, self.expected
+        name, expected, top = self.name, self.expected, self.top
+        columns = zip(*[days.rows(key) for key in self.tables], strict=True)
+        if self.any_of:
+            return [
+                Verdict(name, top if any(counts) else FAIL, counts, expected, False, self)
+                for counts in columns
+            ]
         return [
-            Verdict(name, FAIL if 0 in counts else PASS, counts, expected, False, self)
-            for counts in zip(*[days.rows(key) for key in self.tables], strict=True)
+            Verdict(name, FAIL if 0 in counts else top, counts, expected, False, self)
+            for counts in columns
         ]
 
     def observed(self, seen: tuple[float, ...]) -> str:
@@ -250,7 +373,7 @@ class RowsPerUnitCheck(_Graded):
         pairs = list(zip(days.rows(self.table), days.scheduled, strict=True))
         return self.verdicts([rows / scheduled for rows, scheduled in pairs], pairs)
 
-    def observed(self, seen: tuple[float, int]) -> str:
+    def text(self, seen: tuple[float, int]) -> str:
         rows, scheduled = seen
         return f"{_num(rows / scheduled)}/unit ({rows:.0f} rows, {scheduled} scheduled)"
 
@@ -259,33 +382,91 @@ class RowsPerUnitCheck(_Graded):
 
 
 class UnitCoverageCheck(_Graded):
-    """Share of scheduled units present in the table."""
+    """Share of the schedule's units for the date that have rows in the table (or in any of
+    its ``any_of`` sources; over a rolling ``window`` of days ending on the date).
+
+    The warehouse semi-joins the schedule's units with the sources' (a coverage probe), so
+    a unit counts only when the schedule names it: a renamed unit is missing, not covered.
+    Below PASS, the verdict names the first missing units and how many there are.
+    """
 
     kind = "unit_coverage"
+    pct = True
 
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         super().__init__(check, config, phase_tables)
         assert isinstance(check, UnitCoverage)
-        self.expected = describe(check, _pct)
-        self.table = check.table
-        unit = config.table(check.table).unit or config.schedule.unit
-        self.metric = Metric("units", unit).key
+        self.window = check.window_days
+        if self.window > 1:
+            self.expected += f" over {self.window} days"
+        self.key = coverage_key(check.sources)
+        self.covered = covered_metric(config, check.sources)
+        self.metric = self.covered.key
 
     def judge(self, days: Days) -> list[Verdict]:
-        covered = [int(n or 0) for n in days.values(self.table, self.metric)]
-        pairs = list(zip(covered, days.scheduled, strict=True))
-        return self.verdicts([n / scheduled for n, scheduled in pairs], pairs)
+        if self.window > 1:
+            seen = self._windows(days)
+            return self.verdicts([c / n if n else 0.0 for c, n, _ in seen], seen)
+        covered = [int(n or 0) for n in days.values(self.key, self.metric)]
+        both = zip(covered, days.scheduled, days.texts(self.key), strict=True)
+        seen_day = list(both)
+        return self.verdicts([c / n for c, n, _ in seen_day], seen_day)
 
-    def observed(self, seen: tuple[float, int]) -> str:
-        covered, scheduled = seen
-        return f"{_pct(covered / scheduled)} ({covered}/{scheduled})"
+    def _windows(self, days: Days) -> list[tuple[int, int, None]]:
+        """(covered, scheduled, None) over the window's days ending on each date judged:
+        running sums over every date the plan read (its range reaches back a window)."""
+        measured = days.measurements
+        first = measured.plan.start
+        index = measured.positions.get(self.key, {}).get(self.metric)
+        covered, scheduled = [0], [0]  # running sums; [i + 1] is through first + i days
+        for i in range((measured.plan.end - first).days + 1):
+            row = measured.on(first + dt.timedelta(days=i)).get(self.key)
+            scheduled.append(scheduled[-1] + int((row[0] or 0) if row else 0))
+            hits = row[index] if row is not None and index is not None else 0
+            covered.append(covered[-1] + int(hits or 0))
+        out = []
+        for day in days.dates:
+            end = (day - first).days + 1
+            start = max(0, end - self.window)
+            out.append((covered[end] - covered[start], scheduled[end] - scheduled[start], None))
+        return out
 
-    def value(self, seen: tuple[float, int]) -> float:
-        return seen[0] / seen[1]
+    def text(self, seen: tuple[int, int, str | None]) -> str:
+        covered, scheduled, _ = seen
+        share = _pct(covered / scheduled) if scheduled else "no units"
+        text = f"{share} ({covered}/{scheduled})"
+        if self.window > 1:
+            text = f"{share} over {self.window} days ({covered}/{scheduled})"
+        missing = self._missing(seen)
+        if missing:
+            more = scheduled - covered - len(missing)
+            text += f"; missing {scheduled - covered}: {', '.join(missing)}"
+            text += f" and {more} more" if more > 0 else ""
+        return text
+
+    def details(self, seen: tuple[int, int, str | None]) -> dict[str, object]:
+        covered, scheduled, _ = seen
+        out = super().details(seen)
+        if covered < scheduled:
+            out.update(missing_count=scheduled - covered, missing=self._missing(seen))
+        return out
+
+    @staticmethod
+    def _missing(seen: tuple[int, int, str | None]) -> list[str]:
+        """The first missing units the warehouse named, in key order."""
+        named = seen[2]
+        return sorted(named.split(", "))[:MISSING_SHOWN] if named else []
+
+    def value(self, seen: tuple[int, int, str | None]) -> float:
+        return seen[0] / seen[1] if seen[1] else 0.0
 
 
 class QuorumCheck(Prepared):
-    """At least ``min_present`` tables have rows and every required one does (the breaker)."""
+    """At least ``min_present`` tables have rows and every required one does (the breaker).
+
+    All present EXCELLENT; met with more than ``min_present`` PASS; met at exactly
+    ``min_present`` ACCEPTABLE; fewer, or a required one missing, FAIL.
+    """
 
     kind = "quorum"
     graded = True
@@ -313,22 +494,22 @@ class QuorumCheck(Prepared):
         return [self._one(counts) for counts in zip(*columns, strict=True)]
 
     def _one(self, counts: tuple[float, ...]) -> Verdict:
-        level = PASS
-        if len(counts) - counts.count(0) < self.min_present:
+        present = len(counts) - counts.count(0)
+        if present < self.min_present or any(i < 0 or not counts[i] for i in self.required_at):
             level = FAIL
+        elif present == len(counts):
+            level = self.top
+        elif present == self.min_present:
+            level = ACCEPTABLE  # met at its minimum: the seeds' early-season bootstrap
         else:
-            for i in self.required_at:
-                if i < 0 or not counts[i]:
-                    level = FAIL
-                    break
-            else:
-                if 0 not in counts:
-                    level = EXCELLENT
+            level = min(PASS, self.top, key=_rank)
         return Verdict(self.name, level, counts, self.expected, True, self)
 
     def observed(self, seen: tuple[float, ...]) -> str:
         present, missing, missing_required = self._split(seen)
         text = f"{len(present)}/{len(self.tables)} present"
+        if missing and len(present) == self.min_present:
+            text += " (the minimum)"
         if missing:
             text += f"; missing {', '.join(missing)}"
         if missing_required:
@@ -357,7 +538,6 @@ class DistinctCountCheck(_Graded):
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         super().__init__(check, config, phase_tables)
         assert isinstance(check, DistinctCount)
-        self.expected = describe(check, _whole)
         self.table = check.table
         self.metric = Metric("distinct", check.column).key
 
@@ -365,7 +545,7 @@ class DistinctCountCheck(_Graded):
         values = [n or 0 for n in days.values(self.table, self.metric)]
         return self.verdicts(values, values)
 
-    def observed(self, seen: float) -> str:
+    def text(self, seen: float) -> str:
         return f"{seen:.0f}"
 
     def value(self, seen: float) -> float:
@@ -373,7 +553,8 @@ class DistinctCountCheck(_Graded):
 
 
 class AggregateCheck(_Graded):
-    """An aggregate over the partition (e.g. MAE); N/A when the partition is empty."""
+    """An aggregate over the partition (e.g. MAE); a scheduled date with no rows is FAIL
+    (nothing to aggregate is missing data), or N/A with ``on_empty: na``."""
 
     kind = "aggregate"
 
@@ -382,15 +563,16 @@ class AggregateCheck(_Graded):
         assert isinstance(check, Aggregate)
         self.table = check.table
         self.metric = Metric("aggregate", expr=check.expr).key
+        self.on_empty = FAIL if check.on_empty == "fail" else NA
 
     def judge(self, days: Days) -> list[Verdict]:
-        empty = Verdict(self.name, NA, "no rows", self.expected)
+        empty = Verdict(self.name, self.on_empty, f"no rows in {self.table}", self.expected)
         return [
             empty if value is None else self.verdict(value, value)
             for value in days.values(self.table, self.metric)
         ]
 
-    def observed(self, seen: float) -> str:
+    def text(self, seen: float) -> str:
         return _num(seen)
 
     def value(self, seen: float) -> float:
@@ -401,11 +583,11 @@ class RatioCheck(_Graded):
     """Rows of numerator over rows of denominator (e.g. graded over predicted)."""
 
     kind = "ratio"
+    pct = True
 
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         super().__init__(check, config, phase_tables)
         assert isinstance(check, Ratio)
-        self.expected = describe(check, _pct)
         self.numerator, self.denominator = check.numerator, check.denominator
 
     def judge(self, days: Days) -> list[Verdict]:
@@ -418,7 +600,7 @@ class RatioCheck(_Graded):
             return Verdict(self.name, level, f"{top:.0f}/0", self.expected)
         return self.verdict(top / bottom, (top, bottom))
 
-    def observed(self, seen: tuple[float, int]) -> str:
+    def text(self, seen: tuple[float, int]) -> str:
         top, bottom = seen
         return f"{_pct(top / bottom)} ({top:.0f}/{bottom:.0f})"
 
@@ -447,7 +629,7 @@ class FreshnessCheck(Prepared):
             return Verdict(self.name, FAIL, "no rows", self.expected)
         newest = dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc)
         age = (now - newest).total_seconds() / 3600
-        level = PASS if age <= self.max_age_hours else FAIL
+        level = self.top if age <= self.max_age_hours else FAIL  # holds: at its best
         return Verdict(self.name, level, f"{_num(age)}h old", self.expected)
 
 
@@ -466,12 +648,60 @@ _KINDS: dict[str, type[Prepared]] = {
 }
 
 
-def prepare(check: Check, config: Config, phase_tables: Sequence[str]) -> Prepared:
-    """``check`` ready to judge dates; ``phase_tables`` are its phase's (or gate's) table keys."""
-    return _KINDS[check.kind](check, config, phase_tables)
+def prepare(
+    check: Check, config: Config, phase_tables: Sequence[str], *, best: Level = EXCELLENT
+) -> Prepared:
+    """``check`` ready to judge dates; ``phase_tables`` are its phase's (or gate's) table keys.
+
+    ``best`` caps the levels it gives: a smoke test says PASS, never EXCELLENT.
+    """
+    prepared = _KINDS[check.kind](check, config, phase_tables)
+    if best is not EXCELLENT:
+        prepared.cap(best)
+    return prepared
+
+
+def _rank(level: Level) -> int:
+    return level.rank
 
 
 @functools.cache
 def nothing_scheduled(name: str) -> Verdict:
     """The verdict of any check on a date with nothing scheduled: N/A, never FAIL."""
     return Verdict(name, NA, "nothing scheduled", "")
+
+
+def unproven_off_days(
+    measurements: Measurements, schedule: Schedule, dates: Iterable[dt.date]
+) -> dict[dt.date, Verdict]:
+    """An ERROR verdict for each of ``dates`` (dates the schedule calls empty) that is not
+    proven an off-day, naming the schedule.
+
+    "Nothing scheduled" is a claim about the schedule, and an empty or stale schedule must
+    not open every gate. A date is proven empty only when the schedule table holds rows
+    on or after it (it is loaded that far), and none of the measured tables has rows on it
+    (a loaded date the schedule calls empty means the schedule lost it). A calendar
+    schedule is a rule, not data: its off-days need no proof.
+    """
+    if schedule.table is None:
+        return {}
+    horizon = measurements.horizon
+    tables = [
+        p.key
+        for p in measurements.plan.probes
+        if p.key not in (SCHEDULE, HORIZON) and p.against is None and p.reach == "range"
+    ]
+    table = schedule.table
+    out: dict[dt.date, Verdict] = {}
+    for day in dates:
+        if horizon is None or horizon < day:
+            loaded = f"loaded only through {horizon}" if horizon else f"empty from {day} on"
+            text = f"{table} is {loaded}: an off-day or a schedule not loaded yet?"
+            out[day] = Verdict("schedule", ERROR, text, f"{table} loaded through {day}")
+            continue
+        loaded_here = [(key, n) for key in tables if (n := measurements.rows(key, day))]
+        if loaded_here:
+            rows = ", ".join(f"{key}={n}" for key, n in loaded_here[:3])
+            text = f"{table} has nothing on {day}, but {rows} rows: a date missing from it?"
+            out[day] = Verdict("schedule", ERROR, text, "no rows on a date it calls empty")
+    return out

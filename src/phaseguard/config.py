@@ -7,11 +7,13 @@ health-score bands. Every error names the file, the line and the key.
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 import types
 import typing
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -102,27 +104,141 @@ class TableSpec(Model):
         return None if value is None else _ident(value)
 
 
-class Thresholds(Model):
-    """Traffic-light thresholds: higher is better (value >= t) unless direction is lower (<)."""
+class Between(Model):
+    """A two-sided tier: the value lies in [lo, hi], whatever the direction (``{between: [10, 30]}``)."""
 
-    excellent: float | None = None
-    pass_: float | None = Field(None, alias="pass")
-    acceptable: float | None = None
+    between: tuple[float, float]
+
+
+Tier = float | Between
+
+
+def _bounds(tier: Tier, lower: bool) -> tuple[float, float]:
+    """The values a tier accepts, as (lo, hi); one-sided tiers are open towards better."""
+    if isinstance(tier, Between):
+        return tier.between
+    return (-math.inf, tier) if lower else (tier, math.inf)
+
+
+class Thresholds(Model):
+    """Traffic-light thresholds: higher is better (value >= t) unless direction is lower (<).
+
+    A tier is a number, or ``{between: [lo, hi]}`` for a band (e.g. rows per game within the
+    expected 10-30). Each tier must sit inside the next worse one (excellent inside pass
+    inside acceptable). Below the last tier is FAIL, unless ``severity: warn``: then it is
+    a warning (ACCEPTABLE) that names the limit it crossed, and the check never fails.
+    """
+
+    excellent: Tier | None = None
+    pass_: Tier | None = Field(None, alias="pass")
+    acceptable: Tier | None = None
     direction: Literal["higher", "lower"] = "higher"
+    severity: Literal["fail", "warn"] = Field(
+        "fail", description="warn: beyond the last tier is a warning, never FAIL"
+    )
+
+    @field_validator("excellent", "pass_", "acceptable", mode="before")
+    @classmethod
+    def _tier_shape(cls, value: Any) -> Any:
+        """A number or {between: [lo, hi]}, said plainly (not pydantic's union errors)."""
+        if value is None or isinstance(value, Between):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        if isinstance(value, dict) and set(value) == {"between"}:
+            band = value["between"]
+            if (
+                isinstance(band, list | tuple)
+                and len(band) == 2
+                and all(isinstance(v, int | float) and not isinstance(v, bool) for v in band)
+            ):
+                return value
+            raise LocatedError("a band is {between: [lo, hi]}: two numbers", ())
+        raise LocatedError(
+            f"a threshold is a number or a band {{between: [lo, hi]}}, not {value!r}", ()
+        )
 
     @model_validator(mode="after")
-    def _some_threshold(self) -> Thresholds:
-        if self.excellent is None and self.pass_ is None and self.acceptable is None:
-            raise ValueError("give at least one of excellent, pass, acceptable")
+    def _valid_tiers(self) -> Thresholds:
+        set_ = [
+            (key, tier)
+            for key, tier in (
+                ("excellent", self.excellent),
+                ("pass", self.pass_),
+                ("acceptable", self.acceptable),
+            )
+            if tier is not None
+        ]
+        if not set_:
+            raise LocatedError("give at least one of excellent, pass, acceptable", ())
+        lower = self.direction == "lower"
+        for key, tier in set_:
+            ends = tier.between if isinstance(tier, Between) else (tier,)
+            if not all(math.isfinite(v) for v in ends):
+                raise LocatedError(f"a threshold must be a finite number, not {tier!r}", (key,))
+            if isinstance(tier, Between) and tier.between[0] > tier.between[1]:
+                raise LocatedError(
+                    f"between [{_g(tier.between[0])}, {_g(tier.between[1])}] is reversed "
+                    "(give [lo, hi])",
+                    (key, "between"),
+                )
+        for (better, b_tier), (worse, w_tier) in itertools.pairwise(set_):
+            (b_lo, b_hi), (w_lo, w_hi) = _bounds(b_tier, lower), _bounds(w_tier, lower)
+            if b_lo >= w_lo and b_hi <= w_hi:
+                continue
+            if isinstance(b_tier, Between) or isinstance(w_tier, Between):
+                why = f"{better}'s band must lie inside {worse}'s"
+            elif lower:
+                why = "lower is better, so excellent <= pass <= acceptable"
+            else:
+                why = "higher is better, so excellent >= pass >= acceptable"
+            raise LocatedError(
+                f"thresholds out of order: {better} {_tier_text(b_tier)}, "
+                f"{worse} {_tier_text(w_tier)} ({why})",
+                (better,),
+            )
         return self
+
+    def limits(self) -> list[tuple[float, str]]:
+        """Every threshold value with its tier's name, for charts: a band gives both ends."""
+        out: list[tuple[float, str]] = []
+        for label, tier in (
+            ("excellent", self.excellent),
+            ("pass", self.pass_),
+            ("acceptable", self.acceptable),
+        ):
+            if isinstance(tier, Between):
+                out += [(tier.between[0], label), (tier.between[1], label)]
+            elif tier is not None:
+                out.append((tier, label))
+        return out
+
+
+def _g(value: float) -> str:
+    """A threshold as written: repr keeps every digit (0.001, 1.001), no rounding."""
+    return repr(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
+
+
+def _tier_text(tier: Tier) -> str:
+    if isinstance(tier, Between):
+        return f"between [{_g(tier.between[0])}, {_g(tier.between[1])}]"
+    return _g(tier)
 
 
 class RowsExist(Model):
-    """Every named table (default: all of the phase's) has rows for the date."""
+    """Every named table (default: all of the phase's) has rows for the date; with
+    ``any_of``, at least one of those alternative sources does."""
 
     kind: Literal["rows_exist"]
     name: str | None = None
     tables: list[str] | None = None
+    any_of: list[str] | None = Field(None, min_length=1, description="alternative sources")
+
+    @model_validator(mode="after")
+    def _tables_or_any_of(self) -> RowsExist:
+        if self.tables is not None and self.any_of is not None:
+            raise ValueError("give tables (all must have rows) or any_of (one must), not both")
+        return self
 
 
 class RowsPerUnit(Thresholds):
@@ -133,16 +249,53 @@ class RowsPerUnit(Thresholds):
     table: str
 
 
+_WINDOW_RE = re.compile(r"^([1-9][0-9]{0,2})d$")
+
+
 class UnitCoverage(Thresholds):
-    """Share of scheduled units that have rows in the table (games covered / scheduled)."""
+    """Share of the schedule's units for the date that have rows in the table (games
+    covered / scheduled); with ``any_of``, rows in any of those sources; with ``window``
+    (``7d``), over the scheduled units of that many days ending on the date."""
 
     kind: Literal["unit_coverage"]
     name: str | None = None
-    table: str
+    table: str | None = None
+    any_of: list[str] | None = Field(None, min_length=1, description="alternative sources")
+    window: str | None = Field(None, description="rolling window, e.g. 7d (1d..366d)")
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _v_window(cls, value: Any) -> Any:
+        if value is not None:
+            match = _WINDOW_RE.match(value) if isinstance(value, str) else None
+            if match is None or int(match.group(1)) > 366:
+                raise ValueError(f"window {value!r}: expected a number of days, e.g. 7d (1d..366d)")
+        return value
+
+    @model_validator(mode="after")
+    def _table_or_any_of(self) -> UnitCoverage:
+        if (self.table is None) == (self.any_of is None):
+            raise ValueError("give exactly one of table, any_of")
+        return self
+
+    @property
+    def sources(self) -> list[str]:
+        """The table keys whose units count: ``table``, or every one of ``any_of``."""
+        return [self.table] if self.table is not None else list(self.any_of or [])
+
+    @property
+    def window_days(self) -> int:
+        """Days in the rolling window (1: the date alone)."""
+        return int(self.window[:-1]) if self.window else 1
 
 
 class Quorum(Model):
-    """At least ``min_present`` of the tables have rows, and all the required ones do."""
+    """At least ``min_present`` of the tables have rows, and all the required ones do.
+
+    Levels: every table present EXCELLENT; the quorum met with more than ``min_present``
+    PASS; met at exactly ``min_present`` ACCEPTABLE (a warning: the seeds' early-season
+    bootstrap); fewer, or a required table missing, FAIL.
+    """
 
     kind: Literal["quorum"]
     name: str | None = None
@@ -168,6 +321,9 @@ class Aggregate(Thresholds):
     name: str | None = None
     table: str
     expr: str = Field(description="one aggregate expression, e.g. AVG(ABS(a - b))")
+    on_empty: Literal["fail", "na"] = Field(
+        "fail", description="a scheduled date with no rows to aggregate: FAIL, or na (N/A)"
+    )
 
     @field_validator("expr")
     @classmethod
@@ -264,23 +420,130 @@ class Gate(Model):
         return value
 
 
-class Schedule(Model):
-    """What is expected per date: distinct units (e.g. games) per date in a table."""
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[str, ...] = get_args(Weekday)
 
-    table: str
-    date_column: str
-    unit: str
-    _v_table = field_validator("table")(_qualified)
-    _v_cols = field_validator("date_column", "unit")(_ident)
+
+class Schedule(Model):
+    """What is expected per date: distinct units (e.g. games) per date in a table, or a
+    calendar (``every: day``, ``every: weekday`` or a list of weekdays) where each date
+    it names expects one unit, with no table to read."""
+
+    table: str | None = None
+    date_column: str | None = None
+    unit: str | None = None
+    every: Literal["day", "weekday"] | list[Weekday] | None = Field(
+        None, description="a calendar instead of a table: day, weekday, or [mon, tue, ...]"
+    )
+
+    @field_validator("table")
+    @classmethod
+    def _v_table(cls, value: str | None) -> str | None:
+        return None if value is None else _qualified(value)
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _v_every(cls, value: Any) -> Any:
+        days = value if isinstance(value, list) else [value]
+        if value is None or value in ("day", "weekday"):
+            return value
+        if isinstance(value, list) and all(day in WEEKDAYS for day in days):
+            return value
+        raise ValueError(
+            f"{value!r}: expected day, weekday or a list of weekdays ({', '.join(WEEKDAYS)})"
+        )
+
+    @field_validator("date_column", "unit")
+    @classmethod
+    def _v_cols(cls, value: str | None) -> str | None:
+        return None if value is None else _ident(value)
+
+    @model_validator(mode="after")
+    def _table_or_calendar(self) -> Schedule:
+        if self.every is not None:
+            if self.table is not None or self.date_column is not None or self.unit is not None:
+                raise ValueError("a calendar schedule (every) takes no table, date_column or unit")
+            if isinstance(self.every, list) and not self.every:
+                raise ValueError("every: name at least one weekday (mon, tue, ...)")
+            return self
+        if self.table is None or self.date_column is None or self.unit is None:
+            raise ValueError(
+                "give table, date_column and unit (a schedule table), or every: day | weekday"
+            )
+        return self
+
+    @property
+    def weekdays(self) -> frozenset[int] | None:
+        """A calendar's weekdays (0 = Monday), None for a schedule table."""
+        if self.every is None:
+            return None
+        if self.every == "day":
+            return frozenset(range(7))
+        if self.every == "weekday":
+            return frozenset(range(5))
+        return frozenset(WEEKDAYS.index(day) for day in self.every)
+
+    def columns(self) -> tuple[str, str, str]:
+        """(table, date column, unit) of a schedule table; ValueError for a calendar."""
+        if self.table is None or self.date_column is None or self.unit is None:
+            raise ValueError(f"the schedule is a {self.describe}, not a table")
+        return self.table, self.date_column, self.unit
+
+    @property
+    def describe(self) -> str:
+        """The schedule as a reader knows it: its table, or its calendar."""
+        if self.table is not None:
+            return self.table
+        every = self.every if isinstance(self.every, str) else ", ".join(self.every or [])
+        return f"calendar (every {every})"
 
 
 class Health(Model):
-    """Health-score bands and the overall verdict rules (seed: Overall Backfill Success)."""
+    """Health-score bands and the overall verdict rules (seed: Overall Backfill Success).
+
+    COMPLETE: no phase FAIL and health >= ``complete``. PARTIAL: no phase FAIL, the
+    ``partial_phases`` PASS or better and health >= ``partial``. FAILED: any phase FAIL,
+    and every date that reaches neither (the seed's "health < 50", and the band it leaves
+    open below PARTIAL's bar). Scores and bands are 0-100, complete >= partial.
+    """
 
     scores: dict[ScoredLevel, float] = Field(default_factory=_default_scores)
     complete: float = Field(85.0, description="COMPLETE: no phase FAIL and health >= this")
-    partial: float = Field(70.0, description="PARTIAL: partial_phases not FAIL and health >= this")
+    partial: float = Field(
+        70.0, description="PARTIAL: no FAIL, partial_phases PASS or better, health >= this"
+    )
     partial_phases: list[str] | None = Field(None, description="default: the first three phases")
+
+    @model_validator(mode="after")
+    def _in_range_and_order(self) -> Health:
+        for level, score in self.scores.items():
+            if not (math.isfinite(score) and 0 <= score <= 100):
+                raise LocatedError(
+                    f"a score is a number from 0 to 100, not {_g(score)}",
+                    ("scores", level),
+                )
+        scores: dict[str, float] = {str(k): v for k, v in self.scores.items()}
+        order = [lv for lv in ("EXCELLENT", "PASS", "ACCEPTABLE", "FAIL") if lv in scores]
+        for better, worse in itertools.pairwise(order):
+            if scores[better] < scores[worse]:
+                raise LocatedError(
+                    f"scores out of order: {better} {_g(scores[better])} "
+                    f"is below {worse} {_g(scores[worse])}",
+                    ("scores", better),
+                )
+        for key in ("complete", "partial"):
+            value = getattr(self, key)
+            if not (math.isfinite(value) and 0 <= value <= 100):
+                raise LocatedError(
+                    f"a health threshold is a number from 0 to 100, not {_g(value)}", (key,)
+                )
+        if self.complete < self.partial:
+            raise LocatedError(
+                f"out of order: complete {_g(self.complete)} is below "
+                f"partial {_g(self.partial)} (COMPLETE needs the higher health)",
+                ("complete",),
+            )
+        return self
 
 
 class Config(Model):
@@ -371,6 +634,7 @@ def _validate_references(config: Config) -> None:
         own = {t.name for t in phase.tables}
         for j, check in enumerate(phase.checks):
             _check_refs(check, own, tables, ("phases", i, "checks", j))
+            _check_quorum(check, config, [t.name for t in phase.tables], ("phases", i, "checks", j))
     _check_cycles(config)
     for i, gate in enumerate(config.gates):
         if gate.phase not in phase_names:
@@ -378,18 +642,37 @@ def _validate_references(config: Config) -> None:
         for j, up in enumerate(gate.upstream or []):
             if up not in phase_names:
                 raise _RefError(f"unknown phase {up!r}", ("gates", i, "upstream", j))
-        if not (gate.upstream or config.phase(gate.phase).depends_on):
+        upstream = gate.upstream or config.phase(gate.phase).depends_on
+        if not upstream:
             where = ("gates", i, "upstream") if gate.upstream is not None else ("gates", i, "phase")
             raise _RefError(
                 f"gate {gate.phase!r} has no upstream: phase {gate.phase!r} has no depends_on "
                 "and the gate names no upstream, so there is nothing to check",
                 where,
             )
+        upstream_tables = [t.name for p in config.phases if p.name in upstream for t in p.tables]
         for j, check in enumerate(gate.checks or []):
             _check_refs(check, set(tables), tables, ("gates", i, "checks", j))
+            _check_quorum(check, config, upstream_tables, ("gates", i, "checks", j))
+    if config.schedule.table is None:
+        for i, phase in enumerate(config.phases):
+            for j, check in enumerate(phase.checks):
+                _needs_schedule_table(check, ("phases", i, "checks", j))
+        for i, gate in enumerate(config.gates):
+            for j, check in enumerate(gate.checks or []):
+                _needs_schedule_table(check, ("gates", i, "checks", j))
     for j, name in enumerate(config.health.partial_phases or []):
         if name not in phase_names:
             raise _RefError(f"unknown phase {name!r}", ("health", "partial_phases", j))
+
+
+def _needs_schedule_table(check: Any, loc: tuple[str | int, ...]) -> None:
+    if check.kind == "unit_coverage":
+        raise _RefError(
+            "unit_coverage needs a schedule table with a unit (a calendar schedule names "
+            "no units to cover): use rows_exist or rows_per_unit",
+            (*loc, "kind"),
+        )
 
 
 def _check_refs(
@@ -397,9 +680,9 @@ def _check_refs(
 ) -> None:
     names: list[tuple[str, str]] = []
     for attr in ("table", "numerator", "denominator"):
-        if hasattr(check, attr):
+        if getattr(check, attr, None) is not None:
             names.append((attr, getattr(check, attr)))
-    for attr in ("tables", "required"):
+    for attr in ("tables", "required", "any_of"):
         for value in getattr(check, attr, None) or []:
             names.append((attr, value))
     for attr, value in names:
@@ -409,6 +692,30 @@ def _check_refs(
         for value in check.tables or []:
             if value not in own:
                 raise _RefError(f"table {value!r} is not in this phase", (*loc, "tables"))
+        for value in getattr(check, "any_of", None) or []:
+            if value not in own:
+                raise _RefError(f"table {value!r} is not in this phase", (*loc, "any_of"))
+
+
+def _check_quorum(
+    check: Any, config: Config, default_tables: list[str], loc: tuple[str | int, ...]
+) -> None:
+    """A quorum that can be met: min_present within its tables, required ones among them."""
+    if not isinstance(check, Quorum):
+        return
+    tables = check.tables or default_tables
+    if check.min_present > len(tables):
+        raise _RefError(
+            f"min_present {check.min_present} is more than the quorum's {len(tables)} tables "
+            f"({', '.join(tables) or 'none'}): it could never be met",
+            (*loc, "min_present"),
+        )
+    for k, key in enumerate(check.required or []):
+        if key not in tables:
+            raise _RefError(
+                f"required table {key!r} is not one of the quorum's tables ({', '.join(tables)})",
+                (*loc, "required", k),
+            )
 
 
 def _check_cycles(config: Config) -> None:
@@ -480,7 +787,7 @@ def _first_error(exc: ValidationError, source: Source) -> ConfigError:
     if isinstance(ctx_error, _RefError):
         return source.error(str(ctx_error), ctx_error.loc)
     if isinstance(ctx_error, LocatedError):  # raised inside a nested model: loc is relative
-        return source.error(str(ctx_error), (*error["loc"], *ctx_error.loc))
+        return source.error(str(ctx_error), _user_loc((*error["loc"], *ctx_error.loc), source.data))
     loc = _user_loc(tuple(error["loc"]), source.data)
     message = {
         "extra_forbidden": "unknown key" + _known_keys(source.data, loc),

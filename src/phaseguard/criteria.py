@@ -6,7 +6,7 @@ what ``verify`` actually checks, because both come from the same config.
 
 from __future__ import annotations
 
-from .checks import check_name, describe
+from .checks import check_name, describe, threshold_text
 from .config import (
     Aggregate,
     Check,
@@ -24,30 +24,33 @@ from .config import (
 
 
 def _thresholds(check: Thresholds, unit: str = "") -> str:
-    pct = unit == "%"
-
-    def fmt(value: float) -> str:
-        return f"{value * 100:.0f}%" if pct else f"{value:g}{unit}"
-
-    text = describe(check, fmt)
-    return f"{text}; otherwise FAIL" if text else ""
+    text = describe(check, pct=unit == "%")
+    if not text:
+        return ""
+    if check.severity == "warn":
+        return text.replace(
+            "; beyond: a warning", "; beyond them a warning (ACCEPTABLE), never FAIL"
+        )
+    return f"{text}; otherwise FAIL"
 
 
 def explain(check: Check, config: Config, phase_tables: list[str]) -> str:
     """One check as a sentence."""
     if isinstance(check, RowsExist):
-        tables = check.tables or phase_tables
+        tables = check.any_of or check.tables or phase_tables
         names = ", ".join(f"`{config.table(t).table}`" for t in tables)
-        return f"rows exist for the date in {names}; any empty table is FAIL"
+        if check.any_of:
+            return f"rows exist for the date in any of {names} (EXCELLENT); all empty is FAIL"
+        return f"rows exist for the date in {names} (EXCELLENT); any empty table is FAIL"
     if isinstance(check, RowsPerUnit):
-        return (
-            f"rows of `{config.table(check.table).table}` per scheduled "
-            f"`{config.schedule.unit}`: {_thresholds(check)}"
-        )
+        per = f"scheduled `{config.schedule.unit}`" if config.schedule.unit else "scheduled date"
+        return f"rows of `{config.table(check.table).table}` per {per}: {_thresholds(check)}"
     if isinstance(check, UnitCoverage):
+        names = " or ".join(f"`{config.table(t).table}`" for t in check.sources)
+        window = f", over the {check.window_days} days ending on the date" if check.window else ""
         return (
-            f"share of scheduled `{config.schedule.unit}`s present in "
-            f"`{config.table(check.table).table}`: {_thresholds(check, '%')}"
+            f"share of the `{config.schedule.unit}`s the schedule names for the date that have "
+            f"rows in {names}{window}: {_thresholds(check, '%')}"
         )
     if isinstance(check, Quorum):
         tables = check.tables or phase_tables
@@ -57,12 +60,18 @@ def explain(check: Check, config: Config, phase_tables: list[str]) -> str:
         need = f" including {', '.join(required)}" if required else ""
         return (
             f"at least {check.min_present} of {len(tables)} ({', '.join(tables)}) have rows{need}; "
-            "all present is EXCELLENT, fewer or a required one missing is FAIL"
+            f"all {len(tables)} present is EXCELLENT, more than {check.min_present} PASS, "
+            f"exactly {check.min_present} ACCEPTABLE (a warning: early-season bootstrap), "
+            "fewer or a required one missing FAIL"
         )
     if isinstance(check, DistinctCount):
         return f"distinct `{check.column}` in `{config.table(check.table).table}`: {_thresholds(check)}"
     if isinstance(check, Aggregate):
-        return f"`{check.expr}` over `{config.table(check.table).table}`: {_thresholds(check)}"
+        empty = "N/A" if check.on_empty == "na" else "FAIL"
+        return (
+            f"`{check.expr}` over `{config.table(check.table).table}`: {_thresholds(check)}; "
+            f"a scheduled date with no rows is {empty}"
+        )
     if isinstance(check, Ratio):
         return (
             f"rows of `{config.table(check.numerator).table}` / rows of "
@@ -71,9 +80,25 @@ def explain(check: Check, config: Config, phase_tables: list[str]) -> str:
     if isinstance(check, Freshness):
         return (
             f"newest `{check.column}` in `{config.table(check.table).table}` "
-            f"is at most {check.max_age_hours:g} h old"
+            f"is at most {check.max_age_hours:g} h old (EXCELLENT), else FAIL"
         )
     return check.kind  # pragma: no cover - every kind is handled above
+
+
+def _schedule(config: Config) -> str:
+    schedule = config.schedule
+    if schedule.table is None:
+        return (
+            f"What is expected per date: the {schedule.describe}: one unit on each of its "
+            "dates, so a date with no rows fails; its other dates are N/A."
+        )
+    return (
+        f"What is expected per date: distinct `{schedule.unit}` in `{schedule.table}` by "
+        f"`{schedule.date_column}`. A date with nothing scheduled is N/A (an off-day), never "
+        "FAIL, once proven: when the schedule holds no rows on or after the date (not loaded "
+        "yet), or a measured table holds rows for it, the date is ERROR (gates block, verify "
+        "fails)."
+    )
 
 
 def _gate(gate: Gate, config: Config) -> list[str]:
@@ -110,12 +135,16 @@ def render(config: Config) -> str:
         "",
         "Generated by `phaseguard criteria` from the pipeline config; edit the config, not this file.",
         "",
-        f"What is expected per date: distinct `{config.schedule.unit}` in "
-        f"`{config.schedule.table}` by `{config.schedule.date_column}`. "
-        "A date with nothing scheduled is N/A (an off-day), never FAIL.",
+        _schedule(config),
         "",
-        "Levels: EXCELLENT, PASS, ACCEPTABLE (a warning), FAIL, N/A. A phase takes the worst "
-        "level of its checks, and is EXCELLENT when every graded check is.",
+        "Levels, best first: EXCELLENT, PASS, ACCEPTABLE (a warning), FAIL; N/A when a check "
+        "does not apply. A check graded by thresholds takes the best tier its value is in "
+        "(a tier is a number, or a band `between` two); a check that can only hold or fail "
+        "(rows exist, fresh) is EXCELLENT when it holds.",
+        "",
+        "**A phase takes the worst level of its checks** (N/A checks left out; N/A when all "
+        "are). A smoke test says PASS where verify says EXCELLENT; verify runs every check "
+        "smoke runs, so the two agree on PASS/FAIL wherever both look.",
         "",
         "## Phases",
         "",
@@ -129,20 +158,32 @@ def render(config: Config) -> str:
         smoke = [c for c in phase.checks if c.kind in ("rows_exist", "quorum")]
         lines.append(
             "- *smoke test*: "
-            + ("; ".join(check_name(c) for c in smoke) if smoke else "rows exist in every table")
+            + (
+                "; ".join(check_name(c) for c in smoke)
+                if smoke
+                else "rows exist in every table (verify runs this check too)"
+            )
         )
         lines.append("")
-    scores = ", ".join(f"{k} {v:g}" for k, v in health.scores.items())
+    scores = ", ".join(f"{k} {threshold_text(v)}" for k, v in health.scores.items())
+    complete, partial = threshold_text(health.complete), threshold_text(health.partial)
     lines += [
         "## Overall verdict",
         "",
         f"Health score of a date: the mean of its phases' scores ({scores}), N/A phases left out.",
         "",
-        f"- **COMPLETE**: no phase FAIL and health >= {health.complete:g}",
-        f"- **PARTIAL**: {', '.join(partial_phases)} not FAIL and health >= {health.partial:g}",
-        "- **FAILED**: anything else",
+        "- **FAILED**: any phase FAIL (or ERROR)",
+        f"- **COMPLETE**: no phase FAIL and health >= {complete}",
+        f"- **PARTIAL**: no phase FAIL, {', '.join(partial_phases)} PASS or better, "
+        f"and health >= {partial}",
+        f"- **FAILED** too: every other date (no FAIL, but below PARTIAL's bar: health < "
+        f"{partial}, or one of {', '.join(partial_phases)} only ACCEPTABLE). The seed "
+        "calls a date FAILED below health 50 and leaves the band up to PARTIAL's bar open; "
+        "phaseguard counts that band as FAILED: a date that misses PARTIAL did not succeed.",
         "",
-        "A range is as good as its worst scheduled date.",
+        "A range is as good as its worst scheduled date. `smoke`, `verify`, `run` and a "
+        "backfill exit with the range's overall verdict, the one they print: 0 COMPLETE (or "
+        "nothing scheduled), 1 PARTIAL, 2 FAILED.",
         "",
     ]
     if config.gates:

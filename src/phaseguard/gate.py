@@ -165,7 +165,7 @@ class Gate:
         ]
         warnings = [v for v in verdicts if v.level.is_warning and v not in blocking]
         details = _quorum_details(verdicts)
-        if result.dates[0].scheduled == 0:
+        if result.dates[0].scheduled == 0 and not blocking:  # an unproven off-day blocks
             return Decision(self.name, date, "open", verdicts, "nothing scheduled", details=details)
         if blocking:
             what = "; ".join(f"{v.check}: {v.observed} (expected {v.expected})" for v in blocking)

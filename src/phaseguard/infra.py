@@ -367,8 +367,9 @@ def expected_tables(config: Config, infra: Infrastructure) -> dict[str, dict[str
     """Table -> required {column: type or None}: schedule and phase tables, then declared ones."""
     out: dict[str, dict[str, str | None]] = {}
     if infra.phase_tables:
-        schedule = config.schedule
-        out[schedule.table] = {schedule.date_column: None, schedule.unit: None}
+        if config.schedule.table is not None:
+            name, date_column, unit = config.schedule.columns()
+            out[name] = {date_column: None, unit: None}
         for phase in config.phases:
             for table in phase.tables:
                 columns = out.setdefault(table.table, {})

@@ -3,6 +3,14 @@
 A plan lists, per table, the metrics the chosen checks need (row count, distinct units,
 distinct values of a column, an aggregate, the newest timestamp). The warehouse answers a
 whole plan over a date range in one query, as :class:`Measurements`.
+
+A schedule table adds three kinds of probe: the schedule's units per date (``SCHEDULE``);
+its newest date at or after the range's start (``HORIZON``, one row: proof that a date
+with nothing scheduled is an off-day, not a schedule not loaded yet); and, per
+``unit_coverage`` check, its units semi-joined with the units of the check's sources
+(``coverage:KEYS``: how many of the scheduled units have rows, and the first missing ones).
+A rolling-window check widens the range read back by its window (:attr:`Plan.first` is
+then the first date judged).
 """
 
 from __future__ import annotations
@@ -13,10 +21,26 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
-from .config import Check, Config
+from .config import (
+    Aggregate,
+    Check,
+    Config,
+    DistinctCount,
+    Freshness,
+    Quorum,
+    Ratio,
+    RowsExist,
+    RowsPerUnit,
+    UnitCoverage,
+)
 
 SCHEDULE = "__schedule__"
-MetricKind = Literal["rows", "units", "distinct", "aggregate", "max_epoch"]
+HORIZON = "__schedule_horizon__"
+MetricKind = Literal["rows", "units", "distinct", "aggregate", "max_epoch", "covered", "horizon"]
+# How many missing units a verdict names per date (the rest are counted), and up to how
+# many the coverage probe returns (beyond that, only the first).
+MISSING_SHOWN = 5
+MISSING_LISTED = 100
 
 
 @dataclass(frozen=True, order=True)
@@ -34,16 +58,36 @@ class Metric:
 
 
 ROWS = Metric("rows")
+COVERED: MetricKind = "covered"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A table whose units on each date a coverage probe looks for (e.g. box scores' games)."""
+
+    table: str
+    date_column: str
+    unit: str
 
 
 @dataclass(frozen=True)
 class Probe:
-    """The metrics to read from one table, grouped by its date column; row count first."""
+    """The metrics to read from one table, grouped by its date column; row count first.
+
+    ``reach="after"`` reads one row instead: the table's newest date at or after the
+    range's start (its row count there first). A probe with a schedule (``against``) is a
+    coverage probe: its "rows" are the schedule's distinct units per date, its second
+    metric how many of them have rows in its table (unit column ``metrics[1].column``) or
+    in any of ``also``, and it also returns the first missing units as text.
+    """
 
     key: str
     table: str
     date_column: str
     metrics: tuple[Metric, ...]
+    reach: Literal["range", "after"] = "range"
+    against: Source | None = None
+    also: tuple[Source, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.metrics or self.metrics[0] != ROWS:
@@ -57,12 +101,24 @@ class Plan:
     start: dt.date
     end: dt.date
     probes: tuple[Probe, ...]
+    first: dt.date | None = None  # the first date judged, when a window reads from before it
 
     @cached_property
     def dates(self) -> list[dt.date]:
-        """Every date of the range, inclusive."""
-        days = (self.end - self.start).days
-        return [self.start + dt.timedelta(days=i) for i in range(days + 1)]
+        """Every date judged, inclusive (from :attr:`first`, else :attr:`start`)."""
+        first = self.first or self.start
+        days = (self.end - first).days
+        return [first + dt.timedelta(days=i) for i in range(days + 1)]
+
+    @cached_property
+    def width(self) -> int:
+        """How many metric columns each row of the statement has (``m0..m{width-1}``)."""
+        return max((len(p.metrics) for p in self.probes), default=1)
+
+    @cached_property
+    def keyed(self) -> bool:
+        """Whether the statement returns a text column (a coverage probe's missing units)."""
+        return any(p.against for p in self.probes)
 
 
 Row = Sequence[float | None]
@@ -122,29 +178,54 @@ class Measurements:
         """Units scheduled on ``date`` (e.g. games)."""
         return int(self.get(SCHEDULE, date, Metric("units", unit)) or 0)
 
+    def text(self, table: str, date: dt.date) -> str | None:
+        """The text a coverage probe returned for ``date`` (its first missing units), if any."""
+        row = self.on(date).get(table)
+        width = self.plan.width
+        if row is None or not self.plan.keyed or len(row) < width + 3:
+            return None
+        value = row[width]
+        return None if value is None else str(value)
+
+    @cached_property
+    def horizon(self) -> dt.date | None:
+        """The schedule's newest date at or after the plan's start (None: no row there)."""
+        for day, on in self.partitions.items():
+            if HORIZON in on:
+                return day
+        return None
+
+
+def coverage_key(sources: Sequence[str]) -> str:
+    """The key of the coverage probe over ``sources`` (table keys)."""
+    return "coverage:" + "+".join(sources)
+
+
+def covered_metric(config: Config, sources: Sequence[str]) -> Metric:
+    """The coverage probe's count of covered units; its column is the first source's unit."""
+    unit = config.table(sources[0]).unit or config.schedule.unit or ""
+    return Metric(COVERED, unit)
+
 
 def metrics_for(
     check: Check, config: Config, phase_tables: Sequence[str]
 ) -> Iterable[tuple[str, Metric]]:
-    """The (table key, metric) pairs one check needs."""
-    kind = check.kind
-    if kind in ("rows_exist", "quorum"):
-        for key in check.tables or phase_tables:  # type: ignore[union-attr]
+    """The (table key, metric) pairs one check needs (a coverage reads a probe of its own)."""
+    if isinstance(check, RowsExist | Quorum):
+        any_of = check.any_of if isinstance(check, RowsExist) else None
+        for key in any_of or check.tables or phase_tables:
             yield key, ROWS
-    elif kind == "rows_per_unit":
-        yield check.table, ROWS  # type: ignore[union-attr]
-    elif kind == "unit_coverage":
-        table = config.table(check.table)  # type: ignore[union-attr]
-        yield table.name, Metric("units", table.unit or config.schedule.unit)
-    elif kind == "distinct_count":
-        yield check.table, Metric("distinct", check.column)  # type: ignore[union-attr]
-    elif kind == "aggregate":
-        yield check.table, Metric("aggregate", expr=check.expr)  # type: ignore[union-attr]
-    elif kind == "ratio":
-        yield check.numerator, ROWS  # type: ignore[union-attr]
-        yield check.denominator, ROWS  # type: ignore[union-attr]
-    elif kind == "freshness":
-        yield check.table, Metric("max_epoch", check.column)  # type: ignore[union-attr]
+    elif isinstance(check, RowsPerUnit):
+        yield check.table, ROWS
+    elif isinstance(check, DistinctCount):
+        yield check.table, Metric("distinct", check.column)
+    elif isinstance(check, Aggregate):
+        yield check.table, Metric("aggregate", expr=check.expr)
+    elif isinstance(check, Ratio):
+        yield check.numerator, ROWS
+        yield check.denominator, ROWS
+    elif isinstance(check, Freshness):
+        yield check.table, Metric("max_epoch", check.column)
 
 
 def build_plan(
@@ -153,20 +234,42 @@ def build_plan(
     start: dt.date,
     end: dt.date,
 ) -> Plan:
-    """A plan reading what ``checks`` (each with its phase's table keys) need, plus the schedule."""
+    """A plan reading what ``checks`` (each with its phase's table keys) need, plus the schedule.
+
+    A schedule table is read three ways (see the module docstring); a calendar schedule
+    reads nothing. A rolling-window check moves the start back by its window.
+    """
     wanted: dict[str, set[Metric]] = {}
+    coverages: dict[str, list[str]] = {}
+    lookback = 0
     for check, phase_tables in checks:
+        if isinstance(check, UnitCoverage):
+            coverages[coverage_key(check.sources)] = check.sources
+            lookback = max(lookback, check.window_days - 1)
         for key, metric in metrics_for(check, config, phase_tables):
             wanted.setdefault(key, set()).add(metric)
     schedule = config.schedule
-    probes = [
-        Probe(
-            SCHEDULE, schedule.table, schedule.date_column, (ROWS, Metric("units", schedule.unit))
-        )
-    ]
+    probes: list[Probe] = []
+    if schedule.table is not None:
+        table, date_column, unit = schedule.columns()
+        probes.append(Probe(SCHEDULE, table, date_column, (ROWS, Metric("units", unit))))
+        horizon = (ROWS, Metric("horizon"))
+        probes.append(Probe(HORIZON, table, date_column, horizon, reach="after"))
+        for key, sources in coverages.items():
+            first, *more = [config.table(name) for name in sources]
+            also = tuple(Source(t.table, t.date_column, t.unit or unit) for t in more)
+            covered = (ROWS, covered_metric(config, sources))
+            against = Source(table, date_column, unit)
+            probes.append(
+                Probe(key, first.table, first.date_column, covered, against=against, also=also)
+            )
     for phase in config.phases:
-        for table in phase.tables:
-            if table.name in wanted:
-                metrics = (ROWS, *sorted(wanted[table.name] - {ROWS}))
-                probes.append(Probe(table.name, table.table, table.date_column, metrics))
-    return Plan(start=start, end=end, probes=tuple(probes))
+        for spec in phase.tables:
+            if spec.name in wanted:
+                metrics = (ROWS, *sorted(wanted[spec.name] - {ROWS}))
+                probes.append(Probe(spec.name, spec.table, spec.date_column, metrics))
+    if not probes:  # a calendar schedule and checks that read nothing: still one statement
+        first = config.phases[0].tables[0]
+        probes.append(Probe(first.name, first.table, first.date_column, (ROWS,)))
+    begin = start - dt.timedelta(days=lookback)
+    return Plan(start=begin, end=end, probes=tuple(probes), first=start if lookback else None)

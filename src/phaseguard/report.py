@@ -21,8 +21,8 @@ import jinja2
 import markupsafe
 
 from .alerts import Alert, AlertCheck, Severity
-from .checks import check_name
-from .config import Aggregate, Config
+from .checks import UnitCoverageCheck, check_name
+from .config import Aggregate, Config, UnitCoverage
 from .events import ErrorGroup, Event, group_errors
 from .redact import clean, redact
 from .verdicts import DateVerdict, Level, Overall, RangeVerdict
@@ -276,11 +276,14 @@ def _health_chart(result: RangeVerdict, config: Config) -> Chart:
 
 
 def _trends(result: RangeVerdict, config: Config) -> tuple[Chart, ...]:
-    """One small chart per aggregate check: its observed value per date, with thresholds."""
+    """One small chart per aggregate check and per rolling-window coverage: its observed
+    value per date, with thresholds."""
     charts = []
     for phase in config.phases:
         for check in phase.checks:
-            if not isinstance(check, Aggregate):
+            if not isinstance(check, Aggregate | UnitCoverage):
+                continue
+            if isinstance(check, UnitCoverage) and check.window is None:
                 continue
             name = check_name(check)
             values = []
@@ -293,15 +296,7 @@ def _trends(result: RangeVerdict, config: Config) -> tuple[Chart, ...]:
                         continue
                     text = f"{day.date}: {name} {v.observed} ({v.level.value})"
                     values.append((day.date, value, css(v.level), text))
-            limits = [
-                (t, label, f"rule-{label}")
-                for t, label in (
-                    (check.excellent, "excellent"),
-                    (check.pass_, "pass"),
-                    (check.acceptable, "acceptable"),
-                )
-                if t is not None
-            ]
+            limits = [(t, label, f"rule-{label}") for t, label in check.limits()]
             points = [v for _, v, _, _ in values] + [t for t, _, _ in limits]
             lo, hi = min(points), max(points)
             pad = (hi - lo) * 0.1 or 1.0
@@ -404,6 +399,20 @@ def render(view: ReportView, *, refresh: int | None = None) -> str:
     return _template().render(view=view, refresh=refresh)
 
 
+def _windows(result: RangeVerdict) -> list[str]:
+    """The rolling-window criteria (e.g. weekly coverage) on the range's last scheduled date."""
+    scheduled = [d for d in result.dates if d.scheduled]
+    if not scheduled:
+        return []
+    last = scheduled[-1]
+    return [
+        f"{p.phase} {v.check}: {v.observed} ({v.level.value})"
+        for p in last.phases
+        for v in p.verdicts
+        if isinstance(v.source, UnitCoverageCheck) and v.source.window > 1
+    ]
+
+
 def summary_alert(result: RangeVerdict, *, pipeline: str, link: str | None = None) -> Alert:
     """The quality summary of a range (usually yesterday) as an alert with status ``report``.
 
@@ -437,6 +446,7 @@ def summary_alert(result: RangeVerdict, *, pipeline: str, link: str | None = Non
                     v.check for v in p.failing
                 )
     parts = [f"health {_num(result.health)}, overall {result.overall.value}"]
+    parts += _windows(result)
     if failing:
         listed = "; ".join(
             f"{name} ({', '.join(dict.fromkeys(checks_))})" for name, checks_ in failing.items()

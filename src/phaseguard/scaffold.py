@@ -11,16 +11,22 @@ kept simple on purpose, so that the file is a start to edit, never a finished co
 - **Date column.** A ``DATE`` column first; else a ``TIMESTAMP`` / ``DATETIME`` one (a
   partition is then one day of it). Among columns of the same kind, the names
   ``game_date``, ``date``, ``ds``, ``event_date``, ``partition_date`` win, in that order,
-  then any ``*_date``, then the alphabetically first. A table with no such column is
-  skipped, and so is one whose name or date column the config's identifier rules
-  (``config.IDENT_RE``) reject; each skipped table is named in a comment with the reason.
-- **Schedule** (what is expected per date). The ``schedule`` table given, else the first
-  table named like a schedule or a calendar (``SCHEDULE_WORDS``), else the first table
-  (alphabetically) of the first schema, with a comment asking to check it. Its date column as above; its unit is
-  ``X_id`` when the date column is ``X_date``, else the table's only ``*_id`` (or ``id``)
-  column. When neither fits, the unit is the date column itself (each date with rows
-  counts as one unit: smoke still tells scheduled dates from empty ones) and a comment
-  asks which column names one unit.
+  then any ``*_date``, then the alphabetically first. A table with no such column is a
+  dimension table: listed in a comment under its schema's phase, not checked per date.
+  A table whose name or date column the config's identifier rules (``config.IDENT_RE``)
+  reject is skipped, named in a comment with the reason.
+- **Schedule** (what is expected per date). The ``schedule`` given (a table, or ``day``
+  / ``weekday`` for a calendar), else the first table named like a schedule or a calendar
+  (``SCHEDULE_WORDS``), with a comment asking to check it. Else there is no schedule
+  table to trust (a data table would call every date that never loaded "nothing
+  scheduled"): the schedule is the calendar ``every: day``, and a comment says so.
+  A schedule table's date column is picked as above; its unit is ``X_id`` when the date
+  column is ``X_date``, else the schedule's key: among its ``*_id`` (or ``id``) columns,
+  else among all its other text or integer columns, the one the most phase tables also
+  have (a join key, such as a ``carrier`` code), ties to the alphabetically first. When
+  no column fits, the unit is the date column itself (each date with rows counts as one
+  unit: smoke still tells scheduled dates from empty ones) and a comment asks which
+  column names one unit.
 - **Units of tables.** A table gets ``unit:`` when it has a column named like the
   schedule's unit.
 - **Table keys** (``name:``) are the table names; when two schemas hold the same name,
@@ -51,6 +57,10 @@ PREFERRED_DATE_NAMES = ("game_date", "date", "ds", "event_date", "partition_date
 NO_DATE_COLUMN = "no DATE, TIMESTAMP or DATETIME column"
 # Words in a table's name that make it the likely schedule (what is expected per date).
 SCHEDULE_WORDS = ("schedule", "calendar")
+# --schedule values that choose a calendar instead of a table.
+CALENDARS = ("day", "weekday")
+# Column types a unit (a key) may have.
+KEY_TYPES = ("VARCHAR", "TEXT", "STRING", "CHAR", "INT", "BIGINT", "SMALLINT", "INTEGER", "HUGEINT")
 
 
 @dataclass(frozen=True)
@@ -75,7 +85,11 @@ class TableChoice:
 
 @dataclass(frozen=True)
 class Scaffold:
-    """A starter config: its YAML text and what was guessed, for the command to report."""
+    """A starter config: its YAML text and what was guessed, for the command to report.
+
+    ``schedule`` is the schedule table, or ``every: day`` (``weekday``) for a calendar
+    (then its date column and unit are empty).
+    """
 
     text: str
     phases: tuple[str, ...]
@@ -85,6 +99,12 @@ class Scaffold:
     schedule_date_column: str
     schedule_unit: str
     unit_guessed: bool
+    dimensions: tuple[str, ...] = ()
+
+    @property
+    def calendar(self) -> bool:
+        """Whether the schedule is a calendar (no table)."""
+        return self.schedule.startswith("every:")
 
 
 def parse_schemas(text: str) -> list[str]:
@@ -174,14 +194,28 @@ def pick_date_column(columns: Mapping[str, str]) -> tuple[str, list[str]] | str:
     return best, others
 
 
-def guess_unit(columns: Mapping[str, str], date_column: str) -> str | None:
-    """The column naming one scheduled unit: ``X_id`` beside ``X_date``, or the only id."""
+def guess_unit(
+    columns: Mapping[str, str], date_column: str, others: Sequence[Mapping[str, str]] = ()
+) -> str | None:
+    """The column naming one scheduled unit (the schedule's key): ``X_id`` beside
+    ``X_date``; else among the ``*_id`` columns, else among the other text or integer
+    columns, the one most of ``others`` (the phase tables' columns) also have."""
     if date_column.endswith("_date"):
         candidate = date_column.removesuffix("_date") + "_id"
         if candidate in columns:
             return candidate
-    ids = sorted(c for c in columns if (c == "id" or c.endswith("_id")) and IDENT_RE.match(c))
-    return ids[0] if len(ids) == 1 else None
+    usable = [
+        c
+        for c in sorted(columns)
+        if c != date_column and IDENT_RE.match(c) and _date_kind(columns[c]) is None
+    ]
+    ids = [c for c in usable if c == "id" or c.endswith("_id")]
+    if len(ids) == 1:
+        return ids[0]
+    keys = ids or [c for c in usable if columns[c].upper().split("(")[0] in KEY_TYPES]
+    shared = [(sum(c in table for table in others), c) for c in keys]
+    best = max(shared, key=lambda pair: pair[0], default=(0, ""))
+    return best[1] if best[0] else None
 
 
 def scaffold(
@@ -223,11 +257,14 @@ def scaffold(
 
     chosen: dict[str, list[TableChoice]] = {}
     skipped: dict[str, list[Skipped]] = {}
+    dimensions: dict[str, list[str]] = {}
     taken: set[str] = set()
     for schema, tables in by_schema.items():
         for qualified in tables:
             choice = _choose(qualified, catalogue[qualified], taken)
-            if isinstance(choice, Skipped):
+            if isinstance(choice, Skipped) and choice.reason == NO_DATE_COLUMN:
+                dimensions.setdefault(schema, []).append(qualified)
+            elif isinstance(choice, Skipped):
                 skipped.setdefault(schema, []).append(choice)
             else:
                 taken.add(choice.key)
@@ -239,7 +276,7 @@ def scaffold(
         )
 
     sched_table, sched_date, unit, unit_guessed = _schedule(catalogue, schedule, chosen)
-    unit_for_tables = unit if unit_guessed else None
+    unit_for_tables = unit if unit_guessed and sched_date else None
     final = {
         schema: [
             TableChoice(
@@ -257,6 +294,7 @@ def scaffold(
     text = _render(
         final,
         skipped,
+        dimensions,
         schemas,
         warehouse=warehouse,
         pipeline=pipeline,
@@ -272,6 +310,7 @@ def scaffold(
         schedule_date_column=sched_date,
         schedule_unit=unit,
         unit_guessed=unit_guessed,
+        dimensions=tuple(t for group in dimensions.values() for t in group),
     )
 
 
@@ -295,24 +334,32 @@ def _choose(qualified: str, columns: Mapping[str, str], taken: set[str]) -> Tabl
 def _schedule(
     catalogue: Catalogue, given: str | None, chosen: Mapping[str, list[TableChoice]]
 ) -> tuple[str, str, str, bool]:
-    """The schedule's table, date column and unit, and whether the unit was guessed."""
+    """The schedule's table, date column and unit, and whether the unit was guessed; for a
+    calendar, ``("every: day", "", "", False)`` (or ``weekday``)."""
+    tables = [choice for choices in chosen.values() for choice in choices]
+    if given is not None and given.lower() in CALENDARS:
+        return f"every: {given.lower()}", "", "", False
     if given is None:
-        tables = [choice for choices in chosen.values() for choice in choices]
         named = [c for c in tables if any(w in c.table.split(".")[-1] for w in SCHEDULE_WORDS)]
-        first = (named or tables)[0]
-        table, date_column = first.table, first.date_column
+        if not named:
+            return "every: day", "", "", False
+        table, date_column = named[0].table, named[0].date_column
     else:
         table = given.lower()
         schema, _, name = table.partition(".")
         if not (IDENT_RE.match(schema) and IDENT_RE.match(name)):
-            raise UsageError(f"--schedule: {given!r} is not a table name like schema.table")
+            raise UsageError(
+                f"--schedule: {given!r} is not a table name like schema.table "
+                f"(or {' / '.join(CALENDARS)} for a calendar)"
+            )
         if table not in catalogue:
             raise UsageError(f"--schedule: table {given} is not in the warehouse's catalogue")
         picked = pick_date_column(catalogue[table])
         if isinstance(picked, str):
             raise UsageError(f"--schedule: table {given} has {picked}")
         date_column = picked[0]
-    unit = guess_unit(catalogue[table], date_column)
+    others = [catalogue[c.table] for c in tables if c.table != table]
+    unit = guess_unit(catalogue[table], date_column, others)
     if unit is None:
         return table, date_column, date_column, False
     return table, date_column, unit, True
@@ -344,6 +391,7 @@ def _flow(items: Sequence[tuple[str, str]]) -> str:
 def _render(
     chosen: Mapping[str, list[TableChoice]],
     skipped: Mapping[str, list[Skipped]],
+    dimensions: Mapping[str, list[str]],
     schemas: Sequence[str],
     *,
     warehouse: str,
@@ -351,7 +399,6 @@ def _render(
     source: str,
     schedule: tuple[str, str, str, bool, bool],
 ) -> str:
-    sched_table, sched_date, unit, unit_guessed, sched_given = schedule
     lines = [
         "# A starter phaseguard config, written by `phaseguard init` from the catalogue of",
         f"# {_shown(source or warehouse)} (schemas: {', '.join(schemas)}).",
@@ -360,27 +407,8 @@ def _render(
         "# Relative paths are relative to this file. --warehouse or PHASEGUARD_WAREHOUSE override it.",
         f"warehouse: {json.dumps(warehouse)}",
         "",
-        "# What is expected per date: distinct units (e.g. games, orders) per date in one table.",
     ]
-    if not sched_given:
-        lines += [
-            "# ASK: this is a guess (a table named like a schedule, else the first one). Point",
-            "# it at the table that says what is expected per date (a schedule, a calendar of",
-            "# loads), with its date column and the column naming one unit.",
-        ]
-    lines += [
-        "schedule:",
-        f"  table: {_scalar(sched_table)}",
-        f"  date_column: {_scalar(sched_date)}",
-    ]
-    if unit_guessed:
-        lines.append(f"  unit: {_scalar(unit)}")
-    else:
-        lines += [
-            "  # ASK: which column names one scheduled unit (game_id, order_id, ...)? None could",
-            "  # be guessed, so each date with rows counts as one unit until you say.",
-            f"  unit: {_scalar(unit)}",
-        ]
+    lines += _schedule_lines(schedule)
     lines += [
         "",
         "# One phase per schema, each depending on the one before. Tables: their date column",
@@ -393,8 +421,9 @@ def _render(
     for schema in schemas:
         tables = chosen.get(schema, [])
         if not tables:
-            lines.append(f"  # {schema}: no phase, every table was skipped:")
+            lines.append(f"  # {schema}: no phase, no table has a date to check per date:")
             lines += [f"  #   {_shown(s.table)}: {s.reason}" for s in skipped.get(schema, [])]
+            lines += _dimension_lines(dimensions.get(schema, []), "  #   ")
             continue
         lines.append(f"  - name: {_scalar(schema)}")
         if previous is not None:
@@ -417,10 +446,60 @@ def _render(
             lines.append(f"      - {_flow(items)}{note}")
         for s in skipped.get(schema, []):
             lines.append(f"      # skipped {_shown(s.table)}: {s.reason}")
+        lines += _dimension_lines(dimensions.get(schema, []), "      # ")
         lines += ["    checks:", "      - {kind: rows_exist}"]
         previous = schema
     lines += ["", *_examples(list(chosen), chosen), *_health()]
     return "\n".join(lines) + "\n"
+
+
+def _schedule_lines(schedule: tuple[str, str, str, bool, bool]) -> list[str]:
+    """The ``schedule:`` section: a table with its date column and unit, or a calendar."""
+    sched_table, sched_date, unit, unit_guessed, sched_given = schedule
+    if sched_table.startswith("every:"):
+        lines = [
+            "# What is expected per date: a calendar, no table. Every date it names expects",
+            "# rows, so a date that never loaded FAILs (a data table as the schedule would",
+            "# call that date 'nothing scheduled' and pass it).",
+        ]
+        if not sched_given:
+            lines += [
+                "# No table named like a schedule or calendar was found, so every day is",
+                "# expected. ASK: use every: weekday or a list ([mon, tue, ...]) if loads skip",
+                "# days, or point schedule at a table {table, date_column, unit} that says what",
+                "# is expected per date (unit_coverage needs one).",
+            ]
+        return [*lines, f"schedule: {{{sched_table}}}"]
+    lines = [
+        "# What is expected per date: distinct units (e.g. games, orders) per date in one table."
+    ]
+    if not sched_given:
+        lines += [
+            "# ASK: this is a guess (a table named like a schedule or calendar). Point it at",
+            "# the table that says what is expected per date, with its date column and the",
+            "# column naming one unit.",
+        ]
+    lines += [
+        "schedule:",
+        f"  table: {_scalar(sched_table)}",
+        f"  date_column: {_scalar(sched_date)}",
+    ]
+    if unit_guessed:
+        return [*lines, f"  unit: {_scalar(unit)}"]
+    return [
+        *lines,
+        "  # ASK: which column names one scheduled unit (game_id, order_id, ...)? None could",
+        "  # be guessed, so each date with rows counts as one unit until you say.",
+        f"  unit: {_scalar(unit)}",
+    ]
+
+
+def _dimension_lines(tables: Sequence[str], prefix: str) -> list[str]:
+    """Dimension tables (no date column), named in a comment: not checked per date."""
+    if not tables:
+        return []
+    names = ", ".join(_shown(t) for t in tables)
+    return [f"{prefix}dimension tables (no date column, not checked per date): {names}"]
 
 
 def _examples(phases: list[str], chosen: Mapping[str, list[TableChoice]]) -> list[str]:

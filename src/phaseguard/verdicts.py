@@ -1,9 +1,10 @@
 """Verdicts, levels, the health score and the overall verdict: plain data, no I/O.
 
 A verdict is one check's level for one date, with the observed value and the threshold.
-A phase's level combines its verdicts; a date's health score combines its phases'; the
-overall verdict (COMPLETE / PARTIAL / FAILED) follows the seed's "Overall Backfill
-Success" rules, with the bands taken from the config.
+A phase's level is the worst of its verdicts; a date's health score combines its phases';
+the overall verdict (COMPLETE / PARTIAL / FAILED) follows the seed's "Overall Backfill
+Success" rules (any phase FAIL is FAILED), with the bands taken from the config, and the
+exit code is the overall verdict's.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class Verdict(NamedTuple):
     level: Level
     seen: Any
     expected: str
-    graded: bool = False  # has an EXCELLENT tier, so it can lift a phase to EXCELLENT
+    graded: bool = False  # graded by thresholds with an EXCELLENT tier (for display only)
     source: Observation | None = None
 
     @property
@@ -147,24 +148,17 @@ class RangeVerdict:
         return min(levels, key=lambda lv: lv.rank, default=NA)
 
 
-def combine(phase: str, verdicts: tuple[Verdict, ...], *, best: Level = EXCELLENT) -> PhaseVerdict:
-    """A phase's level: the worst of its verdicts; EXCELLENT when every graded one is.
+def combine(phase: str, verdicts: tuple[Verdict, ...]) -> PhaseVerdict:
+    """A phase's level: the worst level of its verdicts (N/A ones left out; N/A if all are).
 
-    ``best`` caps the level: a smoke test says PASS, never EXCELLENT.
+    A check that can only hold or fail (rows exist, fresh) is EXCELLENT when it holds, so it
+    never keeps a phase down; a graded check is as good as its tier.
     """
     worst = NA
-    graded = excellent = 0
     for v in verdicts:
-        level = v.level
-        if level.rank < worst.rank:
-            worst = level
-        if v.graded and level is not NA:
-            graded += 1
-            excellent += level is EXCELLENT
-    if worst.rank < PASS.rank or worst is NA:
-        return PhaseVerdict(phase, worst, verdicts)
-    top = graded and excellent == graded and best is EXCELLENT
-    return PhaseVerdict(phase, EXCELLENT if top else PASS, verdicts)
+        if v.level.rank < worst.rank:
+            worst = v.level
+    return PhaseVerdict(phase, worst, verdicts)
 
 
 def health_score(phases: tuple[PhaseVerdict, ...], scores: Mapping[Level, float]) -> float | None:
@@ -181,16 +175,31 @@ def overall(
     partial: float,
     partial_phases: list[str],
 ) -> Overall:
-    """COMPLETE: no phase fails and health >= complete. PARTIAL: the partial phases hold
-    and health >= partial. FAILED otherwise."""
+    """The seed's tiers: any phase FAIL (or ERROR) is FAILED. COMPLETE: health >= complete.
+    PARTIAL: the partial phases PASS or better and health >= partial. FAILED otherwise: the
+    seed's "health < 50", and the band it leaves open (no FAIL, yet below PARTIAL's bar)."""
     if health is None:
         return Overall.NA
-    failing = {p.phase for p in phases if p.level.is_failure}
-    if not failing and health >= complete:
+    if any(p.level.is_failure for p in phases):
+        return Overall.FAILED
+    if health >= complete:
         return Overall.COMPLETE
-    if not failing.intersection(partial_phases) and health >= partial:
+    below_pass = {p.phase for p in phases if p.level.rank < PASS.rank and p.level is not NA}
+    if health >= partial and not below_pass.intersection(partial_phases):
         return Overall.PARTIAL
     return Overall.FAILED
+
+
+def overall_of_levels(phases: tuple[PhaseVerdict, ...]) -> Overall:
+    """A smoke test's date verdict, from the levels alone (a smoke test has no health
+    bands): FAILED on any phase FAIL, PARTIAL on a warning, COMPLETE when every phase
+    passes; N/A when nothing applies."""
+    levels = [p.level for p in phases if p.level is not NA]
+    if not levels:
+        return Overall.NA
+    if any(lv.is_failure for lv in levels):
+        return Overall.FAILED
+    return Overall.PARTIAL if any(lv.is_warning for lv in levels) else Overall.COMPLETE
 
 
 def overall_of_range(dates: tuple[DateVerdict, ...]) -> Overall:
@@ -202,14 +211,18 @@ def overall_of_range(dates: tuple[DateVerdict, ...]) -> Overall:
     return min(present, key=order.index)
 
 
+# The exit code is the headline: the overall verdict of the range.
+_EXIT = {Overall.COMPLETE: 0, Overall.NA: 0, Overall.PARTIAL: 1, Overall.FAILED: 2}
+
+
 def exit_code(result: RangeVerdict) -> int:
-    """0 all pass, 1 warnings only, 2 any failure (the CLI's documented exit codes)."""
-    worst = result.worst
-    if worst.is_failure or result.overall is Overall.FAILED:
-        return 2
-    if worst.is_warning or result.overall is Overall.PARTIAL:
-        return 1
-    return 0
+    """The documented exit code, agreeing with the "Overall:" headline printed above it.
+
+    0 COMPLETE (warnings inside a COMPLETE date show as ACCEPTABLE, they do not change
+    it) or nothing scheduled, 1 PARTIAL, 2 FAILED (any phase FAIL makes a date FAILED).
+    The same for ``smoke``, ``verify``, ``run`` and a backfill receipt.
+    """
+    return _EXIT[result.overall]
 
 
 def verdict_to_dict(v: Verdict) -> dict[str, object]:

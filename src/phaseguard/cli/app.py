@@ -121,9 +121,9 @@ def _cell(level: Level, *, short: bool = False) -> str:
 
 
 def _overall_label(day: DateVerdict, mode: str) -> str:
-    if mode == "smoke" and day.overall is not Overall.NA:
-        label = "PASS" if all(not p.level.is_failure for p in day.phases) else "FAIL"
-        return f"[{'green' if label == 'PASS' else 'red'}]{label}[/]"
+    if mode == "smoke" and day.overall is not Overall.NA:  # the date's verdict, in smoke words
+        label = {Overall.COMPLETE: "PASS", Overall.PARTIAL: "WARN"}.get(day.overall, "FAIL")
+        return f"[{OVERALL_STYLES[day.overall]}]{label}[/]"
     return f"[{OVERALL_STYLES[day.overall]}]{day.overall.value}[/]"
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from phaseguard.verdicts import Level
+from phaseguard.verdicts import Level, exit_code
 
 from .app import (
     DEFAULT_CONFIG,
@@ -152,7 +152,7 @@ def demo(
     for fault in missed:
         out.print(f"  not flagged: {fault.kind} ({fault.detail}) — within the criteria by design")
     if not story:
-        return
+        raise typer.Exit(exit_code(result))  # the exit code of the headline just printed
     from phaseguard.nba.demo import backfill_story
 
     out.print("\n[bold]Gates[/] on the broken dates (alerts go to the configured sinks):")
@@ -187,6 +187,7 @@ def demo(
         f"  the gap ledger kept {night.missing} missing games for the next night. "
         f"Events: [cyan]phaseguard events -c {built.config_path}[/]"
     )
+    raise typer.Exit(exit_code(told.second.after))  # the last "Overall:" printed
 
 
 @app.command("deploy-check")

@@ -27,7 +27,10 @@ def init(
     ],
     schedule: Annotated[
         str | None,
-        typer.Option(help="schema.table that says what is expected per date (default: a guess)."),
+        typer.Option(
+            help="schema.table that says what is expected per date, or day / weekday for a "
+            "calendar (default: a table named like a schedule or calendar, else every day)."
+        ),
     ] = None,
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Where to write the config.")
@@ -75,15 +78,21 @@ def init(
     out.print(
         f"wrote {escape(str(output))}: {len(built.phases)} phases "
         f"({escape(', '.join(built.phases))}), {len(built.tables)} tables, "
-        f"{len(built.skipped)} skipped"
+        f"{len(built.dimensions)} dimension tables, {len(built.skipped)} skipped"
     )
     for skipped in built.skipped:
         out.print(f"  skipped {escape(skipped.table)}: {escape(skipped.reason)}")
-    unit = built.schedule_unit if built.unit_guessed else "ASK: no unit column guessed"
-    guess = "" if schedule else " (a guess: point it at what says what is expected per date)"
-    out.print(
-        f"schedule: {escape(built.schedule)}, date {escape(built.schedule_date_column)}, "
-        f"unit {escape(unit)}{guess}"
-    )
+    if built.dimensions:
+        out.print(f"  dimension tables (no date column): {escape(', '.join(built.dimensions))}")
+    if built.calendar:
+        why = "" if schedule else " (no schedule or calendar table found: every date is expected)"
+        out.print(f"schedule: a calendar, {escape(built.schedule)}{why}")
+    else:
+        unit = built.schedule_unit if built.unit_guessed else "ASK: no unit column guessed"
+        guess = "" if schedule else " (a guess: point it at what says what is expected per date)"
+        out.print(
+            f"schedule: {escape(built.schedule)}, date {escape(built.schedule_date_column)}, "
+            f"unit {escape(unit)}{guess}"
+        )
     config_opt = "" if output == DEFAULT_CONFIG else f" -c {output}"
     out.print(f"next: phaseguard smoke YYYY-MM-DD{escape(config_opt)}")

@@ -59,18 +59,23 @@ def draw_range(result: RangeVerdict, *, details: bool, all_dates: bool = False) 
             for verdict in phase.failing
         ]
         if problems:
-            out.print("\n[bold]Failing checks[/] (observed vs expected):")
+            out.print("\n[bold]Checks below PASS[/] (warnings and failures, observed vs expected):")
             for day, phase, verdict in problems:
                 out.print(
                     f"  {day.date} {phase.phase} {_cell(verdict.level)} {escape(verdict.check)}: "
                     f"{escape(verdict.observed)} — expected {escape(verdict.expected)}"
                 )
     scheduled = [d for d in result.dates if d.overall is not Overall.NA]
+    headline = f"Overall: [{OVERALL_STYLES[result.overall]}]{result.overall.value}[/]"
     if result.mode == "smoke":
-        failed = sum(1 for d in scheduled if any(p.level.is_failure for p in d.phases))
+        # Counted by each date's verdict, as the exit code is: FAILED fail, PARTIAL warn.
+        failed = sum(1 for d in scheduled if d.overall is Overall.FAILED)
+        warned = sum(1 for d in scheduled if d.overall is Overall.PARTIAL)
         out.print(
             f"\n{len(result.dates)} dates, {len(scheduled)} scheduled: "
-            f"[green]{len(scheduled) - failed} pass[/], [red]{failed} fail[/]."
+            f"[green]{len(scheduled) - failed - warned} pass[/], "
+            + (f"[yellow]{warned} with warnings[/], " if warned else "")
+            + f"[red]{failed} fail[/]. {headline}"
         )
         return
     counts = {o: sum(1 for d in scheduled if d.overall is o) for o in Overall}
@@ -79,7 +84,7 @@ def draw_range(result: RangeVerdict, *, details: bool, all_dates: bool = False) 
         f"\n{len(result.dates)} dates, {len(scheduled)} scheduled: "
         f"[green]{counts[Overall.COMPLETE]} complete[/], "
         f"[yellow]{counts[Overall.PARTIAL]} partial[/], [red]{counts[Overall.FAILED]} failed[/]. "
-        f"Health {health}. Overall: [{OVERALL_STYLES[result.overall]}]{result.overall.value}[/]"
+        f"Health {health}. {headline}"
     )
 
 

@@ -95,9 +95,10 @@ def partition_gaps(
     ``games missing`` counts the schedule's games absent from a first-phase partition.
     """
     config = guard.config
-    unit = Metric("units", config.schedule.unit)
+    table, date_column, unit_column = config.schedule.columns()  # the example's is a table
+    unit = Metric("units", unit_column)
     scraped = config.phases[0]
-    probes = [Probe(SCHEDULE, config.schedule.table, config.schedule.date_column, (ROWS, unit))]
+    probes = [Probe(SCHEDULE, table, date_column, (ROWS, unit))]
     primary = scraped.tables[0]
 
     def judged(phase: Any, t: Any) -> bool:
@@ -114,7 +115,7 @@ def partition_gaps(
     measured = guard.warehouse.measure(plan)
     gaps = []
     for day in plan.dates:
-        scheduled = measured.scheduled(day, config.schedule.unit)
+        scheduled = measured.scheduled(day, unit_column)
         if not scheduled:
             continue
         for phase in config.phases:
