@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from .alerts import AlertCheck
-from .assess import Selected, as_date, judge
-from .config import Check, Config, RowsExist
+from .assess import Selected, as_date, judge, phase_checks
+from .config import Check, Config, Quorum, RowsExist
 from .config import Gate as GateConfig
 from .errors import GateBlocked, InternalError, PhaseguardError, StoreError, WarehouseError
 from .events import Event
@@ -79,8 +79,16 @@ def gate_checks(config: Config, gate: GateConfig) -> tuple[list[Check], list[str
     tables = [t.name for name in upstream for t in config.phase(name).tables]
     if gate.checks is not None:
         return list(gate.checks), tables
-    checks = [c for name in upstream for c in config.phase(name).checks]
-    return checks or [RowsExist(kind="rows_exist")], tables
+    # What verify runs for each upstream phase (its existence checks included, so a phase
+    # graded only by ratios or aggregates cannot look N/A to a gate while verify says FAIL),
+    # each check held to its own phase's tables.
+    checks: list[Check] = []
+    for group in phase_checks(config, "verify", upstream):
+        for check in group.checks:
+            if isinstance(check, RowsExist | Quorum) and check.tables is None:
+                check = check.model_copy(update={"tables": group.tables})
+            checks.append(check)
+    return checks, tables
 
 
 class Gate:
