@@ -545,5 +545,5 @@ def _health() -> list[str]:
         f"  scores: {{{scores}}}",
         f"  complete: {health.complete:g}",
         f"  partial: {health.partial:g}",
-        "  # partial_phases: [...]   # PARTIAL needs these not FAIL; default: the first three phases",
+        "  # partial_phases: [...]   # PARTIAL needs these PASS or better; default: the first three phases",
     ]
