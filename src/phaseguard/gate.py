@@ -72,6 +72,22 @@ class Decision:
         """The verdicts below PASS."""
         return tuple(v for v in self.verdicts if v.level.rank < Level.PASS.rank)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data: the shape of ``phaseguard gate --format json`` (and of the
+        runtimes' answers)."""
+        from .verdicts import verdict_to_dict
+
+        return {
+            "gate": self.gate,
+            "date": self.date.isoformat(),
+            "status": self.status,
+            "allowed": self.allowed,
+            "message": self.message,
+            "override": self.override.id if self.override else None,
+            "checks": [verdict_to_dict(v) for v in self.verdicts],
+            **self.details,
+        }
+
 
 def gate_checks(config: Config, gate: GateConfig) -> tuple[list[Check], list[str]]:
     """The checks a gate runs and the table keys they default to (its upstream's)."""

@@ -10,8 +10,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from phaseguard.verdicts import verdict_to_dict
-
 from .app import (
     DEFAULT_CONFIG,
     ConfigOpt,
@@ -45,16 +43,7 @@ def gate(
     with _guard(config, warehouse) as guard:
         decision = guard.gate(phase).decide(day)
     if fmt == "json":
-        data = {
-            "gate": decision.gate,
-            "date": decision.date.isoformat(),
-            "status": decision.status,
-            "allowed": decision.allowed,
-            "message": decision.message,
-            "override": decision.override.id if decision.override else None,
-            "checks": [verdict_to_dict(v) for v in decision.verdicts],
-            **decision.details,
-        }
+        data = decision.to_dict()
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         raise typer.Exit(decision.exit_code)
     style = {"open": "green", "warn": "yellow", "blocked": "red", "overridden": "yellow"}

@@ -69,18 +69,7 @@ XCOM_DECISION = "decision"
 
 def decision_dict(decision: Decision) -> dict[str, Any]:
     """A decision as JSON-ready data: the shape of ``phaseguard gate --format json``."""
-    from phaseguard.verdicts import verdict_to_dict
-
-    return {
-        "gate": decision.gate,
-        "date": decision.date.isoformat(),
-        "status": decision.status,
-        "allowed": decision.allowed,
-        "message": decision.message,
-        "override": decision.override.id if decision.override else None,
-        "checks": [verdict_to_dict(v) for v in decision.verdicts],
-        **decision.details,
-    }
+    return decision.to_dict()
 
 
 def decide(
