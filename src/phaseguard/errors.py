@@ -27,9 +27,9 @@ from __future__ import annotations
 from typing import Any
 
 EXIT_CODES: tuple[tuple[int, str], ...] = (
-    (0, "go: everything passes (a gate: open)"),
-    (1, "go: warnings only (a gate: open with warnings, or on an override)"),
-    (2, "stop: a failure (a gate: blocked, on any error too)"),
+    (0, "go: COMPLETE or nothing scheduled (a gate: open)"),
+    (1, "go: PARTIAL, or warnings (a gate: open with warnings, or on an override)"),
+    (2, "stop: FAILED (a gate: blocked, on any error too)"),
     (3, "stop: config or usage error (one line: what and where)"),
     (4, "stop: warehouse error (down, busy, missing table or column)"),
     (5, "stop: internal error, a bug (--debug shows the traceback)"),

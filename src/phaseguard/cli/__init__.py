@@ -2,9 +2,9 @@
 
 Exit codes (``phaseguard.errors.EXIT_CODES``, shown by ``--help`` and in the README); only
 0 and 1 mean "go", and ``gate`` exits 2 on any error:
-    0  everything passes (a gate: open)
-    1  warnings only (a gate: open with warnings)
-    2  any failure (a gate: blocked)
+    0  COMPLETE or nothing scheduled (a gate: open)
+    1  PARTIAL, or warnings (a gate: open with warnings)
+    2  FAILED (a gate: blocked)
     3  config or usage error
     4  warehouse error
     5  internal error (a bug)

@@ -48,9 +48,10 @@ def gate(
         raise typer.Exit(decision.exit_code)
     style = {"open": "green", "warn": "yellow", "blocked": "red", "overridden": "yellow"}
     icon = {"open": "✅", "warn": "⚠️ ", "blocked": "⛔", "overridden": "🔓"}
+    # The message names the status ("phase5 BLOCKED for ..."); say it once.
+    label = "" if decision.status in decision.message.lower() else decision.status.upper() + " "
     out.print(
-        f"{icon[decision.status]} [bold {style[decision.status]}]{decision.status.upper()}[/] "
-        f"{escape(decision.message)}"
+        f"{icon[decision.status]} [bold {style[decision.status]}]{label}{escape(decision.message)}[/]"
     )
     for verdict in decision.verdicts:
         out.print(
