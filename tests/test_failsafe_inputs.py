@@ -26,6 +26,7 @@ from conftest import D1, MINI_CONFIG, seed_mini
 from phaseguard import load
 from phaseguard.cli import main
 from phaseguard.config import Gate as GateConfig
+from phaseguard.config import Quorum
 from phaseguard.errors import GateBlocked, UsageError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
@@ -136,19 +137,26 @@ def test_a_gate_that_cannot_be_evaluated_is_blocked_recorded_and_alerted(
 ) -> None:
     (project / "phaseguard.yml").write_text(MINI_CONFIG + "sinks:\n  - {kind: stderr}\n")
     guard = load(project / "phaseguard.yml")
-    # A config built in code skips the load-time checks: a gate with no upstream at all.
-    config = guard.config.model_copy(update={"gates": [GateConfig(phase="ingest")]})
+    # A config built in code skips the load-time checks: a gate with no upstream at all,
+    # and one whose quorum names a table that does not exist (a KeyError deep inside).
+    broken = GateConfig(
+        phase="process", checks=[Quorum(kind="quorum", tables=["nope"], min_present=1)]
+    )
+    config = guard.config.model_copy(update={"gates": [GateConfig(phase="ingest"), broken]})
     guard.config = config
     with guard:
-        decision = guard.gate("ingest").decide(D1)
-        assert decision.status == "blocked"
-        assert "could not be evaluated" in decision.message
-        with pytest.raises(GateBlocked):
-            guard.gate("ingest").enforce(D1)
+        for gate in ("ingest", "process"):
+            decision = guard.gate(gate).decide(D1)
+            assert decision.status == "blocked"
+            assert "could not be evaluated" in decision.message
+            with pytest.raises(GateBlocked):
+                guard.gate(gate).enforce(D1)
         events = guard.store.query(kind="gate_blocked")
-    assert events
-    assert events[0].details["error"] in ("IndexError", "KeyError", "ValueError")
-    assert "ingest BLOCKED" in capsys.readouterr().err  # the stderr sink's alert
+    errors = {e.phase: e.details["error"] for e in events}
+    assert errors == {"ingest": "ConfigError", "process": "KeyError"}
+    err = capsys.readouterr().err  # the stderr sink's alerts
+    assert "ingest BLOCKED" in err
+    assert "process BLOCKED" in err
 
 
 @pytest.mark.parametrize(

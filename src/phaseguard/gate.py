@@ -25,7 +25,7 @@ from .alerts import AlertCheck
 from .assess import Selected, as_date, judge, phase_checks
 from .config import Check, Config, Quorum, RowsExist
 from .config import Gate as GateConfig
-from .errors import GateBlocked, InternalError, PhaseguardError, StoreError, WarehouseError
+from .errors import ConfigError, GateBlocked, InternalError, PhaseguardError, StoreError, WarehouseError
 from .events import Event
 from .plan import build_plan
 from .redact import clean
@@ -92,6 +92,8 @@ class Decision:
 def gate_checks(config: Config, gate: GateConfig) -> tuple[list[Check], list[str]]:
     """The checks a gate runs and the table keys they default to (its upstream's)."""
     upstream = gate.upstream or config.phase(gate.phase).depends_on
+    if not upstream:  # refused at load; a config built in code must not open on nothing
+        raise ConfigError(f"gate {gate.phase}: no upstream phase to check", key="gates")
     tables = [t.name for name in upstream for t in config.phase(name).tables]
     if gate.checks is not None:
         return list(gate.checks), tables
