@@ -22,6 +22,8 @@ import pytest
 
 from phaseguard.nba.demo import build_demo
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(os.environ.get("AIRFLOW_VENV", ROOT / ".venv-airflow"))
 RUNNER = ROOT / "tests" / "airflow_run.py"

@@ -24,6 +24,8 @@ from phaseguard.plan import ROWS, Metric, Plan, Probe
 from phaseguard.verdicts import Level, Overall
 from phaseguard.warehouse import connect
 
+pytestmark = pytest.mark.slow
+
 Mini = tuple[Path, str]
 
 

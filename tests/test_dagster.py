@@ -22,6 +22,8 @@ import pytest
 from phaseguard import load
 from phaseguard.nba.demo import BuiltDemo, build_demo
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(os.environ.get("DAGSTER_VENV", ROOT / ".venv-dagster"))
 RUNNER = ROOT / "tests" / "dagster_run.py"

@@ -16,6 +16,8 @@ from phaseguard import load
 from phaseguard.errors import ConfigError, WarehouseError
 from phaseguard.warehouse import connect
 
+pytestmark = pytest.mark.slow
+
 Mini = tuple[Path, str]
 
 

@@ -31,6 +31,8 @@ from phaseguard.records import IncidentRow, PendingAlert
 from phaseguard.store import EventStore, open_store
 from phaseguard.store_bigquery import BigQueryStore
 
+pytestmark = pytest.mark.slow
+
 T0 = dt.datetime(2026, 1, 20, 16, 0, tzinfo=dt.timezone.utc)
 DAY = dt.date(2026, 1, 18)
 GATE = "phase4_to_phase5"
