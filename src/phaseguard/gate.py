@@ -25,7 +25,14 @@ from .alerts import AlertCheck
 from .assess import Selected, as_date, judge, phase_checks
 from .config import Check, Config, Quorum, RowsExist
 from .config import Gate as GateConfig
-from .errors import ConfigError, GateBlocked, InternalError, PhaseguardError, StoreError, WarehouseError
+from .errors import (
+    ConfigError,
+    GateBlocked,
+    InternalError,
+    PhaseguardError,
+    StoreError,
+    WarehouseError,
+)
 from .events import Event
 from .plan import build_plan
 from .redact import clean
