@@ -107,6 +107,9 @@ def test_cli_gate_and_verify_on_an_empty_schedule(
     check = data["dates"][0]["phases"]["ingest"]["checks"][0]
     assert check["check"] == "schedule"
     assert check["status"] == "ERROR"
+    code, out = run(["verify", "2026-01-01", "2026-01-04"], capsys)
+    assert code == 2
+    assert "4 dates, 0 scheduled, 4 with nothing scheduled unproven: 0 complete" in out
 
 
 CALENDAR = MINI_CONFIG.replace(

@@ -66,14 +66,18 @@ def draw_range(result: RangeVerdict, *, details: bool, all_dates: bool = False) 
                     f"{escape(verdict.observed)} — expected {escape(verdict.expected)}"
                 )
     scheduled = [d for d in result.dates if d.overall is not Overall.NA]
+    # A date the schedule calls empty without proof is judged (ERROR), not scheduled.
+    unproven = sum(1 for d in scheduled if not d.scheduled)
+    counted = f"{len(result.dates)} dates, {len(scheduled) - unproven} scheduled" + (
+        f", {unproven} with nothing scheduled unproven" if unproven else ""
+    )
     headline = f"Overall: [{OVERALL_STYLES[result.overall]}]{result.overall.value}[/]"
     if result.mode == "smoke":
         # Counted by each date's verdict, as the exit code is: FAILED fail, PARTIAL warn.
         failed = sum(1 for d in scheduled if d.overall is Overall.FAILED)
         warned = sum(1 for d in scheduled if d.overall is Overall.PARTIAL)
         out.print(
-            f"\n{len(result.dates)} dates, {len(scheduled)} scheduled: "
-            f"[green]{len(scheduled) - failed - warned} pass[/], "
+            f"\n{counted}: [green]{len(scheduled) - failed - warned} pass[/], "
             + (f"[yellow]{warned} with warnings[/], " if warned else "")
             + f"[red]{failed} fail[/]. {headline}"
         )
@@ -81,8 +85,7 @@ def draw_range(result: RangeVerdict, *, details: bool, all_dates: bool = False) 
     counts = {o: sum(1 for d in scheduled if d.overall is o) for o in Overall}
     health = "n/a" if result.health is None else f"{result.health:.1f}"
     out.print(
-        f"\n{len(result.dates)} dates, {len(scheduled)} scheduled: "
-        f"[green]{counts[Overall.COMPLETE]} complete[/], "
+        f"\n{counted}: [green]{counts[Overall.COMPLETE]} complete[/], "
         f"[yellow]{counts[Overall.PARTIAL]} partial[/], [red]{counts[Overall.FAILED]} failed[/]. "
         f"Health {health}. {headline}"
     )
