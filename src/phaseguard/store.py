@@ -18,6 +18,7 @@ import os
 import sqlite3
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -155,20 +156,7 @@ class EventStore:
                 check_same_thread=False,
             )
             try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                # WAL with synchronous=NORMAL stays consistent on power loss, and is much
-                # faster than FULL for one small transaction per event.
-                conn.execute("PRAGMA synchronous=NORMAL")
-                statements = [statement.format(**self._t) for statement in _SCHEMA]
-                # Reading the catalogue takes no lock in WAL mode: a reader (a smoke test
-                # reading the gap ledger) must not queue behind a writer for the schema.
-                names = {sql.split()[5] for sql in statements}  # CREATE x IF NOT EXISTS name
-                have = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-                if not names <= have:
-                    conn.execute("BEGIN IMMEDIATE")
-                    for sql in statements:
-                        conn.execute(sql)
-                    conn.execute("COMMIT")
+                self._prepare_sqlite(conn)
             except BaseException:
                 conn.close()
                 raise
@@ -236,6 +224,41 @@ class EventStore:
                 if type(exc).__name__ == "OperationalError" and self._pg_url:
                     self._drop()
                 raise
+
+    def _prepare_sqlite(self, conn: Any) -> None:
+        """WAL mode and the schema, on a new SQLite connection.
+
+        Several processes opening a new store at once can meet SQLite's lock on the
+        journal-mode switch or the WAL index, which it reports as "locked" without waiting
+        for the busy timeout; those are retried until the timeout, never reported as a
+        store that is down (which would send an alert untracked, twice).
+        """
+        deadline = time.monotonic() + self._busy_timeout
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                # WAL with synchronous=NORMAL stays consistent on power loss, and is much
+                # faster than FULL for one small transaction per event.
+                conn.execute("PRAGMA synchronous=NORMAL")
+                statements = [statement.format(**self._t) for statement in _SCHEMA]
+                # Reading the catalogue takes no lock in WAL mode: a reader (a smoke test
+                # reading the gap ledger) must not queue behind a writer for the schema.
+                names = {sql.split()[5] for sql in statements}  # CREATE x IF NOT EXISTS name
+                have = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+                if not names <= have:
+                    conn.execute("BEGIN IMMEDIATE")
+                    for sql in statements:
+                        conn.execute(sql)
+                    conn.execute("COMMIT")
+                return
+            except sqlite3.OperationalError as exc:
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                if not busy or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def _drop(self) -> None:
         with suppress(*self._errors):
