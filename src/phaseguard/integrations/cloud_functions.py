@@ -30,13 +30,13 @@ import datetime as dt
 import json
 import logging
 import os
-import re
 import sys
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from phaseguard.errors import ConfigError, PhaseguardError
+from phaseguard.assess import parse_date
+from phaseguard.errors import ConfigError, PhaseguardError, UsageError
 from phaseguard.logging import CloudLoggingFormatter, context
 
 if TYPE_CHECKING:
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 Signature = Literal["cloudevent", "http"]
 NextStep = Callable[["Decision", dict[str, Any]], None]
 DATE_KEYS = ("game_date", "date")
-_YMD = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 
 log = logging.getLogger("phaseguard.cloud_functions")
 
@@ -98,13 +97,10 @@ def date_from(*sources: Mapping[str, Any]) -> dt.date:
             value = source.get(key)
             if value in (None, ""):
                 continue
-            text = str(value)
             try:
-                if not _YMD.match(text):
-                    raise ValueError
-                return dt.date.fromisoformat(text)
-            except ValueError:
-                raise ValueError(f"{key} {text!r} is not a date (YYYY-MM-DD)") from None
+                return parse_date(str(value), key)
+            except UsageError as exc:
+                raise ValueError(exc.message) from None
     raise ValueError(f"the message names no date ({' or '.join(DATE_KEYS)})")
 
 
