@@ -15,6 +15,7 @@ definition cost nothing there, while strings are compiled and evaluated anew (~7
 """
 
 from . import check_cmds as check_cmds
+from . import explain_cmd as explain_cmd
 from . import gate_cmds as gate_cmds
 from . import init_cmds as init_cmds
 from . import report_cmds as report_cmds
