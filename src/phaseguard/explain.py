@@ -108,9 +108,9 @@ class Node:
     def status(self) -> str:
         """The level, and how its run ended when that is what breaks it: ``PASS, blocked``."""
         if self.state in BROKEN_STATES:
-            label = f"{self.state} {self.state_time:%H:%M}" if self.state_time else self.state
+            label = f"{self.state} {self.state_time:%H:%M}" if self.state_time else str(self.state)
             return label if self.level is NA else f"{self.level.value}, {label}"
-        return self.level.value
+        return str(self.level.value)
 
     @property
     def cause(self) -> str:
