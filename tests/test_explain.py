@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import D2, D4
 
+from conftest import D2, D4
 from phaseguard.cli import main
 from phaseguard.config import parse
 from phaseguard.events import Event
@@ -25,7 +25,6 @@ from phaseguard.verdicts import (
     DateVerdict,
     Level,
     Overall,
-    PhaseVerdict,
     Verdict,
     combine,
 )
@@ -92,7 +91,9 @@ def verdict(check: str, level: Level, seen: str = "", **details: object) -> Verd
     return Verdict(check, level, seen, "as configured", source=Facts(details) if details else None)
 
 
-def day_of(phases: dict[str, tuple[Verdict, ...]], overall: Overall = Overall.FAILED) -> DateVerdict:
+def day_of(
+    phases: dict[str, tuple[Verdict, ...]], overall: Overall = Overall.FAILED
+) -> DateVerdict:
     judged = tuple(combine(name, verdicts) for name, verdicts in phases.items())
     return DateVerdict(DAY, 1, judged, 40.0, overall)
 
@@ -141,7 +142,9 @@ def test_the_chain_runs_downstream_to_the_first_failing_phase_whose_upstream_hol
         ["dashboards", "marts", "staging"]
     ]
     (root,) = found.roots
-    assert root.phase == "staging" and root.root and root.level is FAIL
+    assert root.phase == "staging"
+    assert root.root
+    assert root.level is FAIL
     assert root.tables == ("stg_a", "stg_b")  # what the quorum's details name, not stg_c
     assert root.cause == "processors: 1/3 present; missing stg_a, stg_b"
     assert chain_text(found.chains[0]) == "dashboards FAIL ← marts FAIL ← staging FAIL"
@@ -172,7 +175,9 @@ def test_a_blocked_gate_breaks_a_phase_whose_own_checks_pass_and_retries_are_gro
         HEALTHY
         | {
             "raw": (
-                verdict("rows_exist(orders|refunds)", FAIL, "orders=0, refunds=0", empty=["orders"]),
+                verdict(
+                    "rows_exist(orders|refunds)", FAIL, "orders=0, refunds=0", empty=["orders"]
+                ),
             ),
             "staging": (verdict("processors", FAIL, "0/3", missing=["stg_a", "stg_b", "stg_c"]),),
             "dashboards": (verdict("rows_exist", FAIL, "tiles=0", empty=["tiles"]),),
@@ -204,7 +209,8 @@ def test_a_blocked_gate_breaks_a_phase_whose_own_checks_pass_and_retries_are_gro
     assert marts.status == "EXCELLENT, blocked 06:12"
     assert [f.kind for f in marts.findings] == ["gate_blocked"]
     (raw,) = found.roots
-    assert raw.state == "failed" and raw.status == "FAIL, failed 06:05"
+    assert raw.state == "failed"
+    assert raw.status == "FAIL, failed 06:05"
     retries = [f for f in raw.findings if f.kind == "retries"]
     assert [(f.text, f.count) for f in retries] == [
         ("api.orders ServerError: 503 Unavailable × 5, retry exhausted", 5)
@@ -223,7 +229,8 @@ def test_only_the_latest_run_counts_a_failure_since_repaired_explains_nothing() 
         event("gate_open", 61, "marts", gate="marts"),
     ]
     found = explain(CONFIG, day_of(HEALTHY, Overall.COMPLETE), events)
-    assert found.roots == () and found.heads == ()
+    assert found.roots == ()
+    assert found.heads == ()
     assert found.headline == "2026-03-03 COMPLETE (health 40): every phase holds"
     # Failing again in a later run: only that run's events are its evidence.
     events += [
@@ -306,11 +313,14 @@ def test_json_shape() -> None:
     assert data["chains"] == [["marts", "staging"]]
     assert data["chain_text"] == ["marts FAIL, blocked 06:03 ← staging FAIL"]
     (root,) = data["root_causes"]
-    assert root["phase"] == "staging" and root["root"] is True and root["upstream"] == []
+    assert root["phase"] == "staging"
+    assert root["root"] is True
+    assert root["upstream"] == []
     assert root["tables"] == ["stg_a", "stg_b"]
     assert root["checks"][0]["details"]["missing"] == ["stg_a", "stg_b"]
     marts = data["phases"]["marts"]
-    assert marts["state"] == "blocked" and marts["upstream"] == ["staging"]
+    assert marts["state"] == "blocked"
+    assert marts["upstream"] == ["staging"]
     assert marts["events"][0]["kind"] == "gate_blocked"
     assert marts["events"][0]["time"] == "2026-03-04T06:03:00+00:00"
 
@@ -348,7 +358,8 @@ def test_cli_explains_a_date_to_its_root_cause(
     assert data["root_causes"][0]["checks"][0]["details"]["missing"] == ["g21", "g22"]
     assert data["chains"] == [["process", "ingest"]]
     code, out, _ = _run(capsys, "explain", "2026-01-03", "-c", str(config), "-w", url)
-    assert code == 0 and "nothing scheduled" in out
+    assert code == 0
+    assert "nothing scheduled" in out
 
 
 def test_cli_reads_the_events_and_survives_an_unreadable_event_log(
@@ -378,7 +389,8 @@ def test_cli_reads_the_events_and_survives_an_unreadable_event_log(
     assert "Root cause: process ❌ FAIL" in out
     code, out, _ = _run(capsys, "explain", str(D4), "-c", str(config), "-w", url, "-f", "json")
     data = json.loads(out)
-    assert data["events_error"] and data["root_causes"][0]["phase"] == "process"
+    assert data["events_error"]
+    assert data["root_causes"][0]["phase"] == "process"
 
 
 @pytest.mark.parametrize("bad", ["2026-13-01", "20260101", "yesterday"])
@@ -387,4 +399,6 @@ def test_cli_a_bad_date_is_one_line_and_a_usage_error(
 ) -> None:
     code, out, err = _run(capsys, "explain", bad, "-c", "nowhere.yml")
     assert code == 3  # the exit-code table's usage error, like verify's
-    assert err.count("\n") == 1 and "expected YYYY-MM-DD" in err and out == ""
+    assert err.count("\n") == 1
+    assert "expected YYYY-MM-DD" in err
+    assert out == ""
