@@ -10,7 +10,8 @@ import pytest
 from conftest import MINI_CONFIG
 from phaseguard.assess import judge, phase_checks
 from phaseguard.checks import grade
-from phaseguard.config import Thresholds, parse
+from phaseguard.config import parse
+from phaseguard.kinds import Thresholds
 from phaseguard.plan import HORIZON, ROWS, SCHEDULE, Measurements, Metric, Plan
 from phaseguard.verdicts import Level, Overall, PhaseVerdict, Verdict, combine, exit_code, overall
 
@@ -178,7 +179,7 @@ def test_smoke_uses_existence_and_quorum_only() -> None:
 
 def test_freshness_pre_flight_check() -> None:
     from phaseguard.checks import Days, prepare
-    from phaseguard.config import Freshness
+    from phaseguard.kinds import Freshness
 
     check = Freshness(kind="freshness", table="box", column="loaded_at", max_age_hours=6)
     now = dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.timezone.utc)

@@ -17,10 +17,11 @@ from phaseguard import load
 from phaseguard.assess import judge, phase_checks
 from phaseguard.checks import Days, describe, prepare
 from phaseguard.cli import main
-from phaseguard.config import Between, Config, Quorum, Thresholds, parse
+from phaseguard.config import Config, parse
 from phaseguard.config import load as load_config
 from phaseguard.criteria import render
 from phaseguard.errors import ConfigError
+from phaseguard.kinds import Between, Quorum, Thresholds
 from phaseguard.nba.demo import build_demo
 from phaseguard.plan import HORIZON, ROWS, SCHEDULE, Measurements, Metric, Plan
 from phaseguard.verdicts import Level, Overall, PhaseVerdict, Verdict, combine, exit_code, overall
