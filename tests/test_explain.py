@@ -402,3 +402,17 @@ def test_cli_a_bad_date_is_one_line_and_a_usage_error(
     assert err.count("\n") == 1
     assert "expected YYYY-MM-DD" in err
     assert out == ""
+
+
+def test_a_step_left_unhealthy_keeps_the_events_of_the_run_it_ended() -> None:
+    day = day_of(HEALTHY | {"raw": (verdict("coverage", FAIL, "50% (4/8)"),)})
+    events = [
+        event("phase_failed", 0, "raw"),  # an earlier run
+        event("orders_incomplete", 10, "raw", message="api: 4 of 8 missing", severity="warning"),
+        event("phase_ran", 11, "raw"),
+        event("phase_unhealthy", 12, "raw", message="raw: checks FAIL after the step ran: ..."),
+    ]
+    (raw,) = explain(CONFIG, day, events).roots
+    assert raw.status == "FAIL, unhealthy 06:12"
+    assert [f.kind for f in raw.findings] == ["orders_incomplete", "phase_unhealthy"]
+    assert raw.cause == "coverage: 50% (4/8); api: 4 of 8 missing"  # not the checks twice

@@ -118,7 +118,13 @@ class Node:
         (its warnings too stay in ``checks``)."""
         worst = [v for v in self.checks if v.level is self.level] or list(self.checks)
         parts = [f"{v.check}: {v.observed}" for v in worst]
-        parts += [f.text for f in self.findings if f.kind == "retries" or f.severity != "info"]
+        # A step left unhealthy says again what its checks say.
+        told = ("phase_unhealthy",) if worst else ()
+        parts += [
+            f.text
+            for f in self.findings
+            if (f.kind == "retries" or f.severity != "info") and f.kind not in told
+        ]
         return "; ".join(dict.fromkeys(parts)) or f"{self.phase} {self.status}"
 
 
@@ -301,8 +307,10 @@ def _latest_run(events: Sequence[Event]) -> tuple[str | None, dt.datetime | None
     marks = [i for i, e in enumerate(events) if e.kind in _RUN_ENDS or e.kind in _GATE_OPEN]
     if not marks:
         return None, None, list(events)
-    last = marks[-1]
-    ends_before = [i for i in range(last) if events[i].kind in _RUN_ENDS]
+    last = pivot = marks[-1]
+    if events[last].kind == "phase_unhealthy":  # judged after the step of the same run
+        pivot = max((i for i in range(last) if events[i].kind == "phase_ran"), default=last)
+    ends_before = [i for i in range(pivot) if events[i].kind in _RUN_ENDS]
     start = ends_before[-1] + 1 if ends_before else 0
     event = events[last]
     state = _RUN_ENDS.get(event.kind) or _GATE_OPEN[event.kind]
