@@ -416,3 +416,34 @@ def test_a_step_left_unhealthy_keeps_the_events_of_the_run_it_ended() -> None:
     assert raw.status == "FAIL, unhealthy 06:12"
     assert [f.kind for f in raw.findings] == ["orders_incomplete", "phase_unhealthy"]
     assert raw.cause == "coverage: 50% (4/8); api: 4 of 8 missing"  # not the checks twice
+
+
+def test_the_report_shows_the_same_explanation_under_each_red_cells_link() -> None:
+    from phaseguard import report
+    from phaseguard.verdicts import RangeVerdict
+
+    day = day_of(
+        HEALTHY
+        | {
+            "staging": (verdict("processors", FAIL, "1/3", missing=["stg_a", "stg_b"]),),
+            "marts": (verdict("booked share", FAIL, "10%"),),
+        }
+    )
+    events = [event("gate_blocked", 3, "marts", gate="marts", message="marts BLOCKED for it")]
+    result = RangeVerdict(DAY, DAY, (day,), 40.0, Overall.FAILED)
+    now = T0 + dt.timedelta(hours=1)
+    source = report.provenance("shop.yml", "duckdb://shop.duckdb", now)
+    view = report.build(result, events, config=CONFIG, provenance=source)
+    assert view.explanations[DAY] == explain(CONFIG, day, events)
+    html = report.render(view)
+    for phase in ("staging", "marts"):  # the red cells link to their phase's explanation
+        assert f'data-phase="{phase}" data-status="FAIL"' in html
+        assert f'<a href="#d-2026-03-03-{phase}">' in html
+        assert f'<li id="d-2026-03-03-{phase}" data-phase="{phase}"' in html
+    assert 'data-roots="staging"' in html
+    assert "marts FAIL, blocked 06:03 ← staging FAIL" in html
+    assert "marts BLOCKED for it" in html
+    # An unreadable event log: the report still explains from the verdicts, and says so.
+    view = report.build(result, [], config=CONFIG, provenance=source, events_error="down")
+    assert view.explanations[DAY].events_error == "down"
+    assert "explained from the verdicts alone" in report.render(view)

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import random
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -232,3 +233,60 @@ def test_an_api_down_all_night_is_the_root_balldontlie_503_times_5(
     assert data["overall"] == "COMPLETE"
     assert data["chain_text"] == [data["chain_text"][0]]
     assert data["chain_text"][0].startswith("phase2 ")
+
+
+class _Page(HTMLParser):
+    """What the report links: each heatmap cell's link, and each failing date's section (the
+    ids inside it and the root causes its explanation names)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: list[dict[str, str]] = []
+        self.ids: dict[str, str] = {}  # id -> the date of the section holding it
+        self.roots: dict[str, list[str]] = {}
+        self._section: str | None = None
+        self._cell: dict[str, str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "section" and "data-date" in a:
+            self._section = a["data-date"]
+        if tag == "td" and "data-status" in a:
+            self._cell = a
+            self.cells.append(a)
+        if tag == "a" and self._cell is not None:
+            self._cell["href"] = a.get("href", "")
+        if "id" in a and self._section is not None:
+            self.ids[a["id"]] = self._section
+        if tag == "div" and "explain" in a.get("class", "").split() and self._section:
+            self.roots[self._section] = a["data-roots"].split()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td":
+            self._cell = None
+        if tag == "section":
+            self._section = None
+
+
+def test_the_report_links_every_red_cell_to_the_explanation_explain_gives(
+    season: tuple[BuiltDemo, RangeVerdict], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    built, result = season
+    page = tmp_path / "season.html"
+    argv = ["report", str(built.plan.first_date), str(built.plan.last_date), "-o", str(page)]
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "-c", str(built.config_path), "-w", f"duckdb://{built.warehouse_path}"])
+    assert info.value.code == 0
+    capsys.readouterr()
+    parsed = _Page()
+    parsed.feed(page.read_text())
+    red = [c for c in parsed.cells if Level(c["data-status"]).rank < PASS.rank]
+    assert len(red) == sum(1 for d in result.dates for p in d.phases if p.level.rank < PASS.rank)
+    for cell in red:
+        day, _phase = cell["data-date"], cell["data-phase"]
+        target = cell["href"].removeprefix("#")
+        assert parsed.ids.get(target) == day, cell  # its phase, in its date's explanation
+    for day in sorted({c["data-date"] for c in red}):
+        _, data = _explain(built, dt.date.fromisoformat(day), capsys)
+        assert parsed.roots[day] == [r["phase"] for r in data["root_causes"]], day
+        assert {f"d-{day}-{p}" for p in data["phases"]} <= set(parsed.ids), day

@@ -181,6 +181,20 @@ class Explanation:
         return paths
 
     @property
+    def nodes(self) -> list[Node]:
+        """Each broken phase once, as the chains meet them (downstream first)."""
+        seen: dict[str, Node] = {}
+
+        def walk(node: Node) -> None:
+            seen.setdefault(node.phase, node)
+            for cause in node.causes:
+                walk(cause)
+
+        for head in self.heads:
+            walk(head)
+        return list(seen.values())
+
+    @property
     def headline(self) -> str:
         """One line: the date's verdict and its root causes."""
         verdict = f"{self.date} {self.overall.value}"
@@ -418,15 +432,6 @@ def node_to_dict(node: Node) -> dict[str, object]:
 
 def to_dict(explanation: Explanation, exit_code: int | None = None) -> dict[str, object]:
     """The JSON shape of ``phaseguard explain --format json``."""
-    nodes: dict[str, Node] = {}
-
-    def collect(node: Node) -> None:
-        nodes.setdefault(node.phase, node)
-        for cause in node.causes:
-            collect(cause)
-
-    for head in explanation.heads:
-        collect(head)
     out: dict[str, object] = {
         "date": explanation.date.isoformat(),
         "overall": explanation.overall.value,
@@ -436,7 +441,7 @@ def to_dict(explanation: Explanation, exit_code: int | None = None) -> dict[str,
         "root_causes": [node_to_dict(r) for r in explanation.roots],
         "chains": [[n.phase for n in chain] for chain in explanation.chains],
         "chain_text": [chain_text(chain) for chain in explanation.chains],
-        "phases": {name: node_to_dict(n) for name, n in nodes.items()},
+        "phases": {n.phase: node_to_dict(n) for n in explanation.nodes},
         "notes": [
             {"phase": n.phase, **verdict_to_dict(n.verdict), "tables": list(n.tables)}
             for n in explanation.notes

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any, ClassVar
@@ -24,6 +24,7 @@ from .alerts import Alert, AlertCheck, Severity
 from .checks import UnitCoverageCheck, check_name
 from .config import Config
 from .events import ErrorGroup, Event, group_errors
+from .explain import Explanation, chain_text, detail_text, explain
 from .kinds import Aggregate, UnitCoverage
 from .redact import clean, redact
 from .verdicts import DateVerdict, Level, Overall, RangeVerdict
@@ -147,6 +148,8 @@ class ReportView:
     errors: tuple[ErrorGroup, ...]
     events_error: str | None
     provenance: Provenance
+    # Why each failing date fails: what ``phaseguard explain DATE`` says, shown in its section.
+    explanations: Mapping[dt.date, Explanation] = field(default_factory=dict)
 
 
 def events_since(start: dt.date, now: dt.datetime) -> dt.datetime:
@@ -178,8 +181,9 @@ def _cell_text(day: DateVerdict, phase: str) -> str:
     return "\n".join(lines)
 
 
-def _anchor(date: dt.date) -> str:
-    return f"d-{date.isoformat()}"
+def _anchor(date: dt.date, phase: str | None = None) -> str:
+    """The id of a failing date's section, or of one phase's part of its explanation."""
+    return f"d-{date.isoformat()}" + (f"-{phase}" if phase else "")
 
 
 def _months(result: RangeVerdict, phases: Sequence[str]) -> tuple[Month, ...]:
@@ -348,6 +352,15 @@ def build(
         )
     )
     decisions = _decisions(kept)
+    failing = tuple(d for d in result.dates if any(p.failing for p in d.phases))
+    about: dict[dt.date, list[Event]] = {}
+    for event in kept:
+        if event.date is not None:
+            about.setdefault(event.date, []).append(event)
+    explanations = {
+        d.date: explain(config, d, about.get(d.date, ()), events_error=events_error)
+        for d in failing
+    }
     scores = {str(k): v for k, v in config.health.scores.items()}
     legend = tuple(
         (f"{lv.value} ({scores[lv.value]:g})" if lv.value in scores else lv.value, lv)
@@ -364,12 +377,13 @@ def build(
         months=_months(result, phases),
         health_chart=_health_chart(result, config),
         trends=_trends(result, config),
-        failing=tuple(d for d in result.dates if any(p.failing for p in d.phases)),
+        failing=failing,
         decisions=tuple(decisions[:MAX_DECISIONS]),
         decisions_hidden=max(0, len(decisions) - MAX_DECISIONS),
         errors=tuple(group_errors(kept)[:MAX_ERRORS]),
         events_error=events_error,
         provenance=provenance,
+        explanations=explanations,
     )
 
 
@@ -384,7 +398,12 @@ def _template() -> jinja2.Template:
         finalize=_displayed,
     )
     env.filters.update(css=css, num=_num, glyph=lambda level: _GLYPH.get(level, ""))
-    env.globals.update(severity_css=_SEVERITY_CSS, anchor=_anchor)
+    env.globals.update(
+        severity_css=_SEVERITY_CSS,
+        anchor=_anchor,
+        chain_text=chain_text,
+        detail_text=detail_text,
+    )
     return env.from_string(source)
 
 
