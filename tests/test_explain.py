@@ -13,6 +13,7 @@ import pytest
 
 from conftest import D2, D4
 from phaseguard.cli import main
+from phaseguard.cli.explain_cmd import gather
 from phaseguard.config import parse
 from phaseguard.events import Event
 from phaseguard.explain import chain_text, detail_text, explain, to_dict
@@ -371,6 +372,11 @@ def test_cli_reads_the_events_and_survives_an_unreadable_event_log(
     with load(config, warehouse=url) as guard:
         decision = guard.gate("predict").decide(D4)  # blocked: A missing; recorded
     assert decision.status == "blocked"
+    with load(config, warehouse=url) as guard:
+        result, events, error = gather(guard, D4)
+        assert guard.warehouse.queries_sent == 1  # verify's one query; the events: the store
+    assert ([e.kind for e in events], error) == (["gate_blocked"], None)
+    assert result.dates[0].overall is Overall.FAILED
     code, out, _ = _run(capsys, "explain", str(D4), "-c", str(config), "-w", url, "-f", "json")
     predict = json.loads(out)["phases"]["predict"]
     assert predict["state"] == "blocked"

@@ -50,13 +50,7 @@ def explain(
         raise typer.BadParameter(f"--format must be text or json, not {fmt!r}")
     day = parse_date(date)
     with _guard(config, warehouse) as guard:
-        result = guard.verify(day)
-        events: list[Any] = []
-        events_error = None
-        try:
-            events = guard.store.query(date=day, limit=EVENTS_LIMIT)
-        except PhaseguardError as exc:
-            events_error = exc.message
+        result, events, events_error = gather(guard, day)
     code = exit_code(result)
     explanation = build(guard.config, result.dates[0], events, events_error=events_error)
     if fmt == "json":
@@ -65,6 +59,16 @@ def explain(
     else:
         draw(explanation)
     raise typer.Exit(code)
+
+
+def gather(guard: Any, day: Any) -> tuple[Any, list[Any], str | None]:
+    """What explaining ``day`` reads: verify's verdicts (the one warehouse query) and the
+    events about the date, or why the event log could not be read."""
+    result = guard.verify(day)
+    try:
+        return result, guard.store.query(date=day, limit=EVENTS_LIMIT), None
+    except PhaseguardError as exc:
+        return result, [], exc.message
 
 
 def _level(level: Level) -> str:
