@@ -6,17 +6,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from conftest import D2, D4
+from phaseguard import report
 from phaseguard.cli import main
-from phaseguard.cli.explain_cmd import gather
 from phaseguard.config import parse
 from phaseguard.events import Event
-from phaseguard.explain import chain_text, detail_text, explain, to_dict
+from phaseguard.explain import chain_text, detail_text, explain, gather, to_dict
+from phaseguard.guard import load
+from phaseguard.serve import serve
 from phaseguard.verdicts import (
     ACCEPTABLE,
     EXCELLENT,
@@ -26,6 +30,7 @@ from phaseguard.verdicts import (
     DateVerdict,
     Level,
     Overall,
+    RangeVerdict,
     Verdict,
     combine,
 )
@@ -367,8 +372,6 @@ def test_cli_reads_the_events_and_survives_an_unreadable_event_log(
     mini: tuple[Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     config, url = mini
-    from phaseguard.guard import load
-
     with load(config, warehouse=url) as guard:
         decision = guard.gate("predict").decide(D4)  # blocked: A missing; recorded
     assert decision.status == "blocked"
@@ -425,9 +428,6 @@ def test_a_step_left_unhealthy_keeps_the_events_of_the_run_it_ended() -> None:
 
 
 def test_the_report_shows_the_same_explanation_under_each_red_cells_link() -> None:
-    from phaseguard import report
-    from phaseguard.verdicts import RangeVerdict
-
     day = day_of(
         HEALTHY
         | {
@@ -453,3 +453,27 @@ def test_the_report_shows_the_same_explanation_under_each_red_cells_link() -> No
     view = report.build(result, [], config=CONFIG, provenance=source, events_error="down")
     assert view.explanations[DAY].events_error == "down"
     assert "explained from the verdicts alone" in report.render(view)
+
+
+def test_the_dashboard_answers_the_same_explanation(mini: tuple[Path, str]) -> None:
+    config, url = mini
+    with load(config, warehouse=url) as guard:
+        server = serve(guard, port=0, end=D4)
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+        thread.start()
+        try:
+            base = server.url.rstrip("/")
+            one = httpx.get(f"{base}/api/explain", params={"start": str(D4)})
+            today = httpx.get(f"{base}/api/explain")
+            span = httpx.get(f"{base}/api/explain", params={"start": str(D2), "end": str(D4)})
+            bad = httpx.get(f"{base}/api/explain", params={"start": "2026-1-4"})
+        finally:
+            server.shutdown()
+            server.server_close()
+        result, events, error = gather(guard, D4)
+    want = to_dict(explain(guard.config, result.dates[0], events, events_error=error), 2)
+    assert one.status_code == 200
+    assert one.json() == json.loads(json.dumps(want))
+    assert today.json()["date"] == str(D4)  # the dashboard's range ends on D4
+    assert span.status_code == bad.status_code == 400
+    assert "one date" in span.json()["error"]

@@ -2,8 +2,9 @@
 
 Pure: ``explain`` takes the config, one date's verdicts (``Guard.verify``: the one query)
 and the events recorded about that date, and returns an :class:`Explanation`, which the
-CLI draws, ``--format json`` prints (:func:`to_dict`) and the report shows for every date
-with a red cell. Nothing here reads the warehouse or the event store.
+CLI draws, ``--format json`` prints (:func:`to_dict`), the dashboard answers and the report
+shows for every date with a red cell. Nothing here reads the warehouse or the event store;
+:func:`gather` asks the Guard for both, the one path every consumer takes.
 
 A phase is **broken** on a date when its verdict is below PASS, or when its latest run,
 as the event log tells it, failed, was blocked by its gate, or left its checks FAIL. Its
@@ -19,11 +20,24 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Config
+from .errors import PhaseguardError
 from .events import Event
-from .verdicts import NA, PASS, DateVerdict, Level, Overall, Verdict, verdict_to_dict
+from .verdicts import (
+    NA,
+    PASS,
+    DateVerdict,
+    Level,
+    Overall,
+    RangeVerdict,
+    Verdict,
+    verdict_to_dict,
+)
+
+if TYPE_CHECKING:
+    from .guard import Guard
 
 # The events that end a phase's run for a date (``Runner``), and the gate decisions.
 _RUN_ENDS = {
@@ -40,6 +54,7 @@ _WRAPPED_ERRORS = ("RetryExhausted", "RetryBudgetExceeded")
 BROKEN_STATES = ("failed", "blocked", "unhealthy")
 MAX_EVENTS = 8  # per phase, beside the retry groups
 SHOWN = 5  # list items a text line shows; JSON carries them all
+EVENTS_LIMIT = 5000  # events about one date; a season of retries stays far below
 
 
 @dataclass(frozen=True)
@@ -275,6 +290,16 @@ def explain(
     )
 
 
+def gather(guard: Guard, day: dt.date) -> tuple[RangeVerdict, list[Event], str | None]:
+    """What explaining ``day`` reads, through the Guard: verify's verdicts (the one warehouse
+    query) and the events about the date, or, when the event log cannot be read, why."""
+    result = guard.verify(day)
+    try:
+        return result, guard.store.query(date=day, limit=EVENTS_LIMIT), None
+    except PhaseguardError as exc:
+        return result, [], exc.message
+
+
 def _direct_upstream(config: Config, phase: str) -> list[str]:
     """The phases ``phase`` reads directly: its ``depends_on`` and its gate's ``upstream``."""
     ups = list(config.phase(phase).depends_on)
@@ -484,6 +509,7 @@ __all__ = [
     "chain_text",
     "detail_text",
     "explain",
+    "gather",
     "node_to_dict",
     "to_dict",
 ]

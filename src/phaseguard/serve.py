@@ -1,9 +1,11 @@
 """The dashboard: the report live from the warehouse, and its JSON, over stdlib HTTP.
 
-``serve`` returns a ``ThreadingHTTPServer`` (not yet serving) with three routes:
+``serve`` returns a ``ThreadingHTTPServer`` (not yet serving) with four routes:
 
 * ``/``: the report page, verified afresh on each load, refreshing itself every minute;
 * ``/api/health?start=&end=``: exactly ``verdicts.to_dict`` of the range, as JSON;
+* ``/api/explain?start=DATE``: why the date is what it is, ``phaseguard explain --format
+  json`` (default: today);
 * ``/healthz``: ``{"status": "ok"}``, touching nothing.
 
 The range defaults to the 30 days ending today (UTC); a request may ask for at most
@@ -40,7 +42,7 @@ from . import report
 from .assess import check_range, date_range
 from .errors import PhaseguardError, UsageError, WarehouseError
 from .guard import Guard
-from .verdicts import RangeVerdict, to_dict
+from .verdicts import RangeVerdict, exit_code, to_dict
 from .warehouse import mask_url
 
 DEFAULT_DAYS = 30
@@ -114,6 +116,20 @@ class Dashboard(ThreadingHTTPServer):
                 return guard.verify(start, end)
             finally:
                 guard.close()
+
+    def explain(self, day: dt.date) -> dict[str, object]:
+        """``phaseguard explain DATE --format json``, on a connection of its own."""
+        from .explain import explain, gather
+        from .explain import to_dict as explained
+
+        guard = copy.copy(self.guard)  # as verify: shares config and store, not the warehouse
+        guard._warehouse = None
+        try:
+            result, events, error = gather(guard, day)
+        finally:
+            guard.close()
+        why = explain(guard.config, result.dates[0], events, events_error=error)
+        return explained(why, exit_code(result))
 
     def page(self, start: dt.date, end: dt.date) -> str:
         """The report page for the range; an unreadable event log only empties its sections."""
@@ -192,13 +208,24 @@ class _Handler(BaseHTTPRequestHandler):
             elif parts.path == "/api/health":
                 start, end = parse_range(parts.query, self.server.default_range())
                 payload, ctype = _json(to_dict(self.server.verify(start, end))), "application/json"
+            elif parts.path == "/api/explain":
+                today = self.server.default_range()[1]
+                start, end = parse_range(parts.query, (today, today))
+                if start != end:
+                    raise UsageError("explain takes one date: give start only")
+                payload, ctype = _json(self.server.explain(start)), "application/json"
             elif parts.path == "/":
                 start, end = parse_range(parts.query, self.server.default_range())
                 payload, ctype = self.server.page(start, end).encode(), "text/html; charset=utf-8"
             else:
                 raise _NotFound
         except _NotFound:
-            self._error(404, "not found (routes: /, /api/health, /healthz)", body=body, api=True)
+            self._error(
+                404,
+                "not found (routes: /, /api/health, /api/explain, /healthz)",
+                body=body,
+                api=True,
+            )
         except UsageError as exc:
             self._error(400, exc.message, body=body, api=api)
         except WarehouseError as exc:

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import typer
 from rich.tree import Tree
 
-from phaseguard.errors import PhaseguardError
 from phaseguard.verdicts import Level, exit_code
 
 from .app import (
@@ -25,8 +24,6 @@ from .app import (
     out,
 )
 from .render import escape
-
-EVENTS_LIMIT = 5000  # events about one date; a season of retries stays far below
 
 
 @app.command()
@@ -44,7 +41,7 @@ def explain(
     """
     from phaseguard.assess import parse_date
     from phaseguard.explain import explain as build
-    from phaseguard.explain import to_dict
+    from phaseguard.explain import gather, to_dict
 
     if fmt not in ("text", "table", "json"):
         raise typer.BadParameter(f"--format must be text or json, not {fmt!r}")
@@ -59,16 +56,6 @@ def explain(
     else:
         draw(explanation)
     raise typer.Exit(code)
-
-
-def gather(guard: Any, day: Any) -> tuple[Any, list[Any], str | None]:
-    """What explaining ``day`` reads: verify's verdicts (the one warehouse query) and the
-    events about the date, or why the event log could not be read."""
-    result = guard.verify(day)
-    try:
-        return result, guard.store.query(date=day, limit=EVENTS_LIMIT), None
-    except PhaseguardError as exc:
-        return result, [], exc.message
 
 
 def _level(level: Level) -> str:
