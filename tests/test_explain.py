@@ -477,3 +477,26 @@ def test_the_dashboard_answers_the_same_explanation(mini: tuple[Path, str]) -> N
     assert today.json()["date"] == str(D4)  # the dashboard's range ends on D4
     assert span.status_code == bad.status_code == 400
     assert "one date" in span.json()["error"]
+
+
+def test_phases_listed_before_their_upstream_and_a_gate_pointing_downstream() -> None:
+    config = parse(
+        """\
+pipeline: loop
+warehouse: duckdb://x.duckdb
+schedule: {every: day}
+phases:
+  - name: report
+    depends_on: [load]
+    tables: [{name: r, table: s.r, date_column: d}]
+  - name: load
+    tables: [{name: l, table: s.l, date_column: d}]
+gates:
+  - {phase: load, upstream: [report]}
+"""
+    )
+    day = day_of(
+        {"report": (verdict("rows_exist", FAIL, "r=0"),), "load": (verdict("rows_exist", FAIL),)}
+    )
+    found = explain(config, day)
+    assert [[n.phase for n in c] for c in found.chains] == [["report", "load"]]

@@ -244,12 +244,12 @@ def explain(
         events_error: why the event log could not be read; the verdicts still explain.
     """
     mine = sorted((e for e in events if e.date == day.date), key=lambda e: (e.time, e.id))
-    phases = [p.name for p in config.phases]
+    phases = _upstream_first(config)
     by_phase, loose = _attach(config, mine)
     levels = {p.phase: p for p in day.phases}
     built: dict[str, Node] = {}
     broken: set[str] = set()
-    for name in phases:  # config order is dependency order: upstream first
+    for name in phases:
         verdict = levels.get(name)
         level = verdict.level if verdict is not None else NA
         state, state_time, window = _latest_run(by_phase.get(name, []))
@@ -298,6 +298,27 @@ def gather(guard: Guard, day: dt.date) -> tuple[RangeVerdict, list[Event], str |
         return result, guard.store.query(date=day, limit=EVENTS_LIMIT), None
     except PhaseguardError as exc:
         return result, [], exc.message
+
+
+def _upstream_first(config: Config) -> list[str]:
+    """The phases, each after its upstream phases, else in config order.
+
+    A gate's ``upstream`` may point downstream (the config refuses cycles of ``depends_on``
+    only): the walk stops there, so a phase never waits on itself.
+    """
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name not in order and name not in visiting:
+            visiting.add(name)
+            for up in _direct_upstream(config, name):
+                visit(up)
+            order.append(name)
+
+    for phase in config.phases:
+        visit(phase.name)
+    return order
 
 
 def _direct_upstream(config: Config, phase: str) -> list[str]:
