@@ -129,7 +129,7 @@ def draw(explanation: Any) -> None:
         tree = Tree("[bold]Broken phases[/] (each under the phase it broke)")
         for head in explanation.heads:
             add(tree, head)
-        out.print(tree)
+        out.print(tree, soft_wrap=False)
     if explanation.notes:
         out.print("[bold]Below their best[/] (PASS):")
         for note in explanation.notes:
