@@ -268,6 +268,12 @@ def test_events_without_a_phase_attach_by_gate_or_table_other_dates_are_ignored(
     assert raw.state is None  # the other day's failure is not this date's
     assert [f.text for f in found.findings] == ["a note about the day"]
     assert "api: 6 of 12 missing" in raw.cause
+    # The override, kept under the gate it let through, once that phase is broken.
+    day = day_of(HEALTHY | {"marts": (verdict("booked share", FAIL, "10%"),)})
+    events += [event("gate_overridden", 3, "marts", gate="marts", message="passed on override")]
+    (marts,) = explain(CONFIG, day, events).roots
+    assert marts.state == "overridden"
+    assert [f.kind for f in marts.findings] == ["override_created", "gate_overridden"]
 
 
 def test_a_pass_that_still_names_something_missing_is_a_note() -> None:
