@@ -54,6 +54,9 @@ _WRAPPED_ERRORS = ("RetryExhausted", "RetryBudgetExceeded")
 BROKEN_STATES = ("failed", "blocked", "unhealthy")
 MAX_EVENTS = 8  # per phase, beside the retry groups
 SHOWN = 5  # list items a text line shows; JSON carries them all
+# The details that list tables (a quorum's missing processors, rows_exist's empty tables);
+# other details (missing units, offending values) never name a table, even by chance.
+_TABLE_DETAILS = ("missing", "missing_required", "empty", "table", "tables")
 EVENTS_LIMIT = 5000  # events about one date; a season of retries stays far below
 
 
@@ -415,7 +418,7 @@ def _findings(events: Sequence[Event]) -> tuple[Finding, ...]:
 def _tables_read(config: Config, phase: str, verdicts: Sequence[Verdict]) -> tuple[str, ...]:
     """The table keys that ``verdicts`` of ``phase`` are about.
 
-    First the tables a verdict's ``details()`` names (a quorum's missing processors, the
+    First the tables a verdict's ``details()`` lists (a quorum's missing processors, the
     empty tables of ``rows_exist``), else the tables its check's config fields name
     (``table``, ``tables``, ``any_of``, a ratio's sides, a nested ``{table: ...}``), else
     the phase's own: found generically, so a new check kind needs nothing here.
@@ -425,9 +428,12 @@ def _tables_read(config: Config, phase: str, verdicts: Sequence[Verdict]) -> tup
     found: list[str] = []
     for verdict in verdicts:
         named = [
-            k for key, value in verdict.details.items() if key != "present" for k in _strings(value)
+            k
+            for key, value in verdict.details.items()
+            if key in _TABLE_DETAILS
+            for k in _strings(value)
+            if k in keys
         ]
-        named = [k for k in named if k in keys]
         if not named and verdict.check in checks:
             named = [k for k in _strings(checks[verdict.check].model_dump()) if k in keys]
         found += named or [t.name for t in config.phase(phase).tables]
