@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import MINI_CONFIG, seed_mini
+from nba_props.demo import build_demo
 from phaseguard import load
 from phaseguard.assess import judge, phase_checks
 from phaseguard.checks import Days, describe, prepare
@@ -21,7 +22,6 @@ from phaseguard.config import Between, Config, Quorum, Thresholds, parse
 from phaseguard.config import load as load_config
 from phaseguard.criteria import render
 from phaseguard.errors import ConfigError
-from phaseguard.nba.demo import build_demo
 from phaseguard.plan import HORIZON, ROWS, SCHEDULE, Measurements, Metric, Plan
 from phaseguard.verdicts import Level, Overall, PhaseVerdict, Verdict, combine, exit_code, overall
 
