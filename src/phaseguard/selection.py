@@ -74,6 +74,18 @@ def select(
     return out
 
 
+def narrowed(config: Config, groups: Sequence[Selected]) -> Config:
+    """``config`` with only the phases and checks of ``groups``: what a report of a selection
+    draws (its trend charts, its phase list); the rest of the config is unchanged."""
+    kept = {g.name: {check_name(c) for c in g.checks} for g in groups}
+    phases = [
+        p.model_copy(update={"checks": [c for c in p.checks if check_name(c) in kept[p.name]]})
+        for p in config.phases
+        if p.name in kept
+    ]
+    return config.model_copy(update={"phases": phases})
+
+
 def _filter(config: Config, groups: Sequence[Selected], selection: Selection) -> list[Selected]:
     out = []
     for group in groups:
@@ -122,4 +134,4 @@ def _known(what: str, given: Iterable[str], known: Sequence[str]) -> None:
         raise UsageError(f"unknown {what} {name!r} ({hint})")
 
 
-__all__ = ["Selected", "Selection", "select"]
+__all__ = ["Selected", "Selection", "narrowed", "select"]

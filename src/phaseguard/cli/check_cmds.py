@@ -51,6 +51,11 @@ TagSelOpt = Annotated[
         "--phase, --check and --tag together: a check must match each.",
     ),
 ]
+# typer keeps a docstring's line breaks, so the help paragraphs are whole strings.
+SELECTION_HELP = (
+    "--phase, --check and --tag run only the checks they select, and the one query reads "
+    "only what those need. Gates are not affected: a gate always runs its full criteria."
+)
 ResultFormatOpt = Annotated[
     str,
     typer.Option("--format", "-f", help="table, json, or junit (JUnit XML for CI test reports)."),
@@ -124,7 +129,10 @@ def _assess(
     _emit(result, fmt, details=mode == "verify", all_dates=all_dates, gaps=gaps)
 
 
-@app.command()
+@app.command(
+    help="PASS/FAIL per phase per date: tables exist and quorums hold (one query).\n\n"
+    + SELECTION_HELP
+)
 def smoke(
     start: Annotated[str, typer.Argument(help="First date, YYYY-MM-DD.")],
     end: Annotated[str | None, typer.Argument(help="Last date (default: START).")] = None,
@@ -137,16 +145,16 @@ def smoke(
     check: CheckSelOpt = None,
     tag: TagSelOpt = None,
 ) -> None:
-    """PASS/FAIL per phase per date: tables exist and quorums hold (one query).
-
-    --phase, --check and --tag run only the checks they select, and the query reads only
-    what those need. Gates are not affected: a gate always runs its full criteria.
-    """
+    """PASS/FAIL per phase per date: tables exist and quorums hold (one query)."""
     selection = _selection(phase, check, tag)
     _assess("smoke", start, end, config, warehouse, fmt, all_dates, dry_run, selection)
 
 
-@app.command()
+@app.command(
+    help="Traffic lights for every criterion, the health score and the overall verdict.\n\n"
+    + SELECTION_HELP
+    + " The health score and the verdict are over the selected checks."
+)
 def verify(
     start: Annotated[str, typer.Argument(help="First date, YYYY-MM-DD.")],
     end: Annotated[str | None, typer.Argument(help="Last date (default: START).")] = None,
@@ -159,12 +167,7 @@ def verify(
     check: CheckSelOpt = None,
     tag: TagSelOpt = None,
 ) -> None:
-    """Traffic lights for every criterion, the health score and the overall verdict.
-
-    --phase, --check and --tag run only the checks they select, and the query reads only
-    what those need; the health score and the verdict are over those checks. Gates are not
-    affected: a gate always runs its full criteria.
-    """
+    """Traffic lights for every criterion, the health score and the overall verdict."""
     selection = _selection(phase, check, tag)
     _assess("verify", start, end, config, warehouse, fmt, all_dates, dry_run, selection)
 
