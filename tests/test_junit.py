@@ -166,7 +166,7 @@ def test_a_format_that_does_not_exist_names_junit(
     config, url = mini
     code, out, err = run(["smoke", "2026-01-01", "-c", str(config), "-w", url, "-f", "xml"], capsys)
     assert code == 3
-    assert "table, json or junit" in err
+    assert "--format must be table or json, or junit (XML), not 'xml'" in err
     assert out == ""
 
 

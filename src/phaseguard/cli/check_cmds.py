@@ -100,7 +100,7 @@ def _assess(
     from phaseguard.assess import assess, date_range
 
     if fmt not in ("table", "json", "junit"):
-        raise typer.BadParameter(f"--format must be table, json or junit, not {fmt!r}")
+        raise typer.BadParameter(f"--format must be table or json, or junit (XML), not {fmt!r}")
     first, last = date_range(start, end)
     with _guard(config, warehouse) as guard:
         if dry_run:
