@@ -111,6 +111,17 @@ def test_a_bad_tag_names_file_line_and_key(old: str, new: str, where: str, says:
     assert says in info.value.message
 
 
+def test_tags_on_a_gates_checks_are_refused() -> None:
+    """A gate always runs its full criteria: a tag there would quietly select nothing."""
+    text = TAGGED.replace(
+        "{kind: quorum, tables: [A, B, C], min_present: 2}",
+        "{kind: quorum, tables: [A, B, C], min_present: 2, tags: [nightly]}",
+    )
+    with pytest.raises(ConfigError) as info:
+        config_module.parse(text, "p.yml")
+    assert "gates[1].checks[0].tags: a gate always runs all its checks" in info.value.message
+
+
 # --- selection against real warehouses ---------------------------------------------------
 
 

@@ -128,6 +128,13 @@ class Gate(Model):
                 "a gate with no checks would open on anything: "
                 "leave checks out for the upstream's criteria"
             )
+        for j, check in enumerate(value or []):
+            if check.tags:  # --tag selects what smoke/verify/report run, never a gate's checks
+                raise LocatedError(
+                    "a gate always runs all its checks, so tags on them would select nothing "
+                    "(tag the phase's checks instead)",
+                    (j, "tags"),
+                )
         return value
 
     @field_validator("block_on")
