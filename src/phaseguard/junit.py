@@ -118,7 +118,8 @@ def to_junit(result: RangeVerdict, *, name: str = "phaseguard") -> str:
     for day in result.dates:
         for phase in day.phases:
             for verdict in phase.verdicts:
-                _check_case(suites[phase.phase], phase.phase, day, verdict)
+                suite = suites.setdefault(phase.phase, _Suite(phase.phase))
+                _check_case(suite, phase.phase, day, verdict)
         _date_case(overall, day, result.mode)
     span = str(result.start) if result.start == result.end else f"{result.start}..{result.end}"
     root = ET.Element("testsuites", name=_text(f"{name} {result.mode} {span}"))
