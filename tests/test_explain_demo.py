@@ -18,16 +18,16 @@ from typing import Any
 
 import pytest
 
+from nba_props import steps
+from nba_props.analytics import GAMEBOOK
+from nba_props.bdl_server import FaultModel, VirtualClock, serve
+from nba_props.demo import BREAKER_DATES, DEMO_KEY, GATE_DATES, BuiltDemo, build_demo
+from nba_props.faults import Fault
+from nba_props.schema import SCHEMA
+from nba_props.scraper import TABLE, bdl_client
 from phaseguard import load
 from phaseguard.cli import main
 from phaseguard.config import Config
-from phaseguard.nba import steps
-from phaseguard.nba.analytics import GAMEBOOK
-from phaseguard.nba.bdl_server import FaultModel, VirtualClock, serve
-from phaseguard.nba.demo import BREAKER_DATES, DEMO_KEY, GATE_DATES, BuiltDemo, build_demo
-from phaseguard.nba.faults import Fault
-from phaseguard.nba.schema import SCHEMA
-from phaseguard.nba.scraper import TABLE, bdl_client
 from phaseguard.runner import Runner
 from phaseguard.verdicts import PASS, Level, Overall, RangeVerdict
 
