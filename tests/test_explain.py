@@ -506,3 +506,10 @@ gates:
     )
     found = explain(config, day)
     assert [[n.phase for n in c] for c in found.chains] == [["report", "load"]]
+
+
+def test_a_config_narrowed_to_a_selection_explains_what_it_holds() -> None:
+    narrowed = CONFIG.model_copy(update={"phases": [CONFIG.phase("marts")]})
+    day = day_of({"marts": (verdict("booked share", FAIL, "10%"),)})
+    (root,) = explain(narrowed, day).roots  # its upstream is not selected: it is the root
+    assert root.phase == "marts"

@@ -325,12 +325,14 @@ def _upstream_first(config: Config) -> list[str]:
 
 
 def _direct_upstream(config: Config, phase: str) -> list[str]:
-    """The phases ``phase`` reads directly: its ``depends_on`` and its gate's ``upstream``."""
+    """The phases ``phase`` reads directly: its ``depends_on`` and its gate's ``upstream``,
+    those the config holds (a report of a selection narrows the config to its phases)."""
+    known = {p.name for p in config.phases}
     ups = list(config.phase(phase).depends_on)
     for gate in config.gates:
         if gate.phase == phase and gate.upstream:
             ups += gate.upstream
-    return list(dict.fromkeys(ups))
+    return [up for up in dict.fromkeys(ups) if up in known]
 
 
 def _attach(config: Config, events: Sequence[Event]) -> tuple[dict[str, list[Event]], list[Event]]:
