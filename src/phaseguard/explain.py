@@ -437,7 +437,7 @@ def _tables_read(config: Config, phase: str, verdicts: Sequence[Verdict]) -> tup
             if k in keys
         ]
         if not named and verdict.check in checks:
-            named = [k for k in _strings(checks[verdict.check].model_dump()) if k in keys]
+            named = [k for k in _table_fields(checks[verdict.check].model_dump()) if k in keys]
         found += named or [t.name for t in config.phase(phase).tables]
     return tuple(dict.fromkeys(found))
 
@@ -449,15 +449,30 @@ def _check_name(check: Any) -> str:
 
 
 def _strings(value: Any) -> Iterable[str]:
+    """Every string in a detail's value (a list, a mapping's values, nested)."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, Mapping):
-        for key, item in value.items():
-            if key not in ("name", "kind", "expr", "where", "severity", "direction", "tags"):
-                yield from _strings(item)
+        for item in value.values():
+            yield from _strings(item)
     elif isinstance(value, list | tuple):
         for item in value:
             yield from _strings(item)
+
+
+# The fields of a check that name tables, at any depth (a relationship's ``to: {table}``).
+_TABLE_FIELDS = ("table", "tables", "any_of", "numerator", "denominator", "values_from", "to")
+_SIDES = ("left", "right")
+
+
+def _table_fields(value: Any) -> Iterable[str]:
+    """The strings under a check's table-naming fields, not its columns, values or SQL."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key in _TABLE_FIELDS and not isinstance(item, Mapping):
+                yield from _strings(item)
+            elif key in _TABLE_FIELDS or key in _SIDES:
+                yield from _table_fields(item)
 
 
 def _names_something(verdict: Verdict) -> bool:
