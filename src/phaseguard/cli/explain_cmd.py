@@ -7,7 +7,6 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from rich.tree import Tree
 
 from phaseguard.verdicts import Level, exit_code
 
@@ -64,6 +63,8 @@ def _level(level: Level) -> str:
 
 def draw(explanation: Any) -> None:
     """The explanation on one screen: the headline, the chains, each phase's evidence."""
+    from rich.tree import Tree  # only when drawing: every command's start-up imports this module
+
     from phaseguard.explain import chain_text, detail_text
 
     style = OVERALL_STYLES[explanation.overall]
