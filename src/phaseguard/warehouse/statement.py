@@ -121,16 +121,64 @@ def validate_aggregate(expr: str) -> None:
     store_sql(key, "ok")
 
 
-def _allowed_classes() -> frozenset[type]:
-    return frozenset(getattr(exp, name) for name in _ALLOWED_NAMES if hasattr(exp, name))
+def _allowed_classes(names: Sequence[str] = _ALLOWED_NAMES) -> frozenset[type]:
+    return frozenset(getattr(exp, name) for name in names if hasattr(exp, name))
 
 
-def _refusal(node: exp.Expr) -> str:
-    """Why ``node`` may not appear in an aggregate, in the user's words."""
+# What a ``where:`` condition may contain: the aggregates' scalar allow-list (no aggregate,
+# no ``*``, no DISTINCT), and its top node must be a condition.
+CONDITION_FUNCTIONS = ("Trim", "Substring", "DPipe", "Concat")
+_CONDITION_NAMES = (
+    *SCALAR_FUNCTIONS, *CONDITION_FUNCTIONS, *OPERATORS, "Column", "Identifier", "Literal",
+    "Boolean", "Null", "DataType", "Tuple",
+)  # fmt: skip
+_PREDICATES = (
+    "EQ", "NEQ", "GT", "GTE", "LT", "LTE", "And", "Or", "Not", "Is", "NullSafeEQ",
+    "NullSafeNEQ", "In", "Between", "Like", "ILike", "Boolean", "Column",
+)  # fmt: skip
+
+
+def parse_condition(cond: str) -> exp.Expr:
+    """Parse one boolean SQL expression (a ``where:`` filter) built from the scalar
+    allow-list: columns, literals, operators, IN/BETWEEN/LIKE/IS NULL and the pure scalar
+    functions of :data:`SCALAR_FUNCTIONS`. No aggregate, no subquery, no unknown function:
+    anything else is a ConfigError (the condition runs with the warehouse's credentials).
+    """
+    try:
+        tree = sqlglot.parse_one(cond)
+    except sqlglot.errors.ParseError as exc:
+        raise ConfigError(f"cannot parse where {cond!r}: {first_line(exc)}") from None
+    allowed = _allowed_classes(_CONDITION_NAMES)
+    for node in tree.walk():
+        if isinstance(node, exp.AggFunc):
+            raise ConfigError(f"where {cond!r}: no aggregates in a row filter ({node.sql_name()})")
+        if type(node) not in allowed:
+            raise ConfigError(f"where {cond!r}: {_refusal(node, CONDITION_FUNCTIONS)}")
+        if isinstance(node, exp.Column) and node.table:
+            raise ConfigError(f"where {cond!r}: use unqualified column names")
+    top = tree.unnest()
+    if type(top) not in _allowed_classes(_PREDICATES):
+        raise ConfigError(
+            f"where {cond!r} is not a condition (e.g. minutes > 0, team IN ('BOS', 'LAL'))"
+        )
+    return tree
+
+
+def validate_condition(cond: str) -> None:
+    """:func:`parse_condition` for a config being loaded, remembered on disk when it passes."""
+    key = f"condition|{'.'.join(_CONDITION_NAMES)}|{cond}"
+    if load_sql(key) == "ok":
+        return
+    parse_condition(cond)
+    store_sql(key, "ok")
+
+
+def _refusal(node: exp.Expr, functions: Sequence[str] = AGGREGATE_FUNCTIONS) -> str:
+    """Why ``node`` may not appear in an aggregate (or a condition), in the user's words."""
     if isinstance(node, exp.Anonymous):
         return (
             f"function {node.name}() is not allowed (allowed: "
-            f"{', '.join(_sql_names(AGGREGATE_FUNCTIONS + SCALAR_FUNCTIONS))}, CASE, CAST)"
+            f"{', '.join(_sql_names((*functions, *SCALAR_FUNCTIONS)))}, CASE, CAST)"
         )
     if isinstance(node, exp.Dot):
         return "qualified names are not allowed"
@@ -145,7 +193,7 @@ def _sql_names(names: Sequence[str]) -> list[str]:
     out = []
     for name in names:
         cls = getattr(exp, name, None)
-        if cls is not None and name not in ("Case", "If", "Cast", "TryCast"):
+        if cls is not None and name not in ("Case", "If", "Cast", "TryCast", "DPipe"):
             out.append(cls.sql_names()[0])
     return out
 
