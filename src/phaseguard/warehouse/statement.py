@@ -30,6 +30,7 @@ else:  # sqlglot is imported on first use: a smoke test whose SQL is cached neve
 from phaseguard.errors import ConfigError
 from phaseguard.plan import MISSING_LISTED, Metric, Probe
 
+from . import rowmetrics
 from .drivers import first_line
 from .sqlcache import load_sql, store_sql
 
@@ -46,13 +47,15 @@ def measurement_statement(
     cast to that type (``TIMESTAMP``, ``DATETIME``: the column's own, on BigQuery)."""
     width = max(len(p.metrics) for p in probes)
     types = bound_types or {}
-    keyed = any(p.against for p in probes)
+    keyed = any(p.against or p.listing for p in probes)
     selects: list[exp.Select] = []
     for i, probe in enumerate(probes):
         if i in from_metadata:
             selects.append(_partitions_select(i, probe, width, keyed))
         elif probe.against:
             selects.append(_coverage_select(i, probe, width, dialect, types.get(i)))
+        elif probe.listing:
+            selects.append(_listing_select(i, probe, width, dialect, types.get(i)))
         elif probe.reach == "after":
             selects.append(_horizon_select(i, probe, width, dialect, types.get(i), keyed))
         else:
@@ -216,7 +219,8 @@ def _probe_select(
         exp.GTE(this=date_col.copy(), expression=_bound("start", bound_type, dialect)),
         exp.LT(this=date_col.copy(), expression=_bound("stop", bound_type, dialect)),
     )
-    if len(probe.metrics) == 2 and probe.metrics[1].kind in ("units", "distinct"):
+    second = probe.metrics[1] if len(probe.metrics) == 2 else None
+    if second is not None and second.kind in ("units", "distinct") and not second.where:
         return _distinct_select(index, probe, width, day, where, keyed)
     metrics = [_metric_expr(m, dialect) for m in probe.metrics]
     return (
@@ -405,17 +409,41 @@ def _row_columns(
 
 
 def _metric_expr(metric: Metric, dialect: str) -> exp.Expr:
-    if metric.kind == "rows":
-        return exp.Count(this=exp.Star())
+    cond = parse_condition(metric.where) if metric.where else None
     if metric.kind in ("units", "distinct"):
-        return exp.Count(this=exp.Distinct(expressions=[exp.column(metric.column)]))
+        value = rowmetrics.filtered(exp.column(metric.column), cond)
+        return exp.Count(this=exp.Distinct(expressions=[value]))
     if metric.kind == "aggregate":
-        return parse_aggregate(metric.expr)
-    newest = exp.Max(this=exp.column(metric.column))
+        return rowmetrics.filter_aggregates(parse_aggregate(metric.expr), cond)
+    if metric.kind != "max_epoch":
+        return rowmetrics.row_metric(metric, cond)
+    newest = exp.Max(this=rowmetrics.filtered(exp.column(metric.column), cond))
     if dialect == "bigquery":  # sqlglot has no BigQuery rendering of TimeToUnix
         timestamp = exp.DataType(this=exp.DataType.Type.TIMESTAMPTZ)
         return exp.UnixSeconds(this=exp.cast(newest, timestamp))
     return exp.TimeToUnix(this=newest)
+
+
+def _listing_select(
+    index: int, probe: Probe, width: int, dialect: str, bound_type: str | None
+) -> exp.Select:
+    """Per date: the rows the probe's metric calls bad, their distinct values, and those
+    values as text (:func:`rowmetrics.listing`)."""
+    metric, own = probe.metrics[1], exp.column(probe.date_column)
+    in_range = [
+        exp.GTE(this=own.copy(), expression=_bound("start", bound_type, dialect)),
+        exp.LT(this=own.copy(), expression=_bound("stop", bound_type, dialect)),
+    ]
+    cond = parse_condition(metric.where) if metric.where else None
+    grouped, metrics, text = rowmetrics.listing(
+        metric, table_ref(probe.table), _day(probe.date_column), in_range, cond
+    )
+    d = exp.column("d", table="g")
+    return (
+        exp.select(*_row_columns(index, metrics, width, d.copy(), True, text))
+        .from_(grouped)
+        .group_by(d.copy())
+    )
 
 
 def _partitions_select(index: int, probe: Probe, width: int, keyed: bool) -> exp.Select:
