@@ -3,7 +3,7 @@ reconciliation, the ``where:`` filter on every table-reading kind and ``severity
 every kind, against a real DuckDB file and a real PostgreSQL database (the ``mini`` fixture
 with a phase of extra seeded rows).
 
-The extra phase ``quality`` reads ``raw.lines`` (one row per player line) and ``mart.totals``
+The extra phase ``quality`` reads ``raw.lines`` (one row per player line) and ``out.totals``
 (rows per date as a mart counts them). D1 is clean; D2 has two NULL players and a NULL
 team, an unknown team XXX and a lower-case bos, minutes of 61 and -1, and a mart that says
 5 rows where there are 6; D3 is an off-day; on D4 neither table has rows.
@@ -34,7 +34,7 @@ QUALITY = """\
     depends_on: [ingest]
     tables:
       - {name: lines, table: raw.lines, date_column: game_date}
-      - {name: totals, table: mart.totals, date_column: game_date}
+      - {name: totals, table: out.totals, date_column: game_date}
     checks:
       - {kind: rows_exist, tables: [lines], severity: warn}
       - {kind: not_null, table: lines, columns: [player]}
@@ -91,10 +91,10 @@ def seed_quality(url: str, base_dir: Path) -> None:
                 "ts": "TIMESTAMP",
             },
         )
-        wh.create_table("mart.totals", {"game_date": "DATE", "n_rows": "INTEGER"})
+        wh.create_table("out.totals", {"game_date": "DATE", "n_rows": "INTEGER"})
         rows = [(day, *line) for day, lines in LINES.items() for line in lines]
         wh.insert_rows("raw.lines", ["game_date", "player", "team", "minutes", "pts", "ts"], rows)
-        wh.insert_rows("mart.totals", ["game_date", "n_rows"], TOTALS)
+        wh.insert_rows("out.totals", ["game_date", "n_rows"], TOTALS)
 
 
 def quality_config(config: Path) -> Path:
@@ -262,7 +262,7 @@ def test_criteria_describe_each_kind(tmp_path: Path) -> None:
     assert "whose `minutes` is < 0 or > 60" in text
     assert "share of rows of `raw.lines` whose `minutes` is >= 36: <= 50% acceptable" in text
     assert "rows of `raw.lines` where `team = 'LAL'`: >= 1 pass" in text
-    assert "`SUM(n_rows)` over `mart.totals` equals `COUNT(*)` over `raw.lines` within 20%" in text
+    assert "`SUM(n_rows)` over `out.totals` equals `COUNT(*)` over `raw.lines` within 20%" in text
     assert "severity warn: a FAIL is a warning" in text
 
 
