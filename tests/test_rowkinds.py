@@ -50,6 +50,8 @@ QUALITY = """\
       - {kind: reconciliation, left: {table: totals, expr: "SUM(n_rows)"}, right: {table: lines, expr: "COUNT(*)"}, tolerance: 0}
       - {kind: reconciliation, left: {table: totals, expr: "SUM(n_rows)"}, right: {table: lines, expr: "COUNT(*)"}, tolerance_pct: 20, name: recon_pct}
       - {kind: reconciliation, left: {table: totals, expr: "SUM(n_rows)"}, right: {table: lines, expr: "COUNT(*)", where: "player IS NOT NULL"}, name: recon_named}
+      - {kind: reconciliation, left: {table: totals, expr: "SUM(n_rows)"}, right: {table: lines, expr: "COUNT(*)"}, severity: warn, name: recon_warn}
+      - {kind: not_null, table: lines, columns: [team], severity: warn, name: team_warn}
       - {kind: rows_per_unit, table: lines, where: "team = 'BOS'", pass: 0.5, name: bos_per_game}
       - {kind: distinct_count, table: lines, column: team, where: "team IN ('BOS', 'LAL')", pass: 2, name: good_teams}
       - {kind: aggregate, table: lines, expr: "AVG(minutes)", where: "team = 'LAL'", pass: 10, name: lal_minutes}
@@ -189,6 +191,16 @@ def test_row_count_and_reconciliation(quality: tuple[Path, str]) -> None:
     assert by_date[D2]["recon_pct"].level is Level.EXCELLENT  # 1 <= 20% of 6
     assert by_date[D2]["recon_named"].level is Level.FAIL  # 5 vs 4 named players
     assert by_date[D4][recon].level is Level.NA  # neither table has rows
+    warned = by_date[D2]["recon_warn"]
+    assert warned.level is Level.ACCEPTABLE  # severity: warn
+    assert (
+        warned.details["warning"]
+        == "outside the tolerance (totals.SUM(n_rows) = lines.COUNT(*) within 0)"
+    )
+    assert warned.observed == "5 vs 6 (difference -1) (a warning)"
+    team = by_date[D2]["team_warn"]
+    assert team.level is Level.ACCEPTABLE
+    assert team.details["warning"] == "above excellent <= 0"
 
 
 def test_no_rows_is_na_and_severity_warn_never_fails(quality: tuple[Path, str]) -> None:

@@ -1,7 +1,9 @@
 """Checks: pure functions from measurements to verdicts.
 
 Each check kind of the config (``rows_exist``, ``rows_per_unit``, ``unit_coverage``,
-``quorum``, ``distinct_count``, ``aggregate``, ``ratio``, ``freshness``) has one class here.
+``quorum``, ``distinct_count``, ``aggregate``, ``ratio``, ``freshness``) has one class here;
+the row-level and per-table kinds (``not_null``, ``accepted_values``, ``range``,
+``row_count``, ``reconciliation``) build on them in :mod:`phaseguard.rowchecks`.
 None of them reads the warehouse. :func:`prepare` builds one against the config once: what
 is the same on every date (its name, the threshold text, the metrics it reads) is worked
 out there. Its ``judge`` then takes the dates to judge (:class:`Days`), reads each metric

@@ -440,7 +440,6 @@ class Reconciliation(CheckBase):
         return self
 
 
-ROW_KINDS = (NotNull, AcceptedValues, Range, RowCount, Reconciliation)
 # --- end of the row-level and per-table kinds ---
 
 

@@ -2,10 +2,12 @@
 
 A plan becomes ONE statement: a UNION ALL with one grouped select per probe (table),
 each returning, per date, the probe's metrics as ``m0..mN`` (DOUBLE), then, when the plan
-has a coverage probe, ``k`` (text: the first missing units), then ``src`` (the probe's
-index) and ``d`` (the date). A coverage probe semi-joins the schedule's units with its
-sources' units per date; the schedule's horizon probe is one row, its newest date at or
-after the start. It is built as a sqlglot AST and rendered for the
+has a coverage or listing probe, ``k`` (text: the first missing units, or offending values),
+then ``src`` (the probe's index) and ``d`` (the date). A coverage probe semi-joins the
+schedule's units with its sources' units per date; the schedule's horizon probe is one row,
+its newest date at or after the start; a listing probe groups the rows a check calls bad by
+value. A check's ``where:`` filter is parsed once (:func:`parse_condition`) and rendered
+inside its table's probe as a filtered aggregate (``rowmetrics.py``). It is built as a sqlglot AST and rendered for the
 target dialect (the pattern of sqlmesh's engine adapters): identifiers are quoted by the
 generator, the dates are the bound parameters ``start`` and ``stop``, and no value is
 ever formatted into SQL text. Where the engine compares a date column of another type
