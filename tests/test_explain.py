@@ -513,3 +513,46 @@ def test_a_config_narrowed_to_a_selection_explains_what_it_holds() -> None:
     day = day_of({"marts": (verdict("booked share", FAIL, "10%"),)})
     (root,) = explain(narrowed, day).roots  # its upstream is not selected: it is the root
     assert root.phase == "marts"
+
+
+def test_row_kinds_name_their_tables_and_any_details_they_carry() -> None:
+    config = parse(
+        """\
+pipeline: rows
+warehouse: duckdb://x.duckdb
+schedule: {every: day}
+phases:
+  - name: raw
+    tables: [{name: lines, table: raw.lines, date_column: d}]
+  - name: marts
+    depends_on: [raw]
+    tables:
+      - {name: totals, table: out.totals, date_column: d}
+      - {name: other, table: out.other, date_column: d}
+    checks:
+      - {kind: not_null, table: totals, columns: [player, lines]}
+      - {kind: reconciliation, name: recon, left: {table: totals, expr: "SUM(n)"}, right: {table: lines, expr: "COUNT(*)"}}
+      - {kind: accepted_values, name: teams, table: other, column: team, values: [lines, totals]}
+"""
+    )
+    day = day_of(
+        {
+            "raw": (verdict("rows_exist", EXCELLENT),),
+            "marts": (
+                verdict(
+                    "not_null(totals.player,lines)", FAIL, "2 rows", nulls={"player": 2, "lines": 0}
+                ),
+                verdict("recon", FAIL, "5 vs 6", left=5, right=6, difference=-1),
+                verdict("teams", FAIL, "1 row", offending=["lines"]),
+            ),
+        }
+    )
+    (root,) = explain(config, day).roots
+    # From the checks' table fields: not their columns, values or offending values.
+    assert root.tables == ("totals", "lines", "other")
+    text = [detail_text(v.details) for v in root.checks]
+    assert text == [
+        "nulls: player=2, lines=0",
+        "left: 5; right: 6; difference: -1",
+        "offending: lines",
+    ]
