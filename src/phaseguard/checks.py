@@ -632,6 +632,10 @@ class FreshnessCheck(Prepared):
         return Verdict(self.name, level, f"{_num(age)}h old", self.expected)
 
 
+# The keyed kinds (unique, relationships, accepted_values, row_count) build on the classes
+# above, so their module is read here, once those exist.
+from .keychecks import KEYED_CHECKS  # noqa: E402
+
 _KINDS: dict[str, type[Prepared]] = {
     kind.kind: kind
     for kind in (
@@ -645,6 +649,7 @@ _KINDS: dict[str, type[Prepared]] = {
         FreshnessCheck,
     )
 }
+_KINDS.update({kind.kind: kind for kind in KEYED_CHECKS})
 
 
 def prepare(

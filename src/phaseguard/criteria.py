@@ -9,15 +9,19 @@ from __future__ import annotations
 from .checks import check_name, describe, threshold_text
 from .config import Config, Gate
 from .kinds import (
+    AcceptedValues,
     Aggregate,
     Check,
     DistinctCount,
     Freshness,
     Quorum,
     Ratio,
+    Relationships,
+    RowCount,
     RowsExist,
     RowsPerUnit,
     Thresholds,
+    Unique,
     UnitCoverage,
 )
 
@@ -81,7 +85,59 @@ def explain(check: Check, config: Config, phase_tables: list[str]) -> str:
             f"newest `{check.column}` in `{config.table(check.table).table}` "
             f"is at most {check.max_age_hours:g} h old (EXCELLENT), else FAIL"
         )
+    return _explain_keyed(check, config)
+
+
+def _explain_keyed(check: Check, config: Config) -> str:
+    """The keyed kinds (unique, relationships, accepted_values, row_count) as a sentence."""
+    if isinstance(check, Unique | Relationships | AcceptedValues):
+        from .keychecks import _budgets
+
+        table = f"`{config.table(check.table).table}`"
+        share = " (as a share of the date's rows)" if check.measure == "share" else ""
+        budget = f"bad rows{share} {_budgets(check, check.measure == 'share')}; otherwise " + (
+            "a warning (ACCEPTABLE), never FAIL" if check.severity == "warn" else "FAIL"
+        )
+        empty = "; a date with no rows is N/A"
+        if isinstance(check, Unique):
+            key = ", ".join(f"`{c}`" for c in check.columns)
+            return (
+                f"no two rows of {table} share ({key}) on a date (rows with a NULL in it "
+                f"skipped; bad: the rows beyond the first per key): {budget}{empty}"
+            )
+        if isinstance(check, Relationships):
+            return (
+                f"every ({', '.join(check.columns)}) of {table} is a "
+                f"({', '.join(check.to.columns)}) of {_parent(config, check.to.table)}: "
+                f"{budget}{empty}"
+            )
+        accepted = (
+            ", ".join(str(v) for v in check.values)
+            if check.values is not None
+            else "the `{}` values of {}".format(
+                check.values_from.column if check.values_from else "",
+                _parent(config, check.values_from.table if check.values_from else ""),
+            )
+        )
+        return f"every non-NULL `{check.column}` of {table} is one of {accepted}: {budget}{empty}"
+    if isinstance(check, RowCount):
+        table = f"`{config.table(check.table).table}`"
+        if check.group_by is None:
+            return f"rows of {table}: {_thresholds(check)}"
+        groups = ", ".join(f"`{c}`" for c in check.group_by)
+        return (
+            f"rows of {table} per ({groups}), each group graded on its own and the worst "
+            f"deciding: {_thresholds(check)}"
+        )
     return check.kind  # pragma: no cover - every kind is handled above
+
+
+def _parent(config: Config, name: str) -> str:
+    """A parent as a reader knows it: a phase table on the same date, or a dimension."""
+    try:
+        return f"`{config.table(name).table}` on the same date"
+    except KeyError:
+        return f"the dimension `{config.dimension(name).table}` (any row)"
 
 
 def _schedule(config: Config) -> str:

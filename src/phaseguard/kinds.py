@@ -270,8 +270,145 @@ class Freshness(CheckBase):
     _v_column = field_validator("column")(_ident)
 
 
+# --- Keyed kinds (#16): each reads a probe of its own (a join or a second grouping step) -----
+
+
+def _idents(value: list[str]) -> list[str]:
+    for column in value:
+        _ident(column)
+    if len(set(value)) < len(value):
+        raise ValueError(f"a column is named twice in {value!r}")
+    return value
+
+
+class BadRows(Thresholds):
+    """A check that counts bad rows per date: lower is better, a number tier is a budget
+    (``acceptable: 5``: at most 5 bad rows; with ``measure: share``, a share of the
+    partition's rows), and with no tier given any bad row FAILs (a clean date is EXCELLENT:
+    a check that can only hold is at its best when it holds)."""
+
+    direction: Literal["lower"] = "lower"
+    measure: Literal["count", "share"] = Field(
+        "count", description="count: bad rows; share: bad rows / rows of the partition"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _budgets(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        tiers = [key for key in ("excellent", "pass", "pass_", "acceptable") if key in data]
+        if not tiers:
+            return {**data, "excellent": {"between": [0, 0]}}
+        out = dict(data)
+        for key in tiers:
+            value = out[key]
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                if value < 0:
+                    raise LocatedError(f"a budget of bad rows is 0 or more, not {value!r}", (key,))
+                out[key] = {"between": [0, value]}
+        return out
+
+
+class Unique(BadRows):
+    """No two rows of the partition share a key (one column or several): the bad rows are
+    those beyond the first per key; rows with a NULL in the key are skipped."""
+
+    kind: Literal["unique"]
+    table: str
+    columns: list[str] = Field(min_length=1, description="the key: one column or several")
+    _v_columns = field_validator("columns")(_idents)
+
+
+class Parent(Model):
+    """The parent of a ``relationships`` check: a phase table key or a dimension name."""
+
+    table: str
+    columns: list[str] = Field(min_length=1)
+    _v_columns = field_validator("columns")(_idents)
+
+
+class Relationships(BadRows):
+    """Every key of the partition is present in the parent (``to``): on the same date when
+    the parent has a date column, in any row when it is a dimension. The bad rows are the
+    orphans; rows with a NULL in the key are skipped."""
+
+    kind: Literal["relationships"]
+    table: str
+    columns: list[str] = Field(min_length=1)
+    to: Parent
+    _v_columns = field_validator("columns")(_idents)
+
+    @model_validator(mode="after")
+    def _same_width(self) -> Relationships:
+        if len(self.columns) != len(self.to.columns):
+            raise LocatedError(
+                f"columns names {len(self.columns)} key columns, to.columns "
+                f"{len(self.to.columns)}: they pair up one to one",
+                ("to", "columns"),
+            )
+        return self
+
+
+class ValuesFrom(Model):
+    """A reference list: the values of ``column`` in a dimension or a phase table."""
+
+    table: str
+    column: str
+    _v_column = field_validator("column")(_ident)
+
+
+class AcceptedValues(BadRows):
+    """Every non-NULL value of the column is in the accepted list: literal ``values``, or
+    the values of a reference column (``values_from``, a dimension's or a phase table's on
+    the same date). The bad rows are those with any other value."""
+
+    kind: Literal["accepted_values"]
+    table: str
+    column: str
+    values: list[str | int | float | bool] | None = Field(None, min_length=1)
+    values_from: ValuesFrom | None = None
+    _v_column = field_validator("column")(_ident)
+
+    @model_validator(mode="after")
+    def _one_list(self) -> AcceptedValues:
+        if (self.values is None) == (self.values_from is None):
+            raise ValueError("give exactly one of values, values_from")
+        return self
+
+
+class RowCount(Thresholds):
+    """Rows of the partition (higher is better by default); with ``group_by``, the rows of
+    each group of the partition (e.g. weather hours per airport), graded one by one: the
+    worst group decides."""
+
+    kind: Literal["row_count"]
+    table: str
+    group_by: list[str] | None = Field(None, min_length=1)
+
+    @field_validator("group_by")
+    @classmethod
+    def _v_group_by(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _idents(value)
+
+
+KEYED_KINDS = ("unique", "relationships", "accepted_values", "row_count")
+# --- end of the keyed kinds ------------------------------------------------------------------
+
+
 Check = Annotated[
-    RowsExist | RowsPerUnit | UnitCoverage | Quorum | DistinctCount | Aggregate | Ratio | Freshness,
+    RowsExist
+    | RowsPerUnit
+    | UnitCoverage
+    | Quorum
+    | DistinctCount
+    | Aggregate
+    | Ratio
+    | Freshness
+    | Unique
+    | Relationships
+    | AcceptedValues
+    | RowCount,
     Field(discriminator="kind"),
 ]
 SMOKE_KINDS = ("rows_exist", "quorum")

@@ -23,24 +23,47 @@ from typing import Literal
 
 from .config import Config
 from .kinds import (
+    AcceptedValues,
     Aggregate,
+    Between,
     Check,
     DistinctCount,
     Freshness,
     Quorum,
     Ratio,
+    Relationships,
+    RowCount,
     RowsExist,
     RowsPerUnit,
+    Thresholds,
+    Unique,
     UnitCoverage,
 )
 
 SCHEDULE = "__schedule__"
 HORIZON = "__schedule_horizon__"
-MetricKind = Literal["rows", "units", "distinct", "aggregate", "max_epoch", "covered", "horizon"]
+MetricKind = Literal[
+    "rows",
+    "units",
+    "distinct",
+    "aggregate",
+    "max_epoch",
+    "covered",
+    "horizon",
+    "bad",
+    "offenders",
+    "groups",
+    "min_group",
+    "max_group",
+]
 # How many missing units a verdict names per date (the rest are counted), and up to how
 # many the coverage probe returns (beyond that, only the first).
 MISSING_SHOWN = 5
 MISSING_LISTED = 100
+# How a keyed probe's text joins the columns of a key (``a|b``) and its ``key=n`` items
+# (the unit separator: no value a key holds is likely to contain it).
+KEY_SEPARATOR = "|"
+ITEM_SEPARATOR = "\x1f"
 
 
 @dataclass(frozen=True, order=True)
@@ -71,6 +94,35 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """Where a keyed probe looks its keys up: a table's ``columns`` (on the same date when
+    it has a ``date_column``, else in any row: a dimension), or literal ``values``."""
+
+    table: str = ""
+    date_column: str | None = None
+    columns: tuple[str, ...] = ()
+    values: tuple[str | int | float | bool, ...] = ()
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """What a keyed probe computes per date, by grouping its rows on ``columns`` first.
+
+    ``unique``: keys held by more than one row; ``lookup`` (relationships, accepted_values):
+    keys not found in ``reference``; ``groups`` (row_count with group_by): groups whose row
+    count is outside ``band`` (comparisons such as ``(">=", 24.0)``, all of which hold
+    inside it). Its metrics are rows, bad rows and offending keys (groups: the number of
+    groups, the smallest and the largest), and its text the offending keys as
+    ``key=rows`` items (a key of several columns as ``a|b``).
+    """
+
+    kind: Literal["unique", "lookup", "groups"]
+    columns: tuple[str, ...]
+    reference: Reference | None = None
+    band: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class Probe:
     """The metrics to read from one table, grouped by its date column; row count first.
 
@@ -88,6 +140,13 @@ class Probe:
     reach: Literal["range", "after"] = "range"
     against: Source | None = None
     also: tuple[Source, ...] = ()
+    keyed: KeySpec | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns of its table the probe reads (to name one the table lacks)."""
+        own = self.keyed.columns if self.keyed else ()
+        return (self.date_column, *(m.column for m in self.metrics if m.column), *own)
 
     def __post_init__(self) -> None:
         if not self.metrics or self.metrics[0] != ROWS:
@@ -117,8 +176,9 @@ class Plan:
 
     @cached_property
     def keyed(self) -> bool:
-        """Whether the statement returns a text column (a coverage probe's missing units)."""
-        return any(p.against for p in self.probes)
+        """Whether the statement returns a text column (a coverage probe's missing units, a
+        keyed probe's offending keys)."""
+        return any(p.against or p.keyed for p in self.probes)
 
 
 Row = Sequence[float | None]
@@ -226,6 +286,67 @@ def metrics_for(
         yield check.denominator, ROWS
     elif isinstance(check, Freshness):
         yield check.table, Metric("max_epoch", check.column)
+    elif isinstance(check, RowCount) and check.group_by is None:
+        yield check.table, ROWS
+
+
+# --- keyed probes (#16): unique, relationships, accepted_values, row_count by group ---------
+BAD = Metric("bad")
+OFFENDERS = Metric("offenders")
+GROUP_METRICS = (ROWS, Metric("groups"), Metric("min_group"), Metric("max_group"), OFFENDERS)
+
+
+def keyed_probe(check: Check, config: Config) -> Probe | None:
+    """The probe of its own a keyed check reads (None for any other check), keyed by what
+    it computes, e.g. ``unique:box:game_id+player_id``: two checks asking the same share it."""
+    if isinstance(check, RowCount) and check.group_by is None:
+        return None
+    if not isinstance(check, Unique | Relationships | AcceptedValues | RowCount):
+        return None
+    spec = config.table(check.table)
+    metrics: tuple[Metric, ...] = (ROWS, BAD, OFFENDERS)
+    if isinstance(check, Unique):
+        keyed = KeySpec("unique", tuple(check.columns))
+    elif isinstance(check, Relationships):
+        to = _reference(config, check.to.table, tuple(check.to.columns))
+        keyed = KeySpec("lookup", tuple(check.columns), to)
+    elif isinstance(check, AcceptedValues):
+        if check.values_from is not None:
+            ref = check.values_from
+            to = _reference(config, ref.table, (ref.column,))
+        else:
+            to = Reference(values=tuple(check.values or ()))
+        keyed = KeySpec("lookup", (check.column,), to)
+    else:
+        keyed = KeySpec("groups", tuple(check.group_by or ()), band=pass_band(check))
+        metrics = GROUP_METRICS
+    key = f"{check.kind}:{check.table}:{'+'.join(keyed.columns)}"
+    if keyed.reference is not None:
+        ref_cols = "+".join(keyed.reference.columns)
+        key += (
+            f">{keyed.reference.table}:{ref_cols}" if ref_cols else f">{keyed.reference.values!r}"
+        )
+    if keyed.band:
+        key += ":" + ",".join(f"{op}{value:g}" for op, value in keyed.band)
+    return Probe(key, spec.table, spec.date_column, metrics, keyed=keyed)
+
+
+def _reference(config: Config, name: str, columns: tuple[str, ...]) -> Reference:
+    """A phase table (looked up on the same date) or a dimension (any row)."""
+    try:
+        table = config.table(name)
+    except KeyError:
+        return Reference(config.dimension(name).table, None, columns)
+    return Reference(table.table, table.date_column, columns)
+
+
+def pass_band(t: Thresholds) -> tuple[tuple[str, float], ...]:
+    """The counts a group may have and be PASS or better, as comparisons: the pass tier
+    (else the excellent one, else the acceptable one). A group outside it is evidence."""
+    tier = next(x for x in (t.pass_, t.excellent, t.acceptable) if x is not None)
+    if isinstance(tier, Between):
+        return ((">=", float(tier.between[0])), ("<=", float(tier.between[1])))
+    return (("<", float(tier)),) if t.direction == "lower" else ((">=", float(tier)),)
 
 
 def build_plan(
@@ -241,11 +362,15 @@ def build_plan(
     """
     wanted: dict[str, set[Metric]] = {}
     coverages: dict[str, list[str]] = {}
+    keyed: dict[str, Probe] = {}
     lookback = 0
     for check, phase_tables in checks:
         if isinstance(check, UnitCoverage):
             coverages[coverage_key(check.sources)] = check.sources
             lookback = max(lookback, check.window_days - 1)
+        probe = keyed_probe(check, config)
+        if probe is not None:
+            keyed.setdefault(probe.key, probe)
         for key, metric in metrics_for(check, config, phase_tables):
             wanted.setdefault(key, set()).add(metric)
     schedule = config.schedule
@@ -268,6 +393,7 @@ def build_plan(
             if spec.name in wanted:
                 metrics = (ROWS, *sorted(wanted[spec.name] - {ROWS}))
                 probes.append(Probe(spec.name, spec.table, spec.date_column, metrics))
+    probes.extend(keyed.values())
     if not probes:  # a calendar schedule and checks that read nothing: still one statement
         first = config.phases[0].tables[0]
         probes.append(Probe(first.name, first.table, first.date_column, (ROWS,)))
