@@ -54,7 +54,7 @@ UNIQUE, ORPHANS, TEAMS, HOURS = (
 def seed_quality(url: str, base_dir: Path) -> None:
     """D1 clean. D2: (g20, 1) three times and (g20, 2) twice, two NULL players (skipped);
     lines of g21 and g22, which box lacks on D2 (orphans); LGA 23 hours. D4: teams XXX
-    (twice) and YYY, a NULL team (not bad); EWR 25 hours."""
+    (twice), YYY and "A, B", a NULL team (not bad); EWR 25 hours."""
     with connect(url, base_dir=base_dir) as wh:
         wh.create_table("raw.teams", {"abbr": "VARCHAR", "name": "VARCHAR"})
         wh.insert_rows("raw.teams", ["abbr", "name"], [("BOS", "Boston"), ("LAL", "LA")])
@@ -67,7 +67,7 @@ def seed_quality(url: str, base_dir: Path) -> None:
         lines += [(D2, "g20", None, "BOS")] * 2
         lines += [(D2, "g21", 1, "BOS"), (D2, "g22", 1, "BOS"), (D2, "g22", 2, "LAL")]
         lines += [(D4, "g40", 1, "XXX"), (D4, "g41", 1, "XXX"), (D4, "g42", 1, "YYY")]
-        lines += [(D4, "g40", 2, None), (D4, "g41", 2, "BOS")]
+        lines += [(D4, "g40", 2, None), (D4, "g41", 2, "BOS"), (D4, "g42", 2, "A, B")]
         wh.insert_rows("raw.lines", ["game_date", "game_id", "player_id", "team"], lines)
         wh.create_table("raw.weather", {"obs_date": "DATE", "origin": "VARCHAR", "hour": "INTEGER"})
         hours = {D1: {"JFK": 24, "LGA": 24}, D2: {"JFK": 24, "LGA": 23}, D4: {"JFK": 24, "EWR": 25}}
@@ -133,7 +133,10 @@ def test_every_keyed_kind_is_judged_with_its_evidence_in_one_statement(
     assert by_date[D4][ORPHANS].level is Level.EXCELLENT  # box holds g40..g42 on D4
     teams = by_date[D4][TEAMS]
     assert teams.level is Level.FAIL
-    assert teams.details["counts"] == {"XXX": 2, "YYY": 1}  # the NULL team is not bad
+    assert teams.details["counts"] == {"A, B": 1, "XXX": 2, "YYY": 1}  # NULL is not bad
+    assert teams.observed == (
+        "4 rows with a team not accepted of 6; 3 values: A, B (1), XXX (2), YYY (1)"
+    )
     assert by_date[D2][TEAMS].level is Level.EXCELLENT
     gap = by_date[D2][HOURS]
     assert gap.level is Level.FAIL
@@ -165,7 +168,7 @@ def test_json_carries_the_evidence(
     assert checks[ORPHANS]["details"]["offending"] == ["g21", "g22"]
     assert checks[HOURS]["details"]["groups"] == {"LGA": 23}
     checks4 = {c["check"]: c for c in days["2026-01-04"]}
-    assert checks4[TEAMS]["details"]["offending"] == ["XXX", "YYY"]
+    assert checks4[TEAMS]["details"]["offending"] == ["A, B", "XXX", "YYY"]
 
 
 def test_share_budgets_warnings_and_a_dimension_parent(keyed: tuple[Path, str]) -> None:
@@ -193,7 +196,7 @@ def test_share_budgets_warnings_and_a_dimension_parent(keyed: tuple[Path, str]) 
     assert by_date[D2][ORPHANS].level is Level.ACCEPTABLE  # 3 orphans, a budget of 5
     known = by_date[D4]["known teams"]
     assert known.level is Level.ACCEPTABLE  # severity: warn
-    assert known.details["offending"] == ["XXX", "YYY"]
+    assert known.details["offending"] == ["A, B", "XXX", "YYY"]
     assert "above pass <= 1 (a warning)" in known.observed
     assert by_date[D1]["known teams"].level is Level.PASS
 

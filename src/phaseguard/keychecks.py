@@ -10,6 +10,7 @@ for a group outside its band). Registered in :data:`phaseguard.checks._KINDS`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +36,7 @@ from .plan import (
 )
 from .verdicts import NA, Verdict
 
+_ITEM = re.compile(rf"(.*?)=([0-9]+)(?:{re.escape(ITEM_SEPARATOR)}|$)", re.DOTALL)
 Seen = tuple[float, float, int, str | None]  # rows, bad rows, offending keys, their text
 
 
@@ -42,11 +44,7 @@ def offending_items(text: str | None) -> list[tuple[str, int]]:
     """The ``key=rows`` items of a keyed probe's text, in key order."""
     if not text:
         return []
-    out = []
-    for item in text.split(ITEM_SEPARATOR):
-        key, _, count = item.rpartition("=")
-        out.append((key, int(float(count))))
-    return sorted(out)
+    return sorted((m.group(1), int(m.group(2))) for m in _ITEM.finditer(text))
 
 
 def _budgets(check: Thresholds, pct: bool) -> str:

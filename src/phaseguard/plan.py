@@ -61,9 +61,10 @@ MetricKind = Literal[
 MISSING_SHOWN = 5
 MISSING_LISTED = 100
 # How a keyed probe's text joins the columns of a key (``a|b``) and its ``key=n`` items
-# (the unit separator: no value a key holds is likely to contain it).
+# (``a|b=3, c|d=2``: as the coverage probe's, printable on every backend; every item ends
+# in ``=digits``, so a key holding ", " still reads back whole).
 KEY_SEPARATOR = "|"
-ITEM_SEPARATOR = "\x1f"
+ITEM_SEPARATOR = ", "
 
 
 @dataclass(frozen=True, order=True)
