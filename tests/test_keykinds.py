@@ -217,6 +217,32 @@ def test_a_key_of_several_columns_against_a_dated_parent(keyed: tuple[Path, str]
     assert orphans.details["counts"] == {"g21|2026-01-02": 1, "g22|2026-01-02": 2}
 
 
+def test_literal_values_and_keys_of_another_type(keyed: tuple[Path, str]) -> None:
+    config, url = keyed
+    config.write_text(
+        KEYED_CONFIG.replace(
+            "values_from: {table: teams, column: abbr}}",
+            "values: [BOS, LAL]}\n"
+            "      - {kind: accepted_values, name: ids, table: lines, column: player_id, "
+            "values: [1, 2, 3]}\n"
+            "      - {kind: relationships, name: players, table: lines, columns: [player_id], "
+            "to: {table: players, columns: [pid]}}",
+        ).replace("dimensions:\n", "dimensions:\n  - {name: players, table: raw.players}\n")
+    )
+    with connect(url, base_dir=config.parent) as wh:  # a text id where lines has an integer
+        wh.create_table("raw.players", {"pid": "VARCHAR"})
+        wh.insert_rows("raw.players", ["pid"], [("1",), ("2",)])
+    with load(config, warehouse=url) as guard:
+        result = guard.verify(D1, D4)
+    by_date = {d.date: _verdicts(d) for d in result.dates if d.date != D3}
+    assert by_date[D4][TEAMS].details["counts"] == {"A, B": 1, "XXX": 2, "YYY": 1}
+    assert by_date[D1][TEAMS].level is Level.EXCELLENT
+    assert [by_date[d]["ids"].level for d in (D1, D2, D4)] == [Level.EXCELLENT] * 3
+    players = by_date[D1]["players"]
+    assert players.details["counts"] == {"3": 3}  # player 3 of g10, g11, g12
+    assert players.observed == "3 orphan rows (no players row) of 9; 1 orphan key: 3 (3)"
+
+
 def test_past_a_hundred_offending_keys_only_the_first_is_named(keyed: tuple[Path, str]) -> None:
     config, url = keyed
     with connect(url, base_dir=config.parent) as wh:

@@ -68,7 +68,7 @@ class _BadRowsCheck(_Graded):
     whose partition is empty is N/A (rows_exist and coverage say that it is empty)."""
 
     noun = "bad rows"
-    keys = "keys"
+    keys = ("key", "keys")  # what offends, singular and plural
 
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         assert isinstance(check, BadRows)
@@ -107,7 +107,9 @@ class _BadRowsCheck(_Graded):
         if offenders:
             shown = ", ".join(f"{key} ({n})" for key, n in items[:MISSING_SHOWN])
             more = offenders - min(len(items), MISSING_SHOWN)
-            out += f"; {offenders} {self.keys}: {shown}" + (f" and {more} more" if more else "")
+            out += f"; {offenders} {self.keys[offenders != 1]}: {shown}" + (
+                f" and {more} more" if more else ""
+            )
         return out
 
     def details(self, seen: Seen) -> dict[str, object]:
@@ -130,7 +132,7 @@ class UniqueCheck(_BadRowsCheck):
 
     kind = "unique"
     noun = "duplicate rows"
-    keys = "keys duplicated"
+    keys = ("key duplicated", "keys duplicated")
 
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         super().__init__(check, config, phase_tables)
@@ -143,7 +145,7 @@ class RelationshipsCheck(_BadRowsCheck):
 
     kind = "relationships"
     noun = "orphan rows"
-    keys = "orphan keys"
+    keys = ("orphan key", "orphan keys")
 
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         super().__init__(check, config, phase_tables)
@@ -156,7 +158,7 @@ class AcceptedValuesCheck(_BadRowsCheck):
 
     kind = "accepted_values"
     noun = "rows with a value not accepted"
-    keys = "values"
+    keys = ("value", "values")
 
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         super().__init__(check, config, phase_tables)

@@ -7,8 +7,9 @@ by date then gives the probe's metrics (rows, bad rows, offending keys; for grou
 number of groups, the smallest and the largest) and, as text, the offending keys as
 ``key=n`` items: every one when there are at most ``MISSING_LISTED`` of them (unordered),
 else only the smallest, the coverage probe's rule. A lookup (relationships, a reference
-list) LEFT JOINs the keys with the parent's distinct keys: on the same date when the
-parent has a date column, in any row when it is a dimension. Keys are rendered as text
+list) LEFT JOINs the keys with the parent's distinct keys, compared as text (as the
+coverage probe compares units): on the same date when the parent has a date column, in
+any row when it is a dimension. Keys are rendered as text
 (several columns as ``a|b``) with CAST and ``||``, which DuckDB, PostgreSQL, BigQuery and
 Spark all read the same way; a NULL in a key is skipped (a group's NULL is ``NULL``).
 """
@@ -119,11 +120,11 @@ def _lookup(
     reference = spec.reference
     assert reference is not None
     if not reference.columns:
-        listed = exp.In(this=keys[0].copy(), expressions=[_literal(v) for v in reference.values])
+        listed = exp.In(this=_as_text(keys[0]), expressions=[_literal(v) for v in reference.values])
         return exp.and_(_not_null(keys), exp.Not(this=listed)), select
     parent = _parent(reference)
     on = [
-        exp.EQ(this=exp.column(f"k{i}", table="p"), expression=key.copy())
+        exp.EQ(this=exp.column(f"k{i}", table="p"), expression=_as_text(key))
         for i, key in enumerate(keys)
     ]
     if reference.date_column is not None:
@@ -135,7 +136,9 @@ def _lookup(
 
 def _parent(reference: Reference) -> exp.Select:
     """The parent's distinct non-NULL keys (with their date, when it has one)."""
-    columns: list[exp.Expr] = [exp.column(c).as_(f"k{i}") for i, c in enumerate(reference.columns)]
+    columns: list[exp.Expr] = [
+        _as_text(exp.column(c)).as_(f"k{i}") for i, c in enumerate(reference.columns)
+    ]
     conditions: list[exp.Expr] = [
         exp.Not(this=exp.Is(this=exp.column(c), expression=exp.null())) for c in reference.columns
     ]
@@ -151,12 +154,17 @@ def _parent(reference: Reference) -> exp.Select:
     )
 
 
+def _as_text(key: exp.Expr) -> exp.Expr:
+    """A key compared as text, as the coverage probe compares units: a child may hold
+    ``123`` where its parent holds ``'123'`` (PostgreSQL and BigQuery refuse to compare)."""
+    return exp.cast(key.copy(), _text())
+
+
 def _literal(value: str | int | float | bool) -> exp.Expr:
+    """An accepted value as the text its column reads as (``true``, ``3``, ``BOS``)."""
     if isinstance(value, bool):
-        return exp.Boolean(this=value)
-    if isinstance(value, int | float):
-        return exp.Literal.number(value)
-    return exp.Literal.string(value)
+        return exp.Literal.string("true" if value else "false")
+    return exp.Literal.string(str(value))
 
 
 def _evidence(
