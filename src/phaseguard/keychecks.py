@@ -1,11 +1,14 @@
-"""Keyed checks: judging ``unique``, ``relationships``, ``accepted_values`` and ``row_count``.
+"""Keyed checks: judging ``unique``, ``relationships``, ``accepted_values`` from a reference
+list (``values_from``) and ``row_count`` by group (``group_by``).
 
 Each reads a keyed probe of its own (:func:`phaseguard.plan.keyed_probe`): per date the
-partition's rows, its bad rows (or, for ``row_count`` by group, the number of groups and
-the smallest and largest), how many keys offend, and the offending keys as text. A
-verdict below PASS names them: the first few in ``observed``, every one the warehouse
-returned in ``details`` (``offending`` and ``counts`` {key: rows}; ``groups`` {key: rows}
-for a group outside its band). Registered in :data:`phaseguard.checks._KINDS`.
+partition's rows (those ``where`` keeps), its bad rows (or, for ``row_count`` by group,
+the number of groups and the smallest and largest), how many keys offend, and the
+offending keys as ``key=rows`` text. A verdict names them: the first few in ``observed``,
+every one the warehouse returned in ``details`` (``offending``, and ``counts`` {key: rows};
+``groups`` {key: rows} for the groups outside the pass band). The bad-row kinds grade as
+:mod:`phaseguard.rowchecks` does (a date with no rows is N/A). Registered through
+:func:`phaseguard.checks._kinds`.
 """
 
 from __future__ import annotations
@@ -14,18 +17,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from .checks import Days, Prepared, _grade, _Graded, _num, _pct, tier_text
+from .checks import Days, Prepared, _grade, _Graded, _num
 from .config import Config
-from .kinds import (
-    AcceptedValues,
-    BadRows,
-    Between,
-    Check,
-    Relationships,
-    RowCount,
-    Thresholds,
-    Unique,
-)
+from .kinds import AcceptedValues, Check, Relationships, RowCount, Unique
 from .plan import (
     BAD,
     GROUP_METRICS,
@@ -34,10 +28,11 @@ from .plan import (
     OFFENDERS,
     keyed_probe,
 )
+from .rowchecks import _RowLevelCheck
 from .verdicts import NA, Verdict
 
 _ITEM = re.compile(rf"(.*?)=([0-9]+)(?:{re.escape(ITEM_SEPARATOR)}|$)", re.DOTALL)
-Seen = tuple[float, float, int, str | None]  # rows, bad rows, offending keys, their text
+Evidence = tuple[int, str | None]  # offending keys, their text
 
 
 def offending_items(text: str | None) -> list[tuple[str, int]]:
@@ -47,184 +42,146 @@ def offending_items(text: str | None) -> list[tuple[str, int]]:
     return sorted((m.group(1), int(m.group(2))) for m in _ITEM.finditer(text))
 
 
-def _budgets(check: Thresholds, pct: bool) -> str:
-    """A bad-row check's tiers as budgets: '<= 0 excellent, <= 5 acceptable'."""
-    parts = []
-    for label, tier in (
-        ("excellent", check.excellent),
-        ("pass", check.pass_),
-        ("acceptable", check.acceptable),
-    ):
-        if isinstance(tier, Between) and tier.between[0] == 0:
-            parts.append(f"{tier_text(tier.between[1], '<=', pct)} {label}")
-        elif tier is not None:
-            parts.append(f"{tier_text(tier, '<', pct)} {label}")
-    text = ", ".join(parts)
-    return text + ("; beyond: a warning (severity: warn)" if check.severity == "warn" else "")
+def _listed(items: list[tuple[str, int]], count: int, what: tuple[str, str]) -> str:
+    """'2 keys: a (3), b (2)', the first few named and the rest counted."""
+    shown = ", ".join(f"{key} ({n})" for key, n in items[:MISSING_SHOWN])
+    more = count - min(len(items), MISSING_SHOWN)
+    return f"{count} {what[count != 1]}: {shown}" + (f" and {more} more" if more > 0 else "")
 
 
-class _BadRowsCheck(_Graded):
-    """Bad rows of a partition against budgets (a count, or a share of its rows); a date
-    whose partition is empty is N/A (rows_exist and coverage say that it is empty)."""
+class _KeyedRowsCheck(_RowLevelCheck):
+    """Bad rows read from the check's keyed probe, with the offending keys as evidence."""
 
-    noun = "bad rows"
     keys = ("key", "keys")  # what offends, singular and plural
 
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
-        assert isinstance(check, BadRows)
-        self.pct = check.measure == "share"
         super().__init__(check, config, phase_tables)
         probe = keyed_probe(check, config)
         assert probe is not None
-        self.key, self.table = probe.key, check.table
-        self.expected = _budgets(check, self.pct)
-        self.last_tier = self.last_tier.replace("between 0 and ", "<= ")
+        self.key = probe.key
 
     def judge(self, days: Days) -> list[Verdict]:
-        rows = days.rows(self.key)
-        bad = days.values(self.key, BAD.key)
-        offenders = days.values(self.key, OFFENDERS.key)
-        texts = days.texts(self.key)
-        empty = Verdict(self.name, NA, f"no rows in {self.table}", self.expected)
+        rows = [int(n) for n in days.rows(self.key)]
+        bad = self.bad(days)
+        evidence = self.evidence(days)
         out = []
-        for n, b, o, text in zip(rows, bad, offenders, texts, strict=True):
+        for n, b, ev in zip(rows, bad, evidence, strict=True):
             if not n:
-                out.append(empty)
-                continue
-            seen: Seen = (n, b or 0, int(o or 0), text)
-            out.append(self.verdict(self.value(seen), seen))
+                out.append(Verdict(self.name, NA, self.empty, self.expected))
+            else:
+                out.append(self.verdict(b / n if self.pct else b, (b, n, ev)))
         return out
 
-    def value(self, seen: Seen) -> float:
-        rows, bad, _, _ = seen
-        return bad / rows if self.pct else bad
+    def bad(self, days: Days) -> list[int]:
+        return [int(n or 0) for n in days.values(self.key, BAD.key)]
 
-    def text(self, seen: Seen) -> str:
-        rows, bad, offenders, text = seen
-        share = f" ({_pct(bad / rows)} of {rows:.0f})" if self.pct else f" of {rows:.0f}"
-        out = f"{bad:.0f} {self.noun}{share}"
-        items = offending_items(text)
-        if offenders:
-            shown = ", ".join(f"{key} ({n})" for key, n in items[:MISSING_SHOWN])
-            more = offenders - min(len(items), MISSING_SHOWN)
-            out += f"; {offenders} {self.keys[offenders != 1]}: {shown}" + (
-                f" and {more} more" if more else ""
-            )
-        return out
+    def evidence(self, days: Days) -> Sequence[Any]:
+        offenders = [int(n or 0) for n in days.values(self.key, OFFENDERS.key)]
+        return list(zip(offenders, days.texts(self.key), strict=True))
 
-    def details(self, seen: Seen) -> dict[str, object]:
-        rows, bad, offenders, text = seen
-        out = super().details(seen)
-        if bad:
-            items = offending_items(text)
-            out.update(
-                bad=int(bad),
-                rows=int(rows),
-                offending_count=offenders,
-                offending=[key for key, _ in items],
-                counts=dict(items),
-            )
-        return out
+    def evidence_text(self, evidence: Evidence) -> str:
+        return _listed(offending_items(evidence[1]), evidence[0], self.keys)
+
+    def evidence_details(self, evidence: Evidence) -> dict[str, object]:
+        if not evidence[0]:
+            return {}
+        items = offending_items(evidence[1])
+        return {
+            "offending": [key for key, _ in items],
+            "offending_count": evidence[0],
+            "counts": dict(items),
+        }
 
 
-class UniqueCheck(_BadRowsCheck):
+class UniqueCheck(_KeyedRowsCheck):
     """Rows beyond the first per key (NULL keys skipped); names the duplicated keys."""
 
     kind = "unique"
-    noun = "duplicate rows"
     keys = ("key duplicated", "keys duplicated")
 
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         super().__init__(check, config, phase_tables)
         assert isinstance(check, Unique)
-        self.noun = f"duplicate rows by {'+'.join(check.columns)}"
+        self.what = f"duplicate rows by {'+'.join(check.columns)}"
 
 
-class RelationshipsCheck(_BadRowsCheck):
+class RelationshipsCheck(_KeyedRowsCheck):
     """Rows whose key has no parent row; names the orphan keys."""
 
     kind = "relationships"
-    noun = "orphan rows"
     keys = ("orphan key", "orphan keys")
 
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         super().__init__(check, config, phase_tables)
         assert isinstance(check, Relationships)
-        self.noun = f"orphan rows (no {check.to.table} row)"
+        self.what = f"orphan rows (no {check.to.table} row)"
 
 
-class AcceptedValuesCheck(_BadRowsCheck):
-    """Rows whose (non-NULL) value is not accepted; names the offending values."""
+class AcceptedValuesFromCheck(_KeyedRowsCheck):
+    """Rows whose (non-NULL) value is not in the reference list; names the values."""
 
     kind = "accepted_values"
-    noun = "rows with a value not accepted"
     keys = ("value", "values")
 
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         super().__init__(check, config, phase_tables)
         assert isinstance(check, AcceptedValues)
-        self.noun = f"rows with a {check.column} not accepted"
+        assert check.values_from is not None
+        self.what = f"rows with a {check.column} not in {check.values_from.table}"
 
 
-class RowCountCheck(_Graded):
-    """Rows of the partition against thresholds; with ``group_by``, the rows of each group,
-    where the worst group decides and a verdict names the groups outside the pass band."""
+GroupSeen = tuple[float, float | None, float | None, float | None, float | None, str | None]
+
+
+class GroupedRowCountCheck(_Graded):
+    """Rows of each group of the partition (``group_by``) against the thresholds: the
+    worst group decides, and a verdict names the groups outside the pass band."""
 
     kind = "row_count"
 
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         super().__init__(check, config, phase_tables)
         assert isinstance(check, RowCount)
-        self.table = check.table
+        assert check.group_by
         probe = keyed_probe(check, config)
-        self.key = probe.key if probe is not None else ""
-        self.group_by = "+".join(check.group_by or ())
-        if self.group_by:
-            self.expected = f"rows per {self.group_by}: {self.expected}"
+        assert probe is not None
+        self.key, self.table = probe.key, check.table
+        self.group_by = "+".join(check.group_by)
+        self.expected = f"rows per {self.group_by}: {self.expected}"
+        self.empty = f"no rows in {check.table}" + (f" where {check.where}" if check.where else "")
 
     def judge(self, days: Days) -> list[Verdict]:
-        if not self.key:
-            counts = days.rows(self.table)
-            return self.verdicts(counts, [(n, 0, n, n, 0, None) for n in counts])
         rows = days.rows(self.key)
         groups, smallest, largest, outside = (
             days.values(self.key, metric.key) for metric in GROUP_METRICS[1:]
         )
         texts = days.texts(self.key)
-        out = []
-        for seen in zip(rows, groups, smallest, largest, outside, texts, strict=True):
-            out.append(self.verdict(self.value(seen), seen))
-        return out
+        seen = list(zip(rows, groups, smallest, largest, outside, texts, strict=True))
+        return [self.verdict(self.value(one), one) for one in seen]
 
-    def value(self, seen: tuple[Any, ...]) -> float:
-        """The worst group's rows: the smallest or the largest, whichever grades worse."""
-        _, _, smallest, largest, _, _ = seen
-        low, high = smallest or 0, largest or 0
-        if _grade(high, self.tiers).rank < _grade(low, self.tiers).rank:
-            return float(high)
-        return float(low)
+    def value(self, seen: GroupSeen) -> float:
+        """The worst group's rows: the smallest or the largest, whichever grades worse (an
+        empty partition is one group of 0 rows)."""
+        low, high = seen[2] or 0, seen[3] or 0
+        return float(high if _grade(high, self.tiers).rank < _grade(low, self.tiers).rank else low)
 
-    def text(self, seen: tuple[Any, ...]) -> str:
+    def text(self, seen: GroupSeen) -> str:
         rows, groups, smallest, largest, outside, text = seen
-        if not self.key:
-            return f"{rows:.0f} rows"
         if not rows:
-            return f"no rows in {self.table}"
+            return self.empty
         out = (
             f"worst {self.group_by} {_num(self.value(seen))} rows "
-            f"({smallest:.0f}..{largest:.0f} over {groups:.0f} groups)"
+            f"({smallest or 0:.0f}..{largest or 0:.0f} over {groups or 0:.0f} groups)"
         )
         if outside:
             items = offending_items(text)
-            shown = ", ".join(f"{key} ({n})" for key, n in items[:MISSING_SHOWN])
-            more = int(outside) - min(len(items), MISSING_SHOWN)
-            out += f"; {outside:.0f} outside: {shown}" + (f" and {more} more" if more else "")
+            out += "; " + _listed(items, int(outside), ("outside", "outside"))
         return out
 
-    def details(self, seen: tuple[Any, ...]) -> dict[str, object]:
+    def details(self, seen: GroupSeen) -> dict[str, object]:
         out = super().details(seen)
         _, _, smallest, largest, outside, text = seen
-        if self.key and outside:
+        if outside:
             out.update(
                 outside_count=int(outside),
                 groups=dict(offending_items(text)),
@@ -234,9 +191,6 @@ class RowCountCheck(_Graded):
         return out
 
 
-KEYED_CHECKS: tuple[type[Prepared], ...] = (
-    UniqueCheck,
-    RelationshipsCheck,
-    AcceptedValuesCheck,
-    RowCountCheck,
-)
+KINDS: tuple[type[Prepared], ...] = (UniqueCheck, RelationshipsCheck)
+# accepted_values with values_from, row_count with group_by: the keyed variants of a kind
+VARIANTS: tuple[type[Prepared], ...] = (AcceptedValuesFromCheck, GroupedRowCountCheck)

@@ -15,11 +15,13 @@ then the first date judged).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 from .config import Config
 from .kinds import (
@@ -29,8 +31,11 @@ from .kinds import (
     Check,
     DistinctCount,
     Freshness,
+    NotNull,
     Quorum,
+    Range,
     Ratio,
+    Reconciliation,
     Relationships,
     RowCount,
     RowsExist,
@@ -43,19 +48,13 @@ from .kinds import (
 SCHEDULE = "__schedule__"
 HORIZON = "__schedule_horizon__"
 MetricKind = Literal[
-    "rows",
-    "units",
-    "distinct",
-    "aggregate",
-    "max_epoch",
-    "covered",
-    "horizon",
-    "bad",
-    "offenders",
-    "groups",
-    "min_group",
-    "max_group",
-]
+    "rows", "units", "distinct", "aggregate", "max_epoch", "covered", "horizon",
+    # row-level kinds (#16): bad-row counts and the observed extremes
+    "nulls", "outside", "rejected", "min", "max",
+    # keyed kinds (#16): bad rows and offending keys, group sizes
+    "bad", "offenders", "groups", "min_group", "max_group",
+]  # fmt: skip
+COUNTS = ("rows", "units", "distinct", "nulls", "outside", "rejected")  # 0 over no rows
 # How many missing units a verdict names per date (the rest are counted), and up to how
 # many the coverage probe returns (beyond that, only the first).
 MISSING_SHOWN = 5
@@ -69,19 +68,64 @@ ITEM_SEPARATOR = ", "
 
 @dataclass(frozen=True, order=True)
 class Metric:
-    """One number per (table, date): e.g. rows, or distinct values of ``column``."""
+    """One number per (table, date): e.g. rows, or distinct values of ``column``.
+
+    ``where`` (a ``where:`` filter of the check) makes it read only the rows where the
+    condition holds, inside the table's one probe: two checks with different filters on
+    one table are two metrics of the same scan. The row-level kinds keep their parameters
+    (the columns of "nulls", the bounds of "outside", the values of "rejected") as JSON
+    in ``expr``.
+    """
 
     kind: MetricKind
     column: str = ""
     expr: str = ""
+    where: str = ""
 
     @cached_property
     def key(self) -> str:
         """Stable name of the metric, used to look its value up."""
-        return ":".join(part for part in (self.kind, self.column, self.expr) if part)
+        where = f"where {self.where}" if self.where else ""
+        return ":".join(part for part in (self.kind, self.column, self.expr, where) if part)
+
+    @cached_property
+    def params(self) -> Any:
+        """The row-level parameters kept in ``expr`` (None when there are none)."""
+        return json.loads(self.expr) if self.expr and self.kind in ROW_PARAMS else None
 
 
 ROWS = Metric("rows")
+ROW_PARAMS = ("nulls", "outside", "rejected")
+
+
+def rows_metric(where: str | None) -> Metric:
+    """The row count, of the rows where ``where`` holds when it is given."""
+    return Metric("rows", where=where) if where else ROWS
+
+
+def nulls_metric(columns: Sequence[str], where: str | None) -> Metric:
+    """Rows with a NULL in ``columns`` (one column: in it; several: in any of them)."""
+    if len(columns) == 1:
+        return Metric("nulls", columns[0], where=where or "")
+    return Metric("nulls", expr=json.dumps(list(columns)), where=where or "")
+
+
+def outside_metric(check: Range) -> Metric:
+    """Rows whose non-NULL ``column`` lies outside the range's bounds."""
+    bounds = {"min": check.min, "max": check.max, "inclusive": check.inclusive}
+    return Metric("outside", check.column, json.dumps(bounds, sort_keys=True), check.where or "")
+
+
+def rejected_metric(check: AcceptedValues) -> Metric:
+    """Rows whose non-NULL ``column`` is none of the accepted values (a listing probe's)."""
+    return Metric("rejected", check.column, json.dumps(check.values), check.where or "")
+
+
+def listing_key(table: str, metric: Metric) -> str:
+    """The key of the listing probe naming the values ``metric`` calls bad in ``table``."""
+    return f"{metric.kind}:{table}:{metric.key}"
+
+
 COVERED: MetricKind = "covered"
 
 
@@ -96,13 +140,12 @@ class Source:
 
 @dataclass(frozen=True)
 class Reference:
-    """Where a keyed probe looks its keys up: a table's ``columns`` (on the same date when
-    it has a ``date_column``, else in any row: a dimension), or literal ``values``."""
+    """Where a keyed probe looks its keys up: a table's ``columns``, on the same date when
+    it has a ``date_column``, else in any row (a dimension)."""
 
-    table: str = ""
-    date_column: str | None = None
-    columns: tuple[str, ...] = ()
-    values: tuple[str | int | float | bool, ...] = ()
+    table: str
+    date_column: str | None
+    columns: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -121,6 +164,7 @@ class KeySpec:
     columns: tuple[str, ...]
     reference: Reference | None = None
     band: tuple[tuple[str, float], ...] = ()
+    where: str = ""  # the check's where: filter on its own table's rows
 
 
 @dataclass(frozen=True)
@@ -131,7 +175,10 @@ class Probe:
     range's start (its row count there first). A probe with a schedule (``against``) is a
     coverage probe: its "rows" are the schedule's distinct units per date, its second
     metric how many of them have rows in its table (unit column ``metrics[1].column``) or
-    in any of ``also``, and it also returns the first missing units as text.
+    in any of ``also``, and it also returns the first missing units as text. A listing
+    probe (``listing``) reads the rows its second metric calls bad (accepted_values'
+    rejected values): their count as its "rows", how many distinct bad values, and the
+    first of them as text, by the coverage probe's rule.
     """
 
     key: str
@@ -141,6 +188,7 @@ class Probe:
     reach: Literal["range", "after"] = "range"
     against: Source | None = None
     also: tuple[Source, ...] = ()
+    listing: bool = False
     keyed: KeySpec | None = None
 
     @property
@@ -178,8 +226,8 @@ class Plan:
     @cached_property
     def keyed(self) -> bool:
         """Whether the statement returns a text column (a coverage probe's missing units, a
-        keyed probe's offending keys)."""
-        return any(p.against or p.keyed for p in self.probes)
+        listing probe's rejected values, a keyed probe's offending keys)."""
+        return any(p.against or p.listing or p.keyed for p in self.probes)
 
 
 Row = Sequence[float | None]
@@ -228,7 +276,7 @@ class Measurements:
         index = self.positions.get(table, {}).get(metric.key)
         value = None if row is None or index is None else row[index]
         if value is None:
-            return 0.0 if metric.kind in ("rows", "units", "distinct") else None
+            return 0.0 if metric.kind in COUNTS else None
         return value
 
     def rows(self, table: str, date: dt.date) -> int:
@@ -257,15 +305,15 @@ class Measurements:
         return None
 
 
-def coverage_key(sources: Sequence[str]) -> str:
-    """The key of the coverage probe over ``sources`` (table keys)."""
-    return "coverage:" + "+".join(sources)
+def coverage_key(sources: Sequence[str], where: str | None = None) -> str:
+    """The key of the coverage probe over ``sources`` (table keys), of the rows ``where`` keeps."""
+    return "coverage:" + "+".join(sources) + (f":where {where}" if where else "")
 
 
-def covered_metric(config: Config, sources: Sequence[str]) -> Metric:
+def covered_metric(config: Config, sources: Sequence[str], where: str | None = None) -> Metric:
     """The coverage probe's count of covered units; its column is the first source's unit."""
     unit = config.table(sources[0]).unit or config.schedule.unit or ""
-    return Metric(COVERED, unit)
+    return Metric(COVERED, unit, where=where or "")
 
 
 def metrics_for(
@@ -277,18 +325,39 @@ def metrics_for(
         for key in any_of or check.tables or phase_tables:
             yield key, ROWS
     elif isinstance(check, RowsPerUnit):
-        yield check.table, ROWS
+        yield check.table, rows_metric(check.where)
     elif isinstance(check, DistinctCount):
-        yield check.table, Metric("distinct", check.column)
+        yield check.table, Metric("distinct", check.column, where=check.where or "")
     elif isinstance(check, Aggregate):
-        yield check.table, Metric("aggregate", expr=check.expr)
+        yield check.table, Metric("aggregate", expr=check.expr, where=check.where or "")
     elif isinstance(check, Ratio):
-        yield check.numerator, ROWS
+        yield check.numerator, rows_metric(check.where)
         yield check.denominator, ROWS
     elif isinstance(check, Freshness):
-        yield check.table, Metric("max_epoch", check.column)
-    elif isinstance(check, RowCount) and check.group_by is None:
-        yield check.table, ROWS
+        yield check.table, Metric("max_epoch", check.column, where=check.where or "")
+    else:
+        yield from row_metrics_for(check)
+
+
+def row_metrics_for(check: Check) -> Iterable[tuple[str, Metric]]:
+    """The metrics of the row-level and per-table kinds (#16), in their table's probe
+    (accepted_values' rejected values are read by a listing probe of their own)."""
+    if keyed_variant(check):
+        return
+    if isinstance(check, NotNull | AcceptedValues | Range | RowCount):
+        yield check.table, rows_metric(check.where)
+    if isinstance(check, NotNull):
+        for column in check.columns:
+            yield check.table, nulls_metric([column], check.where)
+        if len(check.columns) > 1:
+            yield check.table, nulls_metric(check.columns, check.where)
+    elif isinstance(check, Range):
+        yield check.table, outside_metric(check)
+        yield check.table, Metric("min", check.column, where=check.where or "")
+        yield check.table, Metric("max", check.column, where=check.where or "")
+    elif isinstance(check, Reconciliation):
+        for side in (check.left, check.right):
+            yield side.table, Metric("aggregate", expr=side.expr, where=side.where or "")
 
 
 # --- keyed probes (#16): unique, relationships, accepted_values, row_count by group ---------
@@ -300,10 +369,9 @@ GROUP_METRICS = (ROWS, Metric("groups"), Metric("min_group"), Metric("max_group"
 def keyed_probe(check: Check, config: Config) -> Probe | None:
     """The probe of its own a keyed check reads (None for any other check), keyed by what
     it computes, e.g. ``unique:box:game_id+player_id``: two checks asking the same share it."""
-    if isinstance(check, RowCount) and check.group_by is None:
+    if not keyed_variant(check):
         return None
-    if not isinstance(check, Unique | Relationships | AcceptedValues | RowCount):
-        return None
+    assert isinstance(check, Unique | Relationships | AcceptedValues | RowCount)
     spec = config.table(check.table)
     metrics: tuple[Metric, ...] = (ROWS, BAD, OFFENDERS)
     if isinstance(check, Unique):
@@ -312,24 +380,33 @@ def keyed_probe(check: Check, config: Config) -> Probe | None:
         to = _reference(config, check.to.table, tuple(check.to.columns))
         keyed = KeySpec("lookup", tuple(check.columns), to)
     elif isinstance(check, AcceptedValues):
-        if check.values_from is not None:
-            ref = check.values_from
-            to = _reference(config, ref.table, (ref.column,))
-        else:
-            to = Reference(values=tuple(check.values or ()))
+        assert check.values_from is not None
+        ref = check.values_from
+        to = _reference(config, ref.table, (ref.column,))
         keyed = KeySpec("lookup", (check.column,), to)
     else:
         keyed = KeySpec("groups", tuple(check.group_by or ()), band=pass_band(check))
         metrics = GROUP_METRICS
+    if check.where:
+        keyed = dataclasses.replace(keyed, where=check.where)
     key = f"{check.kind}:{check.table}:{'+'.join(keyed.columns)}"
     if keyed.reference is not None:
-        ref_cols = "+".join(keyed.reference.columns)
-        key += (
-            f">{keyed.reference.table}:{ref_cols}" if ref_cols else f">{keyed.reference.values!r}"
-        )
+        key += f">{keyed.reference.table}:{'+'.join(keyed.reference.columns)}"
     if keyed.band:
         key += ":" + ",".join(f"{op}{value:g}" for op, value in keyed.band)
+    if keyed.where:
+        key += f":where {keyed.where}"
     return Probe(key, spec.table, spec.date_column, metrics, keyed=keyed)
+
+
+def keyed_variant(check: Check) -> bool:
+    """Whether ``check`` reads a keyed probe: unique, relationships, accepted_values with
+    ``values_from``, row_count with ``group_by``."""
+    if isinstance(check, AcceptedValues):
+        return check.values_from is not None
+    if isinstance(check, RowCount):
+        return check.group_by is not None
+    return isinstance(check, Unique | Relationships)
 
 
 def _reference(config: Config, name: str, columns: tuple[str, ...]) -> Reference:
@@ -362,12 +439,16 @@ def build_plan(
     reads nothing. A rolling-window check moves the start back by its window.
     """
     wanted: dict[str, set[Metric]] = {}
-    coverages: dict[str, list[str]] = {}
+    coverages: dict[str, tuple[list[str], str | None]] = {}
+    listings: dict[str, tuple[str, Metric]] = {}
     keyed: dict[str, Probe] = {}
     lookback = 0
     for check, phase_tables in checks:
+        if isinstance(check, AcceptedValues) and check.values is not None:
+            rejected = rejected_metric(check)
+            listings[listing_key(check.table, rejected)] = (check.table, rejected)
         if isinstance(check, UnitCoverage):
-            coverages[coverage_key(check.sources)] = check.sources
+            coverages[coverage_key(check.sources, check.where)] = (check.sources, check.where)
             lookback = max(lookback, check.window_days - 1)
         probe = keyed_probe(check, config)
         if probe is not None:
@@ -381,10 +462,10 @@ def build_plan(
         probes.append(Probe(SCHEDULE, table, date_column, (ROWS, Metric("units", unit))))
         horizon = (ROWS, Metric("horizon"))
         probes.append(Probe(HORIZON, table, date_column, horizon, reach="after"))
-        for key, sources in coverages.items():
+        for key, (sources, where) in coverages.items():
             first, *more = [config.table(name) for name in sources]
             also = tuple(Source(t.table, t.date_column, t.unit or unit) for t in more)
-            covered = (ROWS, covered_metric(config, sources))
+            covered = (ROWS, covered_metric(config, sources, where))
             against = Source(table, date_column, unit)
             probes.append(
                 Probe(key, first.table, first.date_column, covered, against=against, also=also)
@@ -394,6 +475,9 @@ def build_plan(
             if spec.name in wanted:
                 metrics = (ROWS, *sorted(wanted[spec.name] - {ROWS}))
                 probes.append(Probe(spec.name, spec.table, spec.date_column, metrics))
+    for key, (name, metric) in sorted(listings.items()):
+        spec = config.table(name)
+        probes.append(Probe(key, spec.table, spec.date_column, (ROWS, metric), listing=True))
     probes.extend(keyed.values())
     if not probes:  # a calendar schedule and checks that read nothing: still one statement
         first = config.phases[0].tables[0]

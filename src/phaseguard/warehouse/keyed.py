@@ -11,7 +11,8 @@ list) LEFT JOINs the keys with the parent's distinct keys, compared as text (as 
 coverage probe compares units): on the same date when the parent has a date column, in
 any row when it is a dimension. Keys are rendered as text
 (several columns as ``a|b``) with CAST and ``||``, which DuckDB, PostgreSQL, BigQuery and
-Spark all read the same way; a NULL in a key is skipped (a group's NULL is ``NULL``).
+Spark all read the same way; a NULL in a key is skipped (a group's NULL is ``NULL``). A
+check's ``where:`` filter keeps only the rows of its own table where it holds.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from phaseguard.plan import (
     Reference,
 )
 
-from .statement import _bound, _day, _in_range, _row_columns, _text, table_ref
+from .statement import _bound, _day, _in_range, _row_columns, _text, parse_condition, table_ref
 
 _COMPARE = {"<": "LT", "<=": "LTE", ">": "GT", ">=": "GTE"}
 
@@ -47,6 +48,12 @@ def keyed_select(
     spec = probe.keyed
     assert spec is not None
     own = exp.column(probe.date_column)
+    in_range: list[exp.Expr] = [
+        exp.GTE(this=own.copy(), expression=_bound("start", bound_type, dialect)),
+        exp.LT(this=own.copy(), expression=_bound("stop", bound_type, dialect)),
+    ]
+    if spec.where:
+        in_range.append(exp.Paren(this=parse_condition(spec.where)))
     grouped = (
         exp.select(
             _day(probe.date_column).as_("d"),
@@ -54,12 +61,7 @@ def keyed_select(
             exp.Count(this=exp.Star()).as_("n"),
         )
         .from_(table_ref(probe.table))
-        .where(
-            exp.and_(
-                exp.GTE(this=own.copy(), expression=_bound("start", bound_type, dialect)),
-                exp.LT(this=own.copy(), expression=_bound("stop", bound_type, dialect)),
-            )
-        )
+        .where(exp.and_(*in_range))
         .group_by(_day(probe.date_column), *[exp.column(c) for c in spec.columns])
     )
     n = exp.column("n", table="c")
@@ -116,12 +118,9 @@ def _lookup(
     select: exp.Select, keys: list[exp.Column], spec: KeySpec
 ) -> tuple[exp.Expr, exp.Select]:
     """Keys not found in the reference: a LEFT JOIN with the parent's distinct keys (same
-    date when it has a date column), or NOT IN a literal list."""
+    date when it has a date column)."""
     reference = spec.reference
     assert reference is not None
-    if not reference.columns:
-        listed = exp.In(this=_as_text(keys[0]), expressions=[_literal(v) for v in reference.values])
-        return exp.and_(_not_null(keys), exp.Not(this=listed)), select
     parent = _parent(reference)
     on = [
         exp.EQ(this=exp.column(f"k{i}", table="p"), expression=_as_text(key))
@@ -158,13 +157,6 @@ def _as_text(key: exp.Expr) -> exp.Expr:
     """A key compared as text, as the coverage probe compares units: a child may hold
     ``123`` where its parent holds ``'123'`` (PostgreSQL and BigQuery refuse to compare)."""
     return exp.cast(key.copy(), _text())
-
-
-def _literal(value: str | int | float | bool) -> exp.Expr:
-    """An accepted value as the text its column reads as (``true``, ``3``, ``BOS``)."""
-    if isinstance(value, bool):
-        return exp.Literal.string("true" if value else "false")
-    return exp.Literal.string(str(value))
 
 
 def _evidence(
