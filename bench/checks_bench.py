@@ -30,9 +30,9 @@ from pathlib import Path
 import duckdb
 
 import phaseguard
+from nba_props.demo import build_demo
+from nba_props.schema import SYSTEMS
 from phaseguard.assess import phase_checks
-from phaseguard.nba.demo import build_demo
-from phaseguard.nba.schema import SYSTEMS
 from phaseguard.plan import build_plan
 
 SEASON = (dt.date(2025, 10, 21), dt.date(2026, 4, 12))

@@ -19,6 +19,22 @@ from .infra import LocatedError
 from .model import Model, _ident
 
 
+def _tags(value: Any) -> Any:
+    """Tags are a list of plain identifiers (``[nightly, pii]``), each named by its index."""
+    if not isinstance(value, list | tuple):
+        raise LocatedError(f"tags is a list of names, e.g. [nightly], not {value!r}", ())
+    for i, tag in enumerate(value):
+        if not isinstance(tag, str):
+            raise LocatedError(f"a tag is a name, not {tag!r}", (i,))
+        try:
+            _ident(tag)
+        except ValueError as exc:
+            raise LocatedError(f"tag {exc}", (i,)) from None
+        if tag in value[:i]:
+            raise LocatedError(f"tag {tag!r} is given twice", (i,))
+    return value
+
+
 class CheckBase(Model):
     """What every check kind accepts, whatever it measures.
 
@@ -30,6 +46,8 @@ class CheckBase(Model):
     severity: Literal["fail", "warn"] = Field(
         "fail", description="warn: beyond the last tier is a warning, never FAIL"
     )
+    tags: tuple[str, ...] = Field((), description="labels for --tag; a check also has its phase's")
+    _v_tags = field_validator("tags", mode="before")(_tags)
 
 
 def _condition(value: str | None) -> str | None:
