@@ -57,6 +57,7 @@ QUALITY = """\
       - {kind: aggregate, table: lines, expr: "AVG(minutes)", where: "team = 'LAL'", pass: 10, name: lal_minutes}
       - {kind: ratio, numerator: lines, denominator: lines, where: "player IS NOT NULL", pass: 0.9, name: named_share}
       - {kind: freshness, table: lines, column: ts, max_age_hours: 24, where: "team = 'LAL'", name: lal_fresh}
+      - {kind: unit_coverage, table: box, where: "pts > 10", pass: 0.5, name: scoring_coverage}
 """
 
 # (player, team, minutes, pts, ts) per date
@@ -97,6 +98,7 @@ def seed_quality(url: str, base_dir: Path) -> None:
         rows = [(day, *line) for day, lines in LINES.items() for line in lines]
         wh.insert_rows("raw.lines", ["game_date", "player", "team", "minutes", "pts", "ts"], rows)
         wh.insert_rows("out.totals", ["game_date", "n_rows"], TOTALS)
+        wh.insert_rows("raw.box", ["game_id", "game_date", "pts"], [("g10", D1, 20)])
 
 
 def quality_config(config: Path) -> Path:
@@ -167,6 +169,9 @@ def test_where_filters_inside_the_probe(quality: tuple[Path, str]) -> None:
     assert bad["named_share"].observed == "67% (4/6)"
     assert bad["lal_fresh"].level is Level.EXCELLENT
     assert bad["lal_fresh"].observed == "13h old"  # the LAL row of 10:00, not the 20:00 ones
+    scoring = _verdicts(quality)[D1]["scoring_coverage"]  # only g10 has a row with pts > 10
+    assert scoring.level is Level.FAIL
+    assert scoring.observed == "33% (1/3); missing 2: g11, g12"
 
 
 def test_share_measure_and_at_most_tiers(quality: tuple[Path, str]) -> None:

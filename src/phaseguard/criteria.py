@@ -59,6 +59,7 @@ def _explain(check: Check, config: Config, phase_tables: list[str]) -> str:
         return f"{rows} per {per}: {_thresholds(check)}"
     if isinstance(check, UnitCoverage):
         names = " or ".join(f"`{config.table(t).table}`" for t in check.sources)
+        names += _where(check.where)
         window = f", over the {check.window_days} days ending on the date" if check.window else ""
         return (
             f"share of the `{config.schedule.unit}`s the schedule names for the date that have "
