@@ -274,7 +274,8 @@ def test_json_carries_the_evidence(quality: tuple[Path, str]) -> None:
 def test_criteria_describe_each_kind(tmp_path: Path) -> None:
     config = parse(MINI_CONFIG.replace("gates:\n", QUALITY + "gates:\n", 1), "p.yml")
     text = render(config)
-    assert "rows of `raw.lines` with a NULL in `player`: <= 0 excellent; otherwise FAIL" in text
+    assert "rows of `raw.lines` with a NULL in `player`: none is EXCELLENT, any is FAIL" in text
+    assert "with a NULL in `team`: none is EXCELLENT, any is a warning" in text
     assert "whose `team` is not NULL and not one of BOS, LAL" in text
     assert "whose `minutes` is < 0 or > 60" in text
     assert "share of rows of `raw.lines` whose `minutes` is >= 36: <= 50% acceptable" in text
