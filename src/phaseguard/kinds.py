@@ -43,10 +43,10 @@ class CheckBase(Model):
     """
 
     name: str | None = None
+    tags: tuple[str, ...] = Field((), description="labels for --tag; a check also has its phase's")
     severity: Literal["fail", "warn"] = Field(
         "fail", description="warn: beyond the last tier is a warning, never FAIL"
     )
-    tags: tuple[str, ...] = Field((), description="labels for --tag; a check also has its phase's")
     _v_tags = field_validator("tags", mode="before")(_tags)
 
 
