@@ -181,6 +181,7 @@ def test_share_measure_and_at_most_tiers(quality: tuple[Path, str]) -> None:
     assert by_date[D1]["minutes_share"].value == 0.25
     assert by_date[D1]["minutes_share"].observed.startswith("25% (1 rows out of range of 4)")
     assert by_date[D2]["minutes_share"].expected == "<= 50% acceptable"
+    assert by_date[D2]["minutes_share"].observed.startswith("16.7% (1 rows out of range of 6)")
 
 
 def test_row_count_and_reconciliation(quality: tuple[Path, str]) -> None:
