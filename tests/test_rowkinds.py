@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from conftest import D1, D2, D3, D4, MINI_CONFIG
+from conftest import D1, D2, D3, D4, MINI_CONFIG, seed_mini
 from phaseguard import load
 from phaseguard.assess import assess
 from phaseguard.cli import app
@@ -320,3 +323,29 @@ def _bad(check: str) -> ConfigError:
 def test_bad_config_names_file_and_line(check: str, says: str) -> None:
     error = _bad(check)
     assert says in str(error), str(error)
+
+
+def test_where_filters_are_checked_once_then_cached(tmp_path: Path) -> None:
+    """Loading a config checks every where: against the allow-list with sqlglot once; after
+    that a smoke test in a new process reads the verdict from the on-disk cache, as it does
+    for aggregates, and never imports sqlglot."""
+    from test_cli import _REPORT_AT_EXIT
+
+    (tmp_path / "phaseguard.yml").write_text(MINI_CONFIG)
+    url = f"duckdb://{tmp_path / 'mini.duckdb'}"
+    seed_mini(url, tmp_path)
+    seed_quality(url, tmp_path)
+    quality_config(tmp_path / "phaseguard.yml")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PHASEGUARD_NO_SQL_CACHE", "PHASEGUARD_WAREHOUSE")
+    }
+    env["PHASEGUARD_CACHE_DIR"] = str(tmp_path / "sql-cache")
+    cmd = [sys.executable, "-c", _REPORT_AT_EXIT, "smoke", "2026-01-01", "2026-01-04"]
+    runs = [
+        subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path) for _ in range(2)
+    ]
+    assert [r.returncode for r in runs] == [2, 2], runs[0].stderr
+    assert runs[0].stderr.splitlines()[-1].startswith("loaded: ['sqlglot']")
+    assert runs[1].stderr.splitlines()[-1].startswith("loaded: []")
