@@ -21,6 +21,7 @@ from .kinds import (
     Reconciliation,
     Relationships,
     RowCount,
+    RowLevel,
     RowsExist,
     RowsPerUnit,
     Thresholds,
@@ -130,12 +131,7 @@ def _explain_row_kind(check: Check, config: Config) -> str:
             ]
             bad = f"rows of {table} whose `{check.column}` is {' or '.join(e for e in ends if e)}"
         measure = "share of " if check.measure == "share" else ""
-        tiers = _thresholds(check, "%" if check.measure == "share" else "")
-        if (check.excellent, check.pass_, check.acceptable) == (0, None, None):
-            tiers = "none is EXCELLENT, any is " + (
-                "a warning" if check.severity == "warn" else "FAIL"
-            )
-        return f"{measure}{bad}: {tiers}; a date with no rows is N/A"
+        return f"{measure}{bad}: {_bad_tiers(check)}; a date with no rows is N/A"
     if isinstance(check, RowCount):
         table = f"`{config.table(check.table).table}`{_where(check.where)}"
         return f"rows of {table}: {_thresholds(check)}"
@@ -186,10 +182,14 @@ def _explain_keyed(check: Check, config: Config) -> str:
             f"`{ref.column}` values of {_parent(config, ref.table)}"
         )
     measure = "share of " if check.measure == "share" else ""
-    return (
-        f"{measure}{bad}: {_thresholds(check, '%' if check.measure == 'share' else '')}; "
-        "a date with no rows is N/A"
-    )
+    return f"{measure}{bad}: {_bad_tiers(check)}; a date with no rows is N/A"
+
+
+def _bad_tiers(check: RowLevel) -> str:
+    """A bad-row kind's tiers; the default (excellent: 0) as 'none is EXCELLENT, any is FAIL'."""
+    if (check.excellent, check.pass_, check.acceptable) == (0, None, None):
+        return "none is EXCELLENT, any is " + ("a warning" if check.severity == "warn" else "FAIL")
+    return _thresholds(check, "%" if check.measure == "share" else "")
 
 
 def _parent(config: Config, name: str) -> str:
