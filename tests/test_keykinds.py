@@ -21,7 +21,7 @@ from phaseguard import load
 from phaseguard.cli import main
 from phaseguard.config import parse
 from phaseguard.criteria import render
-from phaseguard.errors import ConfigError
+from phaseguard.errors import ConfigError, UnknownObjectError
 from phaseguard.plan import build_plan
 from phaseguard.verdicts import Level, Verdict
 from phaseguard.warehouse import connect
@@ -385,3 +385,11 @@ def test_a_smoke_test_does_not_read_the_keyed_probes(keyed: tuple[Path, str]) ->
     assert "LEFT JOIN" not in sql
     assert "AGG(" not in sql  # no keyed probe's text: smoke reads existence only
     assert result.dates[0].phase("quality").level is Level.PASS
+
+
+def test_a_key_column_the_table_lacks_is_named(keyed: tuple[Path, str]) -> None:
+    config, url = keyed
+    config.write_text(KEYED_CONFIG.replace("group_by: [origin]", "group_by: [airport]"))
+    with load(config, warehouse=url) as guard, pytest.raises(UnknownObjectError) as info:
+        guard.verify(D1)
+    assert "column airport does not exist in table raw.weather" in str(info.value)
