@@ -1,7 +1,9 @@
 """Checks: pure functions from measurements to verdicts.
 
 Each check kind of the config (``rows_exist``, ``rows_per_unit``, ``unit_coverage``,
-``quorum``, ``distinct_count``, ``aggregate``, ``ratio``, ``freshness``) has one class here.
+``quorum``, ``distinct_count``, ``aggregate``, ``ratio``, ``freshness``, and the learned
+``volume_anomaly`` and ``freshness_anomaly``, whose rule is in :mod:`phaseguard.learned`)
+has one class here.
 None of them reads the warehouse. :func:`prepare` builds one against the config once: what
 is the same on every date (its name, the threshold text, the metrics it reads) is worked
 out there. Its ``judge`` then takes the dates to judge (:class:`Days`), reads each metric
@@ -26,13 +28,16 @@ from .kinds import (
     Check,
     DistinctCount,
     Freshness,
+    FreshnessAnomaly,
     Quorum,
     Ratio,
     RowsExist,
     RowsPerUnit,
     Thresholds,
     UnitCoverage,
+    VolumeAnomaly,
 )
+from .learned import Learned
 from .plan import (
     HORIZON,
     MISSING_SHOWN,
@@ -632,6 +637,46 @@ class FreshnessCheck(Prepared):
         return Verdict(self.name, level, f"{_num(age)}h old", self.expected)
 
 
+class _LearnedCheck(Prepared):
+    """A learned expectation (``volume_anomaly``, ``freshness_anomaly``): its band is learned
+    from the history the plan read before the dates judged; the rule is
+    :class:`phaseguard.learned.Learned`."""
+
+    def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
+        super().__init__(check, config, phase_tables)
+        assert isinstance(check, VolumeAnomaly | FreshnessAnomaly)
+        self.rule = Learned.of(self.name, check, config.schedule)
+        self.expected = self.rule.describe()
+
+    def judge(self, days: Days) -> list[Verdict]:
+        return self.rule.judge(days, self)
+
+    def cap(self, best: Level) -> None:
+        super().cap(best)
+        self.rule.top = min(self.rule.top, best, key=_rank)
+
+    def observed(self, seen: Any) -> str:
+        return self.rule.observed(seen)
+
+    def details(self, seen: Any) -> dict[str, object]:
+        return self.rule.details(seen)
+
+    def value(self, seen: Any) -> float | None:
+        return self.rule.value(seen)
+
+
+class VolumeAnomalyCheck(_LearnedCheck):
+    """Rows per scheduled unit (or per date) within the band learned from the history."""
+
+    kind = "volume_anomaly"
+
+
+class FreshnessAnomalyCheck(_LearnedCheck):
+    """A partition's lateness no later than the band learned from the history."""
+
+    kind = "freshness_anomaly"
+
+
 _KINDS: dict[str, type[Prepared]] = {
     kind.kind: kind
     for kind in (
@@ -643,6 +688,8 @@ _KINDS: dict[str, type[Prepared]] = {
         AggregateCheck,
         RatioCheck,
         FreshnessCheck,
+        VolumeAnomalyCheck,
+        FreshnessAnomalyCheck,
     )
 }
 

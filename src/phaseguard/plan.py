@@ -9,8 +9,9 @@ its newest date at or after the range's start (``HORIZON``, one row: proof that 
 with nothing scheduled is an off-day, not a schedule not loaded yet); and, per
 ``unit_coverage`` check, its units semi-joined with the units of the check's sources
 (``coverage:KEYS``: how many of the scheduled units have rows, and the first missing ones).
-A rolling-window check widens the range read back by its window (:attr:`Plan.first` is
-then the first date judged).
+A rolling-window check widens the range read back by its window, a learned expectation
+(``volume_anomaly``, ``freshness_anomaly``) by the calendar days its history needs
+(:attr:`Plan.first` is then the first date judged).
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from .kinds import (
     Check,
     DistinctCount,
     Freshness,
+    FreshnessAnomaly,
     Quorum,
     Ratio,
     RowsExist,
     RowsPerUnit,
     UnitCoverage,
+    VolumeAnomaly,
 )
 
 SCHEDULE = "__schedule__"
@@ -224,8 +227,10 @@ def metrics_for(
     elif isinstance(check, Ratio):
         yield check.numerator, ROWS
         yield check.denominator, ROWS
-    elif isinstance(check, Freshness):
+    elif isinstance(check, Freshness | FreshnessAnomaly):
         yield check.table, Metric("max_epoch", check.column)
+    elif isinstance(check, VolumeAnomaly):
+        yield check.table, ROWS
 
 
 def build_plan(
@@ -237,7 +242,8 @@ def build_plan(
     """A plan reading what ``checks`` (each with its phase's table keys) need, plus the schedule.
 
     A schedule table is read three ways (see the module docstring); a calendar schedule
-    reads nothing. A rolling-window check moves the start back by its window.
+    reads nothing. A rolling-window check moves the start back by its window, a learned
+    expectation by its history's reach.
     """
     wanted: dict[str, set[Metric]] = {}
     coverages: dict[str, list[str]] = {}
@@ -246,6 +252,8 @@ def build_plan(
         if isinstance(check, UnitCoverage):
             coverages[coverage_key(check.sources)] = check.sources
             lookback = max(lookback, check.window_days - 1)
+        elif isinstance(check, VolumeAnomaly | FreshnessAnomaly):  # its history, same query
+            lookback = max(lookback, check.reach(config.schedule.weekdays))
         for key, metric in metrics_for(check, config, phase_tables):
             wanted.setdefault(key, set()).add(metric)
     schedule = config.schedule
