@@ -375,3 +375,17 @@ def test_spark_catches_the_same_two_dates(spark_session: object, tmp_path: Path)
         _only_the_partial_and_the_late_load(config, SPARK_URL)
     finally:
         spark_session.sql("DROP DATABASE IF EXISTS games CASCADE")  # type: ignore[attr-defined]
+
+
+def test_where_counts_only_the_rows_it_keeps_in_the_history_too(season: tuple[Path, str]) -> None:
+    config, url = season
+    config.write_text(CONFIG.replace("sensitivity: 4}", 'sensitivity: 4, where: "player < 20"}'))
+    with load(config, warehouse=url) as guard:
+        result = guard.verify(PARTIAL, AFTER_BREAK)
+    by_date = {d.date: _verdict(d, "volume_anomaly") for d in result.dates if d.scheduled}
+    # Every normal game keeps exactly 20 rows: MAD 0, so the 10 % floor is the band.
+    assert by_date[AFTER_BREAK].expected == (
+        "18–22 rows per game, learned from the last 28 game dates"
+    )
+    assert by_date[AFTER_BREAK].observed.startswith("20 rows per game")
+    assert by_date[PARTIAL].level is Level.FAIL  # 14-16 players kept per game

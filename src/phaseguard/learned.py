@@ -33,15 +33,15 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .kinds import FreshnessAnomaly, VolumeAnomaly
-from .plan import ROWS, SCHEDULE, Measurements, Metric
+from .checks import Days, Prepared, _rank
+from .kinds import Check, FreshnessAnomaly, VolumeAnomaly
+from .plan import SCHEDULE, Measurements, Metric, rows_metric
 from .verdicts import ACCEPTABLE, EXCELLENT, FAIL, NA, Level, Verdict
 
 if TYPE_CHECKING:
-    from .checks import Days
-    from .config import Schedule
+    from .config import Config, Schedule
     from .verdicts import Observation
 
 SIGMA = 1.4826  # MAD x 1.4826 estimates the standard deviation of normal data
@@ -122,8 +122,10 @@ class Learned:
     weekdays: frozenset[int] | None
     units: Metric  # the schedule probe's units per date
     noun: str
-    metric: Metric
+    rows: Metric  # the partition's rows (where ``where`` holds)
+    newest: Metric  # freshness: its newest timestamp, as epoch seconds
     column: str = ""
+    where: str = ""
 
     @classmethod
     def of(cls, name: str, check: VolumeAnomaly | FreshnessAnomaly, schedule: Schedule) -> Learned:
@@ -145,8 +147,10 @@ class Learned:
             weekdays=schedule.weekdays,
             units=Metric("units", schedule.unit or ""),
             noun=unit_noun(schedule),
-            metric=Metric("max_epoch", fresh.column) if fresh else ROWS,
+            rows=rows_metric(check.where),
+            newest=Metric("max_epoch", fresh.column if fresh else "", where=check.where or ""),
             column=fresh.column if fresh else "",
+            where=check.where or "",
         )
 
     # -- what is learned ---------------------------------------------------------------
@@ -164,16 +168,14 @@ class Learned:
     def _value(self, measurements: Measurements, day: dt.date, units: int) -> float | None:
         """The number judged on ``day``: rows (per unit; 0 for no rows, far below any band),
         or hours from its start to its newest timestamp (None: no rows, nothing landed)."""
-        rows = measurements.rows(self.table, day)
-        if not rows and self.freshness:
-            return None
         if self.freshness:
-            epoch = measurements.get(self.table, day, self.metric)
-            if epoch is None:  # rows, but every timestamp NULL: nothing says when it landed
+            epoch = measurements.get(self.table, day, self.newest)
+            if epoch is None:  # no rows, or every timestamp NULL: nothing says when it landed
                 return None
             start = (day - _EPOCH).days * 86400
             return (epoch - start) / 3600
-        return rows / units if self.per_unit else float(rows)
+        rows = measurements.get(self.table, day, self.rows) or 0.0
+        return rows / units if self.per_unit else rows
 
     def comparable(self, measurements: Measurements) -> tuple[list[dt.date], list[float]]:
         """Every comparable date the plan read (scheduled, with rows), in order, with its number."""
@@ -183,10 +185,11 @@ class Learned:
         for i in range((plan.end - plan.start).days + 1):
             day = plan.start + dt.timedelta(days=i)
             units = self._units(measurements, day)
-            if not units or not measurements.rows(self.table, day):
-                continue  # an off-day; an empty scheduled date is a coverage failure
+            if not units:
+                continue  # an off-day
             value = self._value(measurements, day, units)
-            if value is not None:
+            # An empty scheduled date (no rows, no timestamp) is a coverage failure, not history.
+            if value is not None and (value > 0 or self.freshness):
                 days.append(day)
                 values.append(value)
         return days, values
@@ -200,7 +203,7 @@ class Learned:
             at = bisect.bisect_left(known, day)
             history = values[max(0, at - self.history) : at]
             value = self._value(measurements, day, units)
-            rows = float(measurements.rows(self.table, day))
+            rows = measurements.get(self.table, day, self.rows) or 0.0
             if len(history) < self.min_history:
                 seen = Seen(value, rows, units, None, len(history))
                 out.append(Verdict(self.name, NA, seen, self.describe(), False, source))
@@ -330,3 +333,44 @@ def _fmt(value: float, digits: int) -> str:
     """``value`` with at most ``digits`` decimals, trailing zeros dropped."""
     text = f"{value:.{digits}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+class _LearnedCheck(Prepared):
+    """A learned expectation prepared against the config: the rule is :class:`Learned`."""
+
+    def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
+        super().__init__(check, config, phase_tables)
+        assert isinstance(check, VolumeAnomaly | FreshnessAnomaly)
+        self.rule = Learned.of(self.name, check, config.schedule)
+        self.expected = self.rule.describe()
+
+    def judge(self, days: Days) -> list[Verdict]:
+        return self.rule.judge(days, self)
+
+    def cap(self, best: Level) -> None:
+        super().cap(best)
+        self.rule.top = min(self.rule.top, best, key=_rank)
+
+    def observed(self, seen: Any) -> str:
+        return self.rule.observed(seen)
+
+    def details(self, seen: Any) -> dict[str, object]:
+        return self.rule.details(seen)
+
+    def value(self, seen: Any) -> float | None:
+        return self.rule.value(seen)
+
+
+class VolumeAnomalyCheck(_LearnedCheck):
+    """Rows per scheduled unit (or per date) within the band learned from the history."""
+
+    kind = "volume_anomaly"
+
+
+class FreshnessAnomalyCheck(_LearnedCheck):
+    """A partition's lateness no later than the band learned from the history."""
+
+    kind = "freshness_anomaly"
+
+
+KINDS: tuple[type[Prepared], ...] = (VolumeAnomalyCheck, FreshnessAnomalyCheck)
