@@ -389,3 +389,21 @@ def test_where_counts_only_the_rows_it_keeps_in_the_history_too(season: tuple[Pa
     )
     assert by_date[AFTER_BREAK].observed.startswith("20 rows per game")
     assert by_date[PARTIAL].level is Level.FAIL  # 14-16 players kept per game
+
+
+def test_an_empty_scheduled_date_is_below_even_a_band_that_reaches_zero() -> None:
+    first = dt.date(2026, 1, 1)
+    # 1 to 9 games a date, 25 rows each: per date, the band reaches below 0.
+    days = {first + dt.timedelta(days=i): (1 + i % 9, 25 * (1 + i % 9)) for i in range(28)}
+    judged = first + dt.timedelta(days=28)
+    per_date = CONFIG.replace("per: unit", "per: date")
+    days[judged] = (5, 0)
+    (empty,) = _judge(per_date, _measured(days, first, judged))
+    assert empty.details["expected"][0] == 0  # type: ignore[index]
+    assert empty.level is Level.FAIL
+    assert empty.observed == "0 rows, below the learned band"
+    days[judged] = (5, 10)  # thin, but inside a band this wide: per: unit is what sees it
+    (thin,) = _judge(per_date, _measured(days, first, judged))
+    assert thin.level is Level.EXCELLENT
+    (per_unit,) = _judge(CONFIG, _measured(days, first, judged))
+    assert per_unit.level is Level.FAIL

@@ -220,12 +220,14 @@ class Learned:
         return out
 
     def inside(self, value: float | None, base: Baseline) -> bool:
-        """Whether ``value`` is within the band (freshness: not later than its top)."""
+        """Whether ``value`` is within the band (freshness: not later than its top). An empty
+        scheduled partition never is: every date the band was learned from had rows, even
+        when the history varies so much that the band reaches down to 0."""
         if value is None:
             return False
         if self.freshness:
             return value <= base.hi
-        return base.lo <= value <= base.hi
+        return value > 0 and base.lo <= value <= base.hi
 
     # -- what it says ------------------------------------------------------------------
 
