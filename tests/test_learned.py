@@ -407,3 +407,31 @@ def test_an_empty_scheduled_date_is_below_even_a_band_that_reaches_zero() -> Non
     assert thin.level is Level.EXCELLENT
     (per_unit,) = _judge(CONFIG, _measured(days, first, judged))
     assert per_unit.level is Level.FAIL
+
+
+GATED = (
+    CONFIG
+    + """\
+  - name: summarize
+    depends_on: [ingest]
+    tables:
+      - {name: summary, table: games.summary, date_column: game_date}
+gates:
+  - phase: summarize
+    checks:
+      - {kind: volume_anomaly, table: box}
+"""
+)
+
+
+def test_a_gate_blocks_the_silent_partial_load_in_one_query(season: tuple[Path, str]) -> None:
+    config, url = season
+    config.write_text(GATED)
+    with load(config, warehouse=url) as guard:
+        before = guard.warehouse.queries_sent
+        blocked = guard.gate("summarize").decide(PARTIAL)
+        assert guard.warehouse.queries_sent - before == 1
+        opened = guard.gate("summarize").decide(AFTER_BREAK)
+    assert not blocked.allowed
+    assert "learned from the last 28 game dates" in blocked.message
+    assert opened.allowed
