@@ -14,6 +14,7 @@ from .kinds import (
     Check,
     DistinctCount,
     Freshness,
+    FreshnessAnomaly,
     NotNull,
     Quorum,
     Range,
@@ -27,7 +28,9 @@ from .kinds import (
     Thresholds,
     Unique,
     UnitCoverage,
+    VolumeAnomaly,
 )
+from .learned import unit_noun
 from .plan import keyed_variant
 
 
@@ -102,6 +105,8 @@ def _explain(check: Check, config: Config, phase_tables: list[str]) -> str:
         )
     if keyed_variant(check):
         return _explain_keyed(check, config)
+    if isinstance(check, VolumeAnomaly | FreshnessAnomaly):
+        return _learned(check, config)
     return _explain_row_kind(check, config)
 
 
@@ -198,6 +203,34 @@ def _parent(config: Config, name: str) -> str:
         return f"`{config.table(name).table}` on the same date"
     except KeyError:
         return f"the dimension `{config.dimension(name).table}` (any row)"
+
+
+def _learned(check: VolumeAnomaly | FreshnessAnomaly, config: Config) -> str:
+    """A learned expectation as a sentence: the rule (what it learned for a date is in that
+    date's verdict: ``verify`` prints it, ``--format json`` carries it as ``details``)."""
+    schedule = config.schedule
+    table = f"`{config.table(check.table).table}`{_where(check.where)}"
+    noun = unit_noun(schedule)
+    dates = "scheduled dates" if schedule.table is None else f"{noun} dates"
+    reach = check.reach(schedule.weekdays)
+    if isinstance(check, VolumeAnomaly):
+        what = f"rows of {table}" + (f" per scheduled {noun}" if check.per == "unit" else "")
+        floor = f"at least ± {threshold_text(check.tolerance_pct)} % of the median"
+        outside = "too few (a partial load) or too many (a double run)"
+    else:
+        what = f"how late {table} landed (newest `{check.column}` minus the date's 00:00 UTC)"
+        floor = f"reaching at least {threshold_text(check.tolerance_hours)} h past the median"
+        outside = "later than the band (earlier is fine)"
+    beyond = "a warning (ACCEPTABLE), never FAIL" if check.severity == "warn" else "FAIL"
+    band = "within the median ±" if isinstance(check, VolumeAnomaly) else "at most the median +"
+    return (
+        f"{what}, learned: {band} {threshold_text(check.sensitivity)} robust SDs "
+        f"(1.4826 × MAD) of the last {check.history} {dates} before the date that have rows "
+        f"(off-days and empty dates left out; read up to {reach} days back in the same "
+        f"query), {floor} (EXCELLENT); {outside} is {beyond}; fewer than "
+        f"{check.min_history} such dates: N/A (learning). The learned band of each date is "
+        "in its verdict (`verify`, `--format json` details)"
+    )
 
 
 def _schedule(config: Config) -> str:

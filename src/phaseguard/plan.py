@@ -9,8 +9,9 @@ its newest date at or after the range's start (``HORIZON``, one row: proof that 
 with nothing scheduled is an off-day, not a schedule not loaded yet); and, per
 ``unit_coverage`` check, its units semi-joined with the units of the check's sources
 (``coverage:KEYS``: how many of the scheduled units have rows, and the first missing ones).
-A rolling-window check widens the range read back by its window (:attr:`Plan.first` is
-then the first date judged).
+A rolling-window check widens the range read back by its window, a learned expectation
+(``volume_anomaly``, ``freshness_anomaly``) by the calendar days its history needs
+(:attr:`Plan.first` is then the first date judged).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .kinds import (
     Check,
     DistinctCount,
     Freshness,
+    FreshnessAnomaly,
     NotNull,
     Quorum,
     Range,
@@ -43,6 +45,7 @@ from .kinds import (
     Thresholds,
     Unique,
     UnitCoverage,
+    VolumeAnomaly,
 )
 
 SCHEDULE = "__schedule__"
@@ -335,6 +338,8 @@ def metrics_for(
         yield check.denominator, ROWS
     elif isinstance(check, Freshness):
         yield check.table, Metric("max_epoch", check.column, where=check.where or "")
+    elif isinstance(check, VolumeAnomaly | FreshnessAnomaly):
+        yield from learned_metrics_for(check)
     else:
         yield from row_metrics_for(check)
 
@@ -427,6 +432,15 @@ def pass_band(t: Thresholds) -> tuple[tuple[str, float], ...]:
     return (("<", float(tier)),) if t.direction == "lower" else ((">=", float(tier)),)
 
 
+def learned_metrics_for(check: VolumeAnomaly | FreshnessAnomaly) -> Iterable[tuple[str, Metric]]:
+    """The metrics of the learned expectations (#16): rows, or the newest timestamp, read for
+    the history too (the plan reaches back, see :meth:`VolumeAnomaly.reach`)."""
+    if isinstance(check, VolumeAnomaly):
+        yield check.table, rows_metric(check.where)
+    else:
+        yield check.table, Metric("max_epoch", check.column, where=check.where or "")
+
+
 def build_plan(
     config: Config,
     checks: Iterable[tuple[Check, Sequence[str]]],
@@ -436,7 +450,8 @@ def build_plan(
     """A plan reading what ``checks`` (each with its phase's table keys) need, plus the schedule.
 
     A schedule table is read three ways (see the module docstring); a calendar schedule
-    reads nothing. A rolling-window check moves the start back by its window.
+    reads nothing. A rolling-window check moves the start back by its window, a learned
+    expectation by its history's reach.
     """
     wanted: dict[str, set[Metric]] = {}
     coverages: dict[str, tuple[list[str], str | None]] = {}
@@ -453,6 +468,8 @@ def build_plan(
         probe = keyed_probe(check, config)
         if probe is not None:
             keyed.setdefault(probe.key, probe)
+        if isinstance(check, VolumeAnomaly | FreshnessAnomaly):  # its history, same query
+            lookback = max(lookback, check.reach(config.schedule.weekdays))
         for key, metric in metrics_for(check, config, phase_tables):
             wanted.setdefault(key, set()).add(metric)
     schedule = config.schedule
