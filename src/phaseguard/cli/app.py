@@ -98,9 +98,12 @@ def _check_format(fmt: str) -> str:
 
 
 def _guard(config: Path, warehouse: str | None) -> Any:
-    from phaseguard.guard import load
+    """``phaseguard.load``, with the config validated once per edit (``configcache``)."""
+    from phaseguard.configcache import load
+    from phaseguard.guard import Guard
 
-    return load(config, warehouse=warehouse)
+    loaded, base_dir = load(config)
+    return Guard(loaded, base_dir, warehouse_url=warehouse)
 
 
 SHORT = {
@@ -208,10 +211,16 @@ def main(argv: list[str] | None = None) -> None:
     args = [a for a in args if a != "--debug"] or ["--help"]
     gate = _command_name(args) == "gate"
     try:
-        command = typer.main.get_command(app)
-        if "-h" in args or "--help" in args:
-            _hide_flag_types(command)
-        code = command.main(args=args, prog_name="phaseguard", standalone_mode=False)
+        from .fast import parse
+
+        fast = parse(args)  # the plain forms of smoke and verify skip typer's parsing
+        if fast is not None:
+            code = fast()
+        else:
+            command = typer.main.get_command(app)
+            if "-h" in args or "--help" in args:
+                _hide_flag_types(command)
+            code = command.main(args=args, prog_name="phaseguard", standalone_mode=False)
     except typer.Abort:
         err.print("[red]aborted[/]")
         sys.exit(130)
