@@ -121,6 +121,18 @@ def test_any_of_covers_over_the_union_of_the_sources(mini: tuple[Path, str]) -> 
     assert exists.expected == "rows in any of box, gamebook"
 
 
+def test_units_of_different_types_are_compared_as_text(mini: tuple[Path, str]) -> None:
+    config, url = mini
+    config.write_text(ANY_OF)
+    with connect(url, base_dir=config.parent) as wh:  # the gamebook's ids are integers
+        wh.create_table("raw.gamebook", {"gid": "INTEGER", "day": "DATE"})
+        wh.insert_rows("raw.gamebook", ["gid", "day"], [(21, D2)])
+        wh.run_script(["UPDATE raw.schedule SET game_id = '21' WHERE game_id = 'g21'"])
+    with load(config, warehouse=url) as guard:
+        result = guard.verify(D2)
+    assert _coverage(result.dates[0]).observed == "67% (2/3); missing 1: g22"
+
+
 def test_any_of_with_every_source_empty_fails(mini: tuple[Path, str]) -> None:
     config, url = mini
     config.write_text(ANY_OF)
@@ -262,7 +274,7 @@ def test_past_a_hundred_missing_units_only_the_first_is_named(mini: tuple[Path, 
 
 def test_the_example_grades_phase_2_on_either_source(tmp_path: Path) -> None:
     """#14 item 9 on the demo season: 2026-01-13 lost bdl games the nbac gamebook has."""
-    from phaseguard.nba.demo import build_demo
+    from nba_props.demo import build_demo
 
     demo = build_demo(tmp_path / "demo")
     with load(demo.config_path) as guard:
