@@ -9,7 +9,8 @@ would give it: positional arguments; options given as ``--name VALUE``, ``--name
 or ``-n VALUE``; an option's ``envvar`` when it is not given; flags. Anything else goes to
 typer unchanged, which owns every error message and ``--help``: an unknown, repeated or
 short-joined option, ``--``, a value that starts with ``-``, too few or too many
-arguments, and a command whose parameters use anything beyond str, Path and flags.
+arguments, and a command whose parameters use anything beyond str, Path, flags and
+repeatable str options.
 """
 
 import errno
@@ -77,10 +78,12 @@ def _params(callback: Callable[..., Any]) -> tuple[list[_Param], dict[str, _Para
         plain = {k: v for k, v in vars(info).items() if k not in _SHOWN}
         if plain != _PLAIN[type(info)] or not isinstance(info.envvar, str | None):
             return None
-        if isinstance(kind, types.UnionType) and set(typing.get_args(kind)) == {str, type(None)}:
-            kind = str
+        if isinstance(kind, types.UnionType) and len(typing.get_args(kind)) == 2:
+            kind = next(k for k in typing.get_args(kind) if k is not type(None))
+        if kind == list[str]:
+            kind = list  # a repeatable option: every value, in order
         default = parameter.default
-        if kind not in (str, Path, bool):
+        if kind not in (str, Path, bool, list) or (kind is list and default is not None):
             return None
         param = _Param(name, info, kind, default)
         if isinstance(info, ArgumentInfo):
@@ -93,7 +96,7 @@ def _params(callback: Callable[..., Any]) -> tuple[list[_Param], dict[str, _Para
         )
         if not param.decls or not flag_names_ok or default is inspect.Parameter.empty:
             return None
-        if kind is bool and (default is not False or param.envvar):
+        if (kind is bool and default is not False) or (kind in (bool, list) and param.envvar):
             return None
         for decl in param.decls:
             options[decl] = param
@@ -127,8 +130,10 @@ def parse(args: list[str]) -> Callable[[], Any] | None:
             continue
         name, joined, value = token.partition("=")
         param = options.get(name)
-        if param is None or param.name in values or (joined and not name.startswith("--")):
+        if param is None or (joined and not name.startswith("--")):
             return None
+        if param.name in values and param.kind is not list:
+            return None  # typer takes the last of a repeated option; leave that to it
         if param.kind is bool:
             if joined:
                 return None
@@ -138,7 +143,10 @@ def parse(args: list[str]) -> Callable[[], Any] | None:
             value = next(rest, "-")
         if value.startswith("-"):
             return None
-        values[param.name] = value
+        if param.kind is list:
+            values.setdefault(param.name, []).append(value)
+        else:
+            values[param.name] = value
     required = [a for a in arguments if a.default is inspect.Parameter.empty]
     if not len(required) <= len(positional) <= len(arguments):
         return None
