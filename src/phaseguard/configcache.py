@@ -133,7 +133,10 @@ def _file_digest(path: Path) -> str | None:
 def _write(entry: Path, file: Path, data: bytes, config: Config, base_dir: Path) -> None:
     """Keep ``config`` for its file's bytes; not when it read a variable that is set."""
     try:
-        files = {str(p): _file_digest(p) for p in _include_paths(data, file, base_dir)}
+        # Includes are named relative to the config's directory as given (not resolved),
+        # as ``infra.read_include`` reads them; kept absolute, so the cwd cannot move them.
+        where = file.absolute().parent
+        files = {str(p): _file_digest(p) for p in _include_paths(data, file, where)}
         texts = [data, *(Path(p).read_bytes() for p, d in files.items() if d is not None)]
         names = sorted({m.decode() for text in texts for m in _ENV_NAME.findall(text)})
         if any(name in os.environ for name in names):
