@@ -5,8 +5,8 @@ resolved path and bytes. An entry is used only while everything those models wer
 from is as it was:
 
 - the bytes of every file ``infrastructure.include`` names (presets ride with the code);
-- phaseguard's own modules and presets, and the versions of pydantic and Python (an
-  upgrade, or an edit of a source tree, rebuilds);
+- the text of phaseguard's own modules and presets, and the versions of pydantic and
+  Python (an upgrade, or an edit of a source tree, rebuilds);
 - the environment variables the config's text names: a config that reads a ``${VAR}``
   set in the environment is never cached, because its value may be a secret (a sink's
   webhook URL) and the cache holds none. ``${VAR:-default}`` with VAR unset is cached,
@@ -95,19 +95,21 @@ def _entry_path(resolved: Path, data: bytes) -> Path:
 
 
 def code_stamp() -> str:
-    """What the pickled models depend on besides the config: phaseguard's modules and
-    presets (name, size, mtime), pydantic's and pydantic-core's versions, Python's."""
+    """What the pickled models depend on besides the config: the text of phaseguard's
+    modules and presets (not their times: a reproducible wheel dates every file alike),
+    pydantic's and pydantic-core's versions, Python's."""
     import pydantic
     import pydantic_core
 
-    parts = [FORMAT, sys.version, pydantic.VERSION, pydantic_core.__version__]
+    stamp = hashlib.sha256(f"{FORMAT}|{sys.version}|{pydantic.VERSION}".encode())
+    stamp.update(pydantic_core.__version__.encode())
     for folder in (_PACKAGE, _PACKAGE / "presets"):
         with os.scandir(folder) as entries:
             for item in sorted(entries, key=lambda e: e.name):
                 if item.is_file() and item.name.endswith((".py", ".yml", ".yaml")):
-                    info = item.stat()
-                    parts.append(f"{folder.name}/{item.name}:{info.st_size}:{info.st_mtime_ns}")
-    return _digest("\n".join(parts).encode())
+                    stamp.update(f"\0{folder.name}/{item.name}\0".encode())
+                    stamp.update(Path(item.path).read_bytes())
+    return stamp.hexdigest()
 
 
 def _include_paths(data: bytes, file: Path, base_dir: Path) -> list[Path]:
