@@ -264,3 +264,19 @@ def test_an_upgrade_of_phaseguard_rebuilds_the_cached_config(project: Path, tmp_
     os.utime(kinds, ns=(times.st_atime_ns, times.st_mtime_ns))
     assert kinds.stat().st_size == times.st_size
     assert [run(), run()] == ["mini True", "mini False"]
+
+
+def test_an_entry_others_can_write_is_not_trusted(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pickle runs code when loaded: an entry someone else could have written is parsed
+    over, never unpickled; the cache's directory is the user's alone."""
+    parses = _Parses(monkeypatch)
+    file = project / "phaseguard.yml"
+    configcache.load(file)
+    (entry,) = (project / "cache" / "config").iterdir()
+    assert (project / "cache" / "config").stat().st_mode & 0o777 == 0o700
+    assert entry.stat().st_mode & 0o777 == 0o600
+    entry.chmod(0o666)
+    assert configcache.load(file)[0].pipeline == "mini"
+    assert parses.count == 2

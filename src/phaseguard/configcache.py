@@ -15,11 +15,13 @@ from is as it was:
 The models defer building their validators to first use (``model.Model``), so a process
 that takes its config from here builds none. The cache is an optimisation only: any
 failure to read or write it falls back to parsing; ``PHASEGUARD_NO_CONFIG_CACHE=1`` turns
-it off.
+it off. Entries live in a directory only the user can enter, and an entry is unpickled only
+when it is the user's own file that no one else can write.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
@@ -29,6 +31,8 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .spool import private_dir
 
 if TYPE_CHECKING:
     from .config import Config
@@ -145,11 +149,15 @@ def _write(entry: Path, file: Path, data: bytes, config: Config, base_dir: Path)
             return  # its value may be a secret: never written to disk
         header = {"stamp": code_stamp(), "env": names, "files": files}
         body = pickle.dumps((config, base_dir), protocol=pickle.HIGHEST_PROTOCOL)
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")  # mode 0600
-        with os.fdopen(fd, "wb") as handle:
-            pickle.dump((header, body), handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, entry)
+        private_dir(entry.parent)  # 0700, the user's own, not a link
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")  # 0600
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump((header, body), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, entry)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
     except Exception:  # an optimisation only: a config that will not cache is parsed
         return
 
@@ -157,7 +165,10 @@ def _write(entry: Path, file: Path, data: bytes, config: Config, base_dir: Path)
 def _read(entry: Path) -> tuple[Config, Path] | None:
     """The cached (config, base_dir) if the entry is there and still holds; else None."""
     try:
-        with open(entry, "rb") as handle:
+        fd = os.open(entry, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as handle:
+            if not _trusted(os.fstat(fd)):
+                return None
             header, body = pickle.load(handle)  # builtins only: imports nothing
         if not _holds(header):
             return None
@@ -169,6 +180,13 @@ def _read(entry: Path) -> tuple[Config, Path] | None:
     if not isinstance(config, Config) or not isinstance(base_dir, Path):
         return None
     return config, base_dir
+
+
+def _trusted(st: os.stat_result) -> bool:
+    """Whether an entry may be unpickled: a regular file of the user's that no one else
+    can write (a pickle runs code: one planted in a shared cache directory must not)."""
+    uid = os.geteuid() if hasattr(os, "geteuid") else st.st_uid
+    return stat.S_ISREG(st.st_mode) and st.st_uid == uid and not st.st_mode & 0o022
 
 
 def _holds(header: Any) -> bool:
