@@ -54,7 +54,7 @@ class _Param:
 
     def __init__(self, name: str, info: ParameterInfo, kind: type, default: Any) -> None:
         self.name = name
-        self.kind = kind  # str, Path or bool
+        self.kind = kind  # str, Path, bool (a flag) or list (a repeatable option)
         self.default = default
         self.envvar = info.envvar if isinstance(info.envvar, str) else None
         # In Annotated, Option's first positional argument is its first name (typer.utils).
