@@ -440,8 +440,8 @@ class UnitCoverageCheck(_Graded):
         self.window = check.window_days
         if self.window > 1:
             self.expected += f" over {self.window} days"
-        self.key = coverage_key(check.sources)
-        self.covered = covered_metric(config, check.sources)
+        self.key = coverage_key(check.sources, check.where)
+        self.covered = covered_metric(config, check.sources, check.where)
         self.metric = self.covered.key
 
     def judge(self, days: Days) -> list[Verdict]:

@@ -59,6 +59,7 @@ def _explain(check: Check, config: Config, phase_tables: list[str]) -> str:
         return f"{rows} per {per}: {_thresholds(check)}"
     if isinstance(check, UnitCoverage):
         names = " or ".join(f"`{config.table(t).table}`" for t in check.sources)
+        names += _where(check.where)
         window = f", over the {check.window_days} days ending on the date" if check.window else ""
         return (
             f"share of the `{config.schedule.unit}`s the schedule names for the date that have "
@@ -124,10 +125,12 @@ def _explain_row_kind(check: Check, config: Config) -> str:
             ]
             bad = f"rows of {table} whose `{check.column}` is {' or '.join(e for e in ends if e)}"
         measure = "share of " if check.measure == "share" else ""
-        return (
-            f"{measure}{bad}: {_thresholds(check, '%' if check.measure == 'share' else '')}; "
-            "a date with no rows is N/A"
-        )
+        tiers = _thresholds(check, "%" if check.measure == "share" else "")
+        if (check.excellent, check.pass_, check.acceptable) == (0, None, None):
+            tiers = "none is EXCELLENT, any is " + (
+                "a warning" if check.severity == "warn" else "FAIL"
+            )
+        return f"{measure}{bad}: {tiers}; a date with no rows is N/A"
     if isinstance(check, RowCount):
         table = f"`{config.table(check.table).table}`{_where(check.where)}"
         return f"rows of {table}: {_thresholds(check)}"

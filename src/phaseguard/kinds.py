@@ -235,6 +235,8 @@ class UnitCoverage(Thresholds):
     table: str | None = None
     any_of: list[str] | None = Field(None, min_length=1, description="alternative sources")
     window: str | None = Field(None, description="rolling window, e.g. 7d (1d..366d)")
+    where: str | None = Field(None, description="only the rows where this holds cover a unit")
+    _v_where = field_validator("where")(_condition)
 
     @field_validator("window", mode="before")
     @classmethod

@@ -256,15 +256,15 @@ class Measurements:
         return None
 
 
-def coverage_key(sources: Sequence[str]) -> str:
-    """The key of the coverage probe over ``sources`` (table keys)."""
-    return "coverage:" + "+".join(sources)
+def coverage_key(sources: Sequence[str], where: str | None = None) -> str:
+    """The key of the coverage probe over ``sources`` (table keys), of the rows ``where`` keeps."""
+    return "coverage:" + "+".join(sources) + (f":where {where}" if where else "")
 
 
-def covered_metric(config: Config, sources: Sequence[str]) -> Metric:
+def covered_metric(config: Config, sources: Sequence[str], where: str | None = None) -> Metric:
     """The coverage probe's count of covered units; its column is the first source's unit."""
     unit = config.table(sources[0]).unit or config.schedule.unit or ""
-    return Metric(COVERED, unit)
+    return Metric(COVERED, unit, where=where or "")
 
 
 def metrics_for(
@@ -321,7 +321,7 @@ def build_plan(
     reads nothing. A rolling-window check moves the start back by its window.
     """
     wanted: dict[str, set[Metric]] = {}
-    coverages: dict[str, list[str]] = {}
+    coverages: dict[str, tuple[list[str], str | None]] = {}
     listings: dict[str, tuple[str, Metric]] = {}
     lookback = 0
     for check, phase_tables in checks:
@@ -329,7 +329,7 @@ def build_plan(
             rejected = rejected_metric(check)
             listings[listing_key(check.table, rejected)] = (check.table, rejected)
         if isinstance(check, UnitCoverage):
-            coverages[coverage_key(check.sources)] = check.sources
+            coverages[coverage_key(check.sources, check.where)] = (check.sources, check.where)
             lookback = max(lookback, check.window_days - 1)
         for key, metric in metrics_for(check, config, phase_tables):
             wanted.setdefault(key, set()).add(metric)
@@ -340,10 +340,10 @@ def build_plan(
         probes.append(Probe(SCHEDULE, table, date_column, (ROWS, Metric("units", unit))))
         horizon = (ROWS, Metric("horizon"))
         probes.append(Probe(HORIZON, table, date_column, horizon, reach="after"))
-        for key, sources in coverages.items():
+        for key, (sources, where) in coverages.items():
             first, *more = [config.table(name) for name in sources]
             also = tuple(Source(t.table, t.date_column, t.unit or unit) for t in more)
-            covered = (ROWS, covered_metric(config, sources))
+            covered = (ROWS, covered_metric(config, sources, where))
             against = Source(table, date_column, unit)
             probes.append(
                 Probe(key, first.table, first.date_column, covered, against=against, also=also)
