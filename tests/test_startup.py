@@ -2,12 +2,13 @@
 
 Timings live in bench/startup_bench.py; these tests hold what makes them: which modules a
 new process loads, that no config model builds a validator when the config is cached,
-that the cache is read again whenever what it was built from changes, and that the
-plain forms of smoke/verify, read without typer's parameters, print what typer prints.
+that the cache is read again whenever what it was built from changes, and that the app
+typer builds for the one command run prints what the whole app prints.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
@@ -20,9 +21,10 @@ from conftest import MINI_CONFIG, seed_mini
 from phaseguard import config as config_module
 from phaseguard import configcache
 from phaseguard.cli import main
-from phaseguard.cli.fast import parse
 
 SRC = Path(__file__).resolve().parents[1] / "src"
+# The module: the package exports its typer app under the same name.
+app_module = importlib.import_module("phaseguard.cli.app")
 
 # Run as ``python -m phaseguard.cli``; at exit, print what start-up should not have
 # loaded and the config models whose validators were built.
@@ -30,7 +32,7 @@ _REPORT_AT_EXIT = """
 import atexit, runpy, sys
 def report():
     import pydantic
-    loaded = sorted({"yaml", "sqlglot", "typer._adapters"} & set(sys.modules))
+    loaded = sorted({"yaml", "sqlglot"} & set(sys.modules))
     todo, models = [pydantic.BaseModel], []
     while todo:
         for sub in todo.pop().__subclasses__():
@@ -80,8 +82,8 @@ def test_import_phaseguard_loads_nothing_heavy_until_asked() -> None:
 
 def test_a_cached_smoke_builds_no_validator_and_loads_no_yaml_or_sqlglot(project: Path) -> None:
     """The first run parses the config (YAML, validators) and renders the SQL; a new
-    process after it takes both from the caches: no YAML, no sqlglot, no typer parameter
-    adapters, not one config model's validator built, and the same output."""
+    process after it takes both from the caches: no YAML, no sqlglot, not one config
+    model's validator built, and the same output."""
     cmd = [sys.executable, "-c", _REPORT_AT_EXIT, "smoke", "2026-01-01", "2026-01-04"]
     env = _env(PHASEGUARD_CACHE_DIR=str(project / "cache"))
     runs = [subprocess.run(cmd, capture_output=True, text=True, env=env) for _ in range(2)]
@@ -95,82 +97,47 @@ def test_a_cached_smoke_builds_no_validator_and_loads_no_yaml_or_sqlglot(project
 
 
 @pytest.mark.parametrize(
-    ("fast", "typer_only"),
+    "args",
     [
-        (["smoke", "2026-01-01", "2026-01-04"], ["smoke", "2026-01-01", "2026-01-04", "--"]),
-        (
-            ["verify", "2026-01-01", "2026-01-04", "--format=json", "-c", "phaseguard.yml"],
-            ["verify", "2026-01-01", "2026-01-04", "-fjson", "-cphaseguard.yml"],
-        ),
-        (
-            ["smoke", "2026-01-01", "2026-01-04", "--all-dates", "--phase", "process"],
-            ["smoke", "--all-dates", "2026-01-01", "--phase=process", "2026-01-04", "--"],
-        ),
-        (
-            ["verify", "2026-01-01", "--check", "nope"],
-            ["verify", "2026-01-01", "--check=nope", "--"],
-        ),
-        (["smoke", "2026-13-01"], ["smoke", "2026-13-01", "--"]),
-        (["smoke", "2026-01-01", "-f", "xml"], ["smoke", "2026-01-01", "-fxml"]),
-        (["smoke", "2026-01-01", "-c", "gone.yml"], ["smoke", "2026-01-01", "-cgone.yml"]),
-        (["verify", "2026-01-01", "--dry-run"], ["verify", "2026-01-01", "--dry-run", "--"]),
+        ["smoke", "2026-01-01", "2026-01-04"],
+        ["verify", "2026-01-01", "2026-01-04", "--format=json", "--phase", "process"],
+        ["smoke", "2026-13-01"],
+        ["smoke", "2026-01-01", "--bogus"],
+        ["smoke", "2026-01-01", "-c", "gone.yml"],
+        ["verify", "2026-01-01", "--check", "nope"],
+        ["criteria"],
+        ["smok", "2026-01-01"],
+        ["smoke", "--help"],
+        ["--version"],
     ],
 )
-def test_the_fast_path_prints_what_typer_prints(
-    project: Path, capsys: pytest.CaptureFixture[str], fast: list[str], typer_only: list[str]
+def test_a_command_run_alone_prints_what_the_whole_app_prints(
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
 ) -> None:
-    """The same command, read by the fast path and by typer: same exit code, same output."""
-    assert parse(fast) is not None
-    assert parse(typer_only) is None
+    """typer builds only the command being run; its output and exit code are the same."""
     seen = []
-    for args in (fast, typer_only):
+    for whole in (False, True):
+        if whole:
+            monkeypatch.setattr(app_module, "_command_app", lambda args: app_module.app)
         with pytest.raises(SystemExit) as info:
             main(args)
         seen.append((info.value.code, *capsys.readouterr()))
     assert seen[0] == seen[1]
 
 
-def test_the_config_option_comes_from_its_variable(
-    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``PHASEGUARD_CONFIG`` is read by the fast path as typer reads it (empty: the default)."""
-    (project / "sub").mkdir()
-    (project / "sub" / "other.yml").write_text(MINI_CONFIG.replace("pipeline: mini", "pipeline: x"))
-    (project / "sub" / "mini.duckdb").symlink_to(project / "mini.duckdb")
-    outputs = []
-    for value in ("sub/other.yml", ""):
-        monkeypatch.setenv("PHASEGUARD_CONFIG", value)
-        for args in (
-            ["smoke", "2026-01-01", "--format", "json"],
-            ["smoke", "2026-01-01", "-fjson"],
-        ):
-            with pytest.raises(SystemExit) as info:
-                main(args)
-            outputs.append((value, info.value.code, capsys.readouterr().out))
-    assert outputs[0][1:] == outputs[1][1:]
-    assert outputs[2][1:] == outputs[3][1:]
-    assert outputs[0][1] == outputs[2][1] == 0
+def test_only_the_command_run_is_built() -> None:
+    def names(args: list[str]) -> list[str]:
+        return [i.callback.__name__ for i in app_module._command_app(args).registered_commands]
 
-
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["smoke"],
-        ["smoke", "a", "b", "c"],
-        ["smoke", "a", "--"],
-        ["smoke", "a", "-h"],
-        ["smoke", "a", "--bogus"],
-        ["smoke", "a", "-c"],
-        ["smoke", "a", "-c", "--all-dates"],
-        ["smoke", "a", "-c", "x", "--config", "y"],
-        ["smoke", "a", "--all-dates=1"],
-        ["smoke", "a", "-c=x"],
-        ["gate", "a", "--date", "2026-01-01"],
-        ["--version"],
-    ],
-)
-def test_anything_else_is_left_to_typer(args: list[str]) -> None:
-    assert parse(args) is None
+    assert names(["smoke", "2026-01-01", "-c", "x.yml"]) == ["smoke"]
+    assert names(["deploy-check"]) == ["deploy_check"]
+    everything = names([])
+    assert len(everything) > 10
+    for args in (["smoke", "-h"], ["--help"], ["smok"], ["--version", "smoke"]):
+        assert names(args) == everything
 
 
 class _Parses:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import gc
 import os
@@ -174,6 +175,29 @@ def _command_name(args: list[str]) -> str | None:
     return None
 
 
+def _command_app(args: list[str]) -> typer.Typer:
+    """The app with only the command ``args`` run registered.
+
+    typer makes a click command of every registered command each time the program starts
+    (~7 ms of a smoke test for the fifteen), and a run needs one. Help, no command, or a
+    name that is no command's get the whole app: its list of commands, its suggestions.
+    """
+    name = _command_name(args)
+    if name is None or "-h" in args or "--help" in args:
+        return app
+    chosen = [
+        info
+        for info in app.registered_commands
+        if info.callback is not None
+        and (info.name or typer.main.get_command_name(info.callback.__name__)) == name
+    ]
+    if len(chosen) != 1:
+        return app
+    one = copy.copy(app)
+    one.registered_commands = chosen
+    return one
+
+
 def _hide_flag_types(command: Any, ctx: Any = None) -> None:
     """Drop typer's ``<bool>`` type placeholder from every flag's help, --help's included."""
     import typer._click as click
@@ -211,16 +235,10 @@ def main(argv: list[str] | None = None) -> None:
     args = [a for a in args if a != "--debug"] or ["--help"]
     gate = _command_name(args) == "gate"
     try:
-        from .fast import parse
-
-        fast = parse(args)  # the plain forms of smoke and verify skip typer's parsing
-        if fast is not None:
-            code = fast()
-        else:
-            command = typer.main.get_command(app)
-            if "-h" in args or "--help" in args:
-                _hide_flag_types(command)
-            code = command.main(args=args, prog_name="phaseguard", standalone_mode=False)
+        command = typer.main.get_command(_command_app(args))
+        if "-h" in args or "--help" in args:
+            _hide_flag_types(command)
+        code = command.main(args=args, prog_name="phaseguard", standalone_mode=False)
     except typer.Abort:
         err.print("[red]aborted[/]")
         sys.exit(130)
