@@ -9,8 +9,9 @@ its newest date at or after the range's start (``HORIZON``, one row: proof that 
 with nothing scheduled is an off-day, not a schedule not loaded yet); and, per
 ``unit_coverage`` check, its units semi-joined with the units of the check's sources
 (``coverage:KEYS``: how many of the scheduled units have rows, and the first missing ones).
-A rolling-window check widens the range read back by its window (:attr:`Plan.first` is
-then the first date judged).
+A rolling-window check widens the range read back by its window, a learned expectation
+(``volume_anomaly``, ``freshness_anomaly``) by the calendar days its history needs
+(:attr:`Plan.first` is then the first date judged).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .kinds import (
     Check,
     DistinctCount,
     Freshness,
+    FreshnessAnomaly,
     NotNull,
     Quorum,
     Range,
@@ -38,6 +40,7 @@ from .kinds import (
     RowsExist,
     RowsPerUnit,
     UnitCoverage,
+    VolumeAnomaly,
 )
 
 SCHEDULE = "__schedule__"
@@ -286,6 +289,8 @@ def metrics_for(
         yield check.denominator, ROWS
     elif isinstance(check, Freshness):
         yield check.table, Metric("max_epoch", check.column, where=check.where or "")
+    elif isinstance(check, VolumeAnomaly | FreshnessAnomaly):
+        yield from learned_metrics_for(check)
     else:
         yield from row_metrics_for(check)
 
@@ -309,6 +314,15 @@ def row_metrics_for(check: Check) -> Iterable[tuple[str, Metric]]:
             yield side.table, Metric("aggregate", expr=side.expr, where=side.where or "")
 
 
+def learned_metrics_for(check: VolumeAnomaly | FreshnessAnomaly) -> Iterable[tuple[str, Metric]]:
+    """The metrics of the learned expectations (#16): rows, or the newest timestamp, read for
+    the history too (the plan reaches back, see :meth:`VolumeAnomaly.reach`)."""
+    if isinstance(check, VolumeAnomaly):
+        yield check.table, rows_metric(check.where)
+    else:
+        yield check.table, Metric("max_epoch", check.column, where=check.where or "")
+
+
 def build_plan(
     config: Config,
     checks: Iterable[tuple[Check, Sequence[str]]],
@@ -318,7 +332,8 @@ def build_plan(
     """A plan reading what ``checks`` (each with its phase's table keys) need, plus the schedule.
 
     A schedule table is read three ways (see the module docstring); a calendar schedule
-    reads nothing. A rolling-window check moves the start back by its window.
+    reads nothing. A rolling-window check moves the start back by its window, a learned
+    expectation by its history's reach.
     """
     wanted: dict[str, set[Metric]] = {}
     coverages: dict[str, tuple[list[str], str | None]] = {}
@@ -331,6 +346,8 @@ def build_plan(
         if isinstance(check, UnitCoverage):
             coverages[coverage_key(check.sources, check.where)] = (check.sources, check.where)
             lookback = max(lookback, check.window_days - 1)
+        elif isinstance(check, VolumeAnomaly | FreshnessAnomaly):  # its history, same query
+            lookback = max(lookback, check.reach(config.schedule.weekdays))
         for key, metric in metrics_for(check, config, phase_tables):
             wanted.setdefault(key, set()).add(metric)
     schedule = config.schedule
