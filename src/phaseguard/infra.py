@@ -50,7 +50,7 @@ Text = Annotated[str, BeforeValidator(_scalar_text)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class ExpectedTable(_Model):
