@@ -536,7 +536,6 @@ class Relationships(RowLevel):
         return self
 
 
-KEYED_KINDS = (Unique, Relationships)  # and accepted_values: values_from, row_count: group_by
 # --- end of the keyed kinds ------------------------------------------------------------------
 # Learned expectations (#16): no thresholds, a band learned from the history read in the
 # same query (the plan reads ``reach`` calendar days before the first date judged).
