@@ -1,8 +1,8 @@
 """The keyed probes of the measurement statement: checks that group a partition by a key first.
 
-``unique``, ``relationships``, ``accepted_values`` with ``values_from`` and ``row_count`` with
-``group_by`` each
-read one select of the ONE statement (a branch of its UNION ALL, see ``statement.py``).
+``unique``, ``relationships``, ``accepted_values`` with ``values_from`` and ``row_count``
+with ``group_by`` each read one select of the ONE statement (a branch of its UNION ALL,
+see ``statement.py``).
 The partition's rows are grouped by (date, key) with their count ``n``; a second grouping
 by date then gives the probe's metrics (rows, bad rows, offending keys; for groups the
 number of groups, the smallest and the largest) and, as text, the offending keys as
