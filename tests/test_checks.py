@@ -8,43 +8,21 @@ import datetime as dt
 import pytest
 
 from conftest import MINI_CONFIG
+from mini_measured import HEALTHY, measured, phases_of
 from phaseguard.assess import judge, phase_checks
 from phaseguard.checks import grade
-from phaseguard.config import Thresholds, parse
-from phaseguard.plan import HORIZON, ROWS, SCHEDULE, Measurements, Metric, Plan
+from phaseguard.config import parse
+from phaseguard.kinds import Thresholds
+from phaseguard.plan import Metric
 from phaseguard.verdicts import Level, Overall, PhaseVerdict, Verdict, combine, exit_code, overall
 
-DAY = dt.date(2026, 1, 15)
 CONFIG = parse(MINI_CONFIG)
 
 
-def measured(values: dict[tuple[str, str], float], scheduled: int = 10) -> Measurements:
-    plan = Plan(DAY, DAY, ())
-    cells: dict[tuple[str, dt.date], dict[str, float | None]] = {
-        (SCHEDULE, DAY): {ROWS.key: scheduled, Metric("units", "game_id").key: scheduled},
-        (HORIZON, DAY + dt.timedelta(days=30)): {ROWS.key: 1},  # the schedule is loaded on
-    }
-    for (table, metric), value in values.items():
-        cells.setdefault((table, DAY), {})[metric] = value
-    return Measurements.from_values(plan, cells)
-
-
-def verify(values: dict[tuple[str, str], float], scheduled: int = 10) -> dict[str, PhaseVerdict]:
-    result = judge(CONFIG, measured(values, scheduled), phase_checks(CONFIG, "verify"))
-    return {p.phase: p for p in result.dates[0].phases}
-
-
-HEALTHY = {
-    ("box", "rows"): 260,
-    ("coverage:box", "covered:game_id"): 10,
-    ("A", "rows"): 1,
-    ("B", "rows"): 1,
-    ("C", "rows"): 1,
-    ("preds", "rows"): 100,
-    ("preds", "distinct:system_id"): 2,
-    ("grades", "rows"): 100,
-    ("grades", "aggregate:AVG(ABS(predicted - actual))"): 4.5,
-}
+def verify(
+    values: dict[tuple[str, str], float | None], scheduled: int = 10
+) -> dict[str, PhaseVerdict]:
+    return phases_of(CONFIG, values, scheduled)
 
 
 @pytest.mark.parametrize(
@@ -178,7 +156,7 @@ def test_smoke_uses_existence_and_quorum_only() -> None:
 
 def test_freshness_pre_flight_check() -> None:
     from phaseguard.checks import Days, prepare
-    from phaseguard.config import Freshness
+    from phaseguard.kinds import Freshness
 
     check = Freshness(kind="freshness", table="box", column="loaded_at", max_age_hours=6)
     now = dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.timezone.utc)

@@ -121,6 +121,18 @@ def test_any_of_covers_over_the_union_of_the_sources(mini: tuple[Path, str]) -> 
     assert exists.expected == "rows in any of box, gamebook"
 
 
+def test_units_of_different_types_are_compared_as_text(mini: tuple[Path, str]) -> None:
+    config, url = mini
+    config.write_text(ANY_OF)
+    with connect(url, base_dir=config.parent) as wh:  # the gamebook's ids are integers
+        wh.create_table("raw.gamebook", {"gid": "INTEGER", "day": "DATE"})
+        wh.insert_rows("raw.gamebook", ["gid", "day"], [(21, D2)])
+        wh.run_script(["UPDATE raw.schedule SET game_id = '21' WHERE game_id = 'g21'"])
+    with load(config, warehouse=url) as guard:
+        result = guard.verify(D2)
+    assert _coverage(result.dates[0]).observed == "67% (2/3); missing 1: g22"
+
+
 def test_any_of_with_every_source_empty_fails(mini: tuple[Path, str]) -> None:
     config, url = mini
     config.write_text(ANY_OF)

@@ -26,8 +26,8 @@ from conftest import D1, MINI_CONFIG, seed_mini
 from phaseguard import load
 from phaseguard.cli import main
 from phaseguard.config import Gate as GateConfig
-from phaseguard.config import Quorum
 from phaseguard.errors import GateBlocked, UsageError
+from phaseguard.kinds import Quorum
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import failsafe_configs

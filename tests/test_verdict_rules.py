@@ -13,51 +13,23 @@ from pathlib import Path
 import pytest
 
 from conftest import MINI_CONFIG, seed_mini
+from mini_measured import HEALTHY, MAE, measured, phases_of
 from phaseguard import load
 from phaseguard.assess import judge, phase_checks
 from phaseguard.checks import Days, describe, prepare
 from phaseguard.cli import main
-from phaseguard.config import Between, Config, Quorum, Thresholds, parse
+from phaseguard.config import Config, parse
 from phaseguard.config import load as load_config
 from phaseguard.criteria import render
 from phaseguard.errors import ConfigError
+from phaseguard.kinds import Between, Quorum, Thresholds
 from phaseguard.nba.demo import build_demo
-from phaseguard.plan import HORIZON, ROWS, SCHEDULE, Measurements, Metric, Plan
+from phaseguard.plan import Metric
 from phaseguard.verdicts import Level, Overall, PhaseVerdict, Verdict, combine, exit_code, overall
 
-DAY = dt.date(2026, 1, 15)
 EXAMPLE = Path(__file__).parents[1] / "examples" / "nba_props" / "phaseguard.yml"
 MINI = parse(MINI_CONFIG)
-MAE = "aggregate:AVG(ABS(predicted - actual))"
-HEALTHY = {
-    ("box", "rows"): 260,
-    ("coverage:box", "covered:game_id"): 10,
-    ("A", "rows"): 1,
-    ("B", "rows"): 1,
-    ("C", "rows"): 1,
-    ("preds", "rows"): 100,
-    ("preds", "distinct:system_id"): 2,
-    ("grades", "rows"): 100,
-    ("grades", MAE): 4.5,
-}
-
-
 SCHEDULE_OF_MINI = MINI.schedule
-
-
-def measured(values: dict[tuple[str, str], float], scheduled: int = 10) -> Measurements:
-    cells: dict[tuple[str, dt.date], dict[str, float | None]] = {
-        (SCHEDULE, DAY): {ROWS.key: scheduled, Metric("units", "game_id").key: scheduled},
-        (HORIZON, DAY + dt.timedelta(days=30)): {ROWS.key: 1},  # the schedule is loaded on
-    }
-    for (table, metric), value in values.items():
-        cells.setdefault((table, DAY), {})[metric] = value
-    return Measurements.from_values(Plan(DAY, DAY, ()), cells)
-
-
-def phases_of(config: Config, values: dict[tuple[str, str], float]) -> dict[str, PhaseVerdict]:
-    result = judge(config, measured(values), phase_checks(config, "verify"))
-    return {p.phase: p for p in result.dates[0].phases}
 
 
 def by_check(phase: PhaseVerdict) -> dict[str, Verdict]:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .checks import Days, Prepared, nothing_scheduled, prepare, unproven_off_days
-from .config import SMOKE_KINDS, Check, Config, RowsExist
+from .config import Config
 from .errors import UsageError
+from .kinds import SMOKE_KINDS, Check, RowsExist
 from .plan import Measurements, build_plan
 from .verdicts import (
     ERROR,

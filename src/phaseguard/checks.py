@@ -19,18 +19,17 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
-from .config import (
+from .config import Config, Schedule
+from .kinds import (
     Aggregate,
     Between,
     Check,
-    Config,
     DistinctCount,
     Freshness,
     Quorum,
     Ratio,
     RowsExist,
     RowsPerUnit,
-    Schedule,
     Thresholds,
     UnitCoverage,
 )

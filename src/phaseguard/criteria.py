@@ -7,13 +7,12 @@ what ``verify`` actually checks, because both come from the same config.
 from __future__ import annotations
 
 from .checks import check_name, describe, threshold_text
-from .config import (
+from .config import Config, Gate
+from .kinds import (
     Aggregate,
     Check,
-    Config,
     DistinctCount,
     Freshness,
-    Gate,
     Quorum,
     Ratio,
     RowsExist,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .alerts import AlertCheck
 from .assess import Selected, as_date, judge, phase_checks
-from .config import Check, Config, Quorum, RowsExist
+from .config import Config
 from .config import Gate as GateConfig
 from .errors import (
     ConfigError,
@@ -34,6 +34,7 @@ from .errors import (
     WarehouseError,
 )
 from .events import Event
+from .kinds import Check, Quorum, RowsExist
 from .plan import build_plan
 from .redact import clean
 from .verdicts import Level, PhaseVerdict, Verdict

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
-from .config import (
+from .config import Config
+from .kinds import (
     Aggregate,
     Check,
-    Config,
     DistinctCount,
     Freshness,
     Quorum,

@@ -22,8 +22,9 @@ import markupsafe
 
 from .alerts import Alert, AlertCheck, Severity
 from .checks import UnitCoverageCheck, check_name
-from .config import Aggregate, Config, UnitCoverage
+from .config import Config
 from .events import ErrorGroup, Event, group_errors
+from .kinds import Aggregate, UnitCoverage
 from .redact import clean, redact
 from .verdicts import DateVerdict, Level, Overall, RangeVerdict
 

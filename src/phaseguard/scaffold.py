@@ -48,8 +48,9 @@ from pathlib import PurePath
 
 import yaml
 
-from .config import IDENT_RE, Health
+from .config import Health
 from .errors import UsageError
+from .model import IDENT_RE
 
 Catalogue = Mapping[str, Mapping[str, str]]
 

@@ -45,11 +45,12 @@ except ImportError as _missing:  # one clear line instead of "No module named da
 
 from phaseguard import config as config_module
 from phaseguard.checks import check_name
-from phaseguard.config import Check, Config, RowsExist
+from phaseguard.config import Config
 from phaseguard.criteria import explain
 from phaseguard.errors import ConfigError, PhaseguardError
 from phaseguard.gate import gate_checks
 from phaseguard.guard import Guard
+from phaseguard.kinds import Check, RowsExist
 from phaseguard.verdicts import Level, Verdict
 
 if TYPE_CHECKING:

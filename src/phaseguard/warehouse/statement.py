@@ -211,7 +211,8 @@ def _coverage_select(
 
     The schedule's distinct (date, unit) pairs are LEFT JOINed with the sources' (a union
     of their distinct pairs), so a unit counts only when the schedule names it on that
-    date: a renamed or stray unit in a source covers nothing. The probe's own table
+    date: a renamed or stray unit in a source covers nothing. Units are compared as text,
+    whatever type each table gives them. The probe's own table
     compares its date column with the bound dates as any probe does (cast to its type on
     BigQuery, so partitions are pruned); the schedule and the other sources compare theirs
     cast to DATE.
@@ -220,7 +221,7 @@ def _coverage_select(
     schedule = probe.against
     sched_day = _day(schedule.date_column)
     scheduled = (
-        exp.select(sched_day.copy().as_("d"), exp.column(schedule.unit).as_("u"))
+        exp.select(sched_day.copy().as_("d"), _as_text(schedule.unit).as_("u"))
         .distinct()
         .from_(table_ref(schedule.table))
         .where(
@@ -232,7 +233,7 @@ def _coverage_select(
     )
     own = exp.column(probe.date_column)
     present: exp.Query = (
-        exp.select(_day(probe.date_column).as_("d"), exp.column(probe.metrics[1].column).as_("u"))
+        exp.select(_day(probe.date_column).as_("d"), _as_text(probe.metrics[1].column).as_("u"))
         .distinct()
         .from_(table_ref(probe.table))
         .where(
@@ -245,7 +246,7 @@ def _coverage_select(
     for source in probe.also:
         day = _day(source.date_column)
         part = (
-            exp.select(day.copy().as_("d"), exp.column(source.unit).as_("u"))
+            exp.select(day.copy().as_("d"), _as_text(source.unit).as_("u"))
             .distinct()
             .from_(table_ref(source.table))
             .where(_in_range(day.copy()))
@@ -293,6 +294,12 @@ def _in_range(day: exp.Expr) -> exp.Expr:
         exp.GTE(this=day.copy(), expression=exp.Placeholder(this="start")),
         exp.LT(this=day, expression=exp.Placeholder(this="stop")),
     )
+
+
+def _as_text(column: str) -> exp.Expr:
+    """A unit column compared as text: the schedule may say ``'123'`` where a source says
+    ``123`` (PostgreSQL and BigQuery refuse to compare or union the two types)."""
+    return exp.cast(exp.column(column), _text())
 
 
 def _text() -> exp.DataType:
