@@ -21,14 +21,16 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,bigquery,spark,cloudfunctions]'
+# The worked example (examples/nba_props) is a project of its own; the tests use it.
+.venv/bin/python -m pip install -q --disable-pip-version-check \
+  -e '.[dev,bigquery,spark,cloudfunctions]' -e examples/nba_props
 # The BigQuery emulator (PyPI bqemulator) lives in its own venv: its pins clash with ours.
 ./scripts/bqemulator-venv.sh
 # Airflow and Dagster run the integration tests in venvs of their own, for the same reason.
 ./scripts/airflow-venv.sh
 ./scripts/dagster-venv.sh
 
-.venv/bin/ruff check src tests bench
-.venv/bin/ruff format --check src tests bench
+.venv/bin/ruff check src tests bench examples
+.venv/bin/ruff format --check src tests bench examples
 .venv/bin/mypy
 .venv/bin/pytest "$@"

@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 
 import phaseguard
-from phaseguard.nba.demo import build_demo
+from nba_props.demo import build_demo
 
 SEASON = (dt.date(2025, 10, 21), dt.date(2026, 4, 12))
 HUNDRED = (dt.date(2025, 12, 1), dt.date(2025, 12, 1) + dt.timedelta(days=99))

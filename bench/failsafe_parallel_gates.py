@@ -121,7 +121,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import phaseguard
-    from phaseguard.nba.demo import build_demo
+    from nba_props.demo import build_demo
 
     with tempfile.TemporaryDirectory(prefix="pg-failsafe-") as tmp:
         built = build_demo(Path(tmp) / "demo")

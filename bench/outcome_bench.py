@@ -5,7 +5,7 @@ Usage::
     python bench/outcome_bench.py [--seed 7] [--dates N] [--transient-rate 0.08]
                                   [--outage-minutes 20] [--json]
 
-Runs :func:`phaseguard.nba.outcome.simulate_outcome` (read its module docstring for the
+Runs :func:`nba_props.outcome.simulate_outcome` (read its module docstring for the
 fault model, the time model and the definitions) and prints a Markdown table ready for the
 README, or the whole result as JSON. Targets: with phaseguard on, 0 permanent gaps and 0
 downstream runs on incomplete upstream.
@@ -18,7 +18,7 @@ import json
 import sys
 from collections.abc import Callable
 
-from phaseguard.nba.outcome import ModeResult, OutcomeResult, simulate_outcome
+from nba_props.outcome import ModeResult, OutcomeResult, simulate_outcome
 
 
 def _dates(days: tuple[object, ...]) -> str:

@@ -21,10 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from nba_props.demo import build_demo
 from phaseguard import report
 from phaseguard.cli import main
 from phaseguard.guard import load
-from phaseguard.nba.demo import build_demo
 
 
 def _timed_cli(argv: list[str]) -> float:

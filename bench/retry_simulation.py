@@ -5,7 +5,7 @@ Usage::
     python bench/retry_simulation.py [--seed 7] [--transient-rate 0.10] [--outage-minutes 20]
                                      [--dates N] [--json]
 
-Runs :func:`phaseguard.nba.simulation.simulate` (read its docstring for the time model and
+Runs :func:`nba_props.simulation.simulate` (read its docstring for the time model and
 the definitions) and prints one line per scenario, or the whole result as JSON.
 Targets from the issue: coverage >= 99.9 % with retries, <= 1.15 requests per box score,
 alerts only for dates whose every attempt failed.
@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 
-from phaseguard.nba.simulation import SimulationResult, simulate
+from nba_props.simulation import SimulationResult, simulate
 
 
 def table(result: SimulationResult) -> str:

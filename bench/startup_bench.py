@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 
 import phaseguard
+from nba_props.demo import build_demo
 from phaseguard.assess import phase_checks
-from phaseguard.nba.demo import build_demo
 from phaseguard.plan import build_plan
 
 SEASON = (dt.date(2025, 10, 21), dt.date(2026, 4, 12))

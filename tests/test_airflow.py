@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from phaseguard.nba.demo import build_demo
+from nba_props.demo import build_demo
 
 pytestmark = pytest.mark.slow
 

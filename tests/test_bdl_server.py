@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 import pytest
 from balldontlie import BalldontlieAPI
 
+from nba_props.bdl_data import season_games
+from nba_props.bdl_server import BdlServer, FaultModel, VirtualClock, serve
+from nba_props.season import season_plan
 from phaseguard.errors import UsageError
-from phaseguard.nba.bdl_data import season_games
-from phaseguard.nba.bdl_server import BdlServer, FaultModel, VirtualClock, serve
-from phaseguard.nba.season import season_plan
 from phaseguard.warehouse import connect
 
 DAY = dt.date(2025, 10, 22)

@@ -23,9 +23,9 @@ import duckdb
 import httpx
 import pytest
 
+from nba_props.demo import BuiltDemo, build_demo
 from phaseguard import load
 from phaseguard.integrations.cloud_functions import date_from, message_payload
-from phaseguard.nba.demo import BuiltDemo, build_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "nba_props" / "cloud_functions" / "main.py"

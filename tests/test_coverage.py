@@ -274,7 +274,7 @@ def test_past_a_hundred_missing_units_only_the_first_is_named(mini: tuple[Path, 
 
 def test_the_example_grades_phase_2_on_either_source(tmp_path: Path) -> None:
     """#14 item 9 on the demo season: 2026-01-13 lost bdl games the nbac gamebook has."""
-    from phaseguard.nba.demo import build_demo
+    from nba_props.demo import build_demo
 
     demo = build_demo(tmp_path / "demo")
     with load(demo.config_path) as guard:

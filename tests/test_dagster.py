@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
+from nba_props.demo import BuiltDemo, build_demo
 from phaseguard import load
-from phaseguard.nba.demo import BuiltDemo, build_demo
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,9 @@ def run_in_dagster(demo: BuiltDemo, args: list[str], **env: str) -> Any:
         [str(dagster_python()), *args],
         env={
             **os.environ,
-            "PYTHONPATH": str(ROOT / "src"),
+            "PYTHONPATH": os.pathsep.join(
+                [str(ROOT / "src"), str(ROOT / "examples/nba_props/src")]
+            ),
             "PHASEGUARD_CONFIG": str(demo.config_path),
             "PHASEGUARD_WAREHOUSE": f"duckdb://{demo.warehouse_path}",
             **env,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from nba_props.demo import backfill_story, build_demo
 from phaseguard import load
 from phaseguard.cli import main
-from phaseguard.nba.demo import backfill_story, build_demo
 from phaseguard.verdicts import Overall
 
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from nba_props.demo import build_demo
 from phaseguard import config as config_module
 from phaseguard.cli import main
 from phaseguard.errors import ConfigError
 from phaseguard.infra import DeployItem, Infrastructure, Status, normalize_type
-from phaseguard.nba.demo import build_demo
 from phaseguard.probes import deploy_check, run_probes
 from phaseguard.warehouse import connect
 

@@ -17,18 +17,18 @@ from typing import Any
 import pytest
 
 from conftest import D1, MINI_CONFIG, seed_mini
+from nba_props import steps
+from nba_props.analytics import SUMMARY
+from nba_props.bdl_server import FaultModel, VirtualClock, serve
+from nba_props.demo import BuiltDemo, backfill_story, build_demo, tonight_story
+from nba_props.processors import run_phase
+from nba_props.schema import SCHEMA
+from nba_props.scraper import TABLE, bdl_client, scrape_box_scores
 from phaseguard import load
 from phaseguard.backoff import RetryPolicy
 from phaseguard.cli import main
 from phaseguard.errors import UsageError
 from phaseguard.events import Event
-from phaseguard.nba import steps
-from phaseguard.nba.analytics import SUMMARY
-from phaseguard.nba.bdl_server import FaultModel, VirtualClock, serve
-from phaseguard.nba.demo import BuiltDemo, backfill_story, build_demo, tonight_story
-from phaseguard.nba.processors import run_phase
-from phaseguard.nba.schema import SCHEMA
-from phaseguard.nba.scraper import TABLE, bdl_client, scrape_box_scores
 from phaseguard.runner import StepContext
 from phaseguard.warehouse import connect
 

@@ -13,11 +13,11 @@ from typing import ClassVar
 
 import pytest
 
+from nba_props.demo import build_demo
 from phaseguard import GateBlocked
 from phaseguard.cli import main
 from phaseguard.config import load as load_config
 from phaseguard.guard import Guard
-from phaseguard.nba.demo import build_demo
 
 UTC = dt.timezone.utc
 

@@ -72,7 +72,7 @@ def shop(here: Path) -> Path:
 
 
 def test_demo_warehouse_init_then_smoke(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from phaseguard.nba.demo import WAREHOUSE_FILE, build_demo
+    from nba_props.demo import WAREHOUSE_FILE, build_demo
 
     build_demo(here / "demo", scale=1)
     schemas = ["nba_raw", "nba_analytics", "nba_precompute", "nba_predictions"]

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from phaseguard.errors import UsageError
-from phaseguard.nba.outcome import (
+from nba_props.outcome import (
     CRASHES,
     MODES,
     FaultPlan,
@@ -23,7 +22,8 @@ from phaseguard.nba.outcome import (
     seeded_faults,
     simulate_outcome,
 )
-from phaseguard.nba.scraper import SEED_POLICY
+from nba_props.scraper import SEED_POLICY
+from phaseguard.errors import UsageError
 
 OFF, ON = MODES
 FAULTS = FaultPlan(transient_rate=0.08, outage_night=3, crashes=(("PSZA", 5), ("PDC", 7)))

@@ -18,8 +18,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from phaseguard.errors import UsageError
-from phaseguard.nba.processors import (
+from nba_props.processors import (
     CRASH_ENV,
     PHASES,
     PROCESSORS,
@@ -30,9 +29,10 @@ from phaseguard.nba.processors import (
     run_phase,
     set_crash_dates,
 )
-from phaseguard.nba.schedule import TEAMS
-from phaseguard.nba.schema import SCHEMA, SYSTEMS
-from phaseguard.nba.season import season_plan
+from nba_props.schedule import TEAMS
+from nba_props.schema import SCHEMA, SYSTEMS
+from nba_props.season import season_plan
+from phaseguard.errors import UsageError
 from phaseguard.warehouse import Warehouse, connect
 
 SCHEDULE = "nba_raw.nbac_schedule"

@@ -20,11 +20,11 @@ from typing import Any
 import httpx
 import pytest
 
+from nba_props.demo import BuiltDemo, build_demo
 from phaseguard.cli import main
 from phaseguard.config import load as load_config
 from phaseguard.events import Event
 from phaseguard.guard import Guard
-from phaseguard.nba.demo import BuiltDemo, build_demo
 from phaseguard.report import relevant, summary_alert
 from phaseguard.serve import Dashboard, serve
 from phaseguard.verdicts import RangeVerdict, to_dict

@@ -1,7 +1,7 @@
 """The box-score scraper through the official SDK against the real local API, into real DuckDB.
 
 Only the clock is fake (a VirtualClock: the retry waits pass at once); every request is real
-HTTP to ``phaseguard.nba.bdl_server`` on 127.0.0.1 and every row lands in a DuckDB file.
+HTTP to ``nba_props.bdl_server`` on 127.0.0.1 and every row lands in a DuckDB file.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from balldontlie.exceptions import AuthenticationError, NotFoundError
 
+from nba_props.bdl_data import season_games
+from nba_props.bdl_server import BdlServer, FaultModel, VirtualClock, serve
+from nba_props.schema import SCHEMA
+from nba_props.scraper import COLUMNS, TABLE, ScrapeResult, bdl_client, scrape_box_scores
+from nba_props.simulation import DEFAULT_SCENARIOS, simulate
 from phaseguard.errors import RetryExhausted
 from phaseguard.events import Event
-from phaseguard.nba.bdl_data import season_games
-from phaseguard.nba.bdl_server import BdlServer, FaultModel, VirtualClock, serve
-from phaseguard.nba.schema import SCHEMA
-from phaseguard.nba.scraper import COLUMNS, TABLE, ScrapeResult, bdl_client, scrape_box_scores
-from phaseguard.nba.simulation import DEFAULT_SCENARIOS, simulate
 from phaseguard.warehouse import Warehouse, connect
 
 DAYS = list(season_games(7))[:8]

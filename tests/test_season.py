@@ -11,11 +11,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from nba_props.faults import Fault
+from nba_props.schedule import TEAMS
+from nba_props.schema import SCHEMA, SYSTEMS
+from nba_props.season import SeasonPlan, season_plan
 from phaseguard.errors import UsageError
-from phaseguard.nba.faults import Fault
-from phaseguard.nba.schedule import TEAMS
-from phaseguard.nba.schema import SCHEMA, SYSTEMS
-from phaseguard.nba.season import SeasonPlan, season_plan
 
 BOX = "nba_raw.bdl_player_boxscores"
 SUMMARY = "nba_analytics.player_game_summary"

@@ -14,6 +14,7 @@ import pytest
 
 from conftest import MINI_CONFIG, seed_mini
 from mini_measured import HEALTHY, MAE, measured, phases_of
+from nba_props.demo import build_demo
 from phaseguard import load
 from phaseguard.assess import judge, phase_checks
 from phaseguard.checks import Days, describe, prepare
@@ -23,7 +24,6 @@ from phaseguard.config import load as load_config
 from phaseguard.criteria import render
 from phaseguard.errors import ConfigError
 from phaseguard.kinds import Between, Quorum, Thresholds
-from phaseguard.nba.demo import build_demo
 from phaseguard.plan import Metric
 from phaseguard.verdicts import Level, Overall, PhaseVerdict, Verdict, combine, exit_code, overall
 

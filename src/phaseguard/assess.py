@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 from .checks import Days, Prepared, nothing_scheduled, prepare, unproven_off_days
@@ -17,6 +16,7 @@ from .config import Config
 from .errors import UsageError
 from .kinds import SMOKE_KINDS, Check, RowsExist
 from .plan import Measurements, build_plan
+from .selection import Selected, Selection, select
 from .verdicts import (
     ERROR,
     EXCELLENT,
@@ -102,23 +102,26 @@ def check_range(
     return first, last
 
 
-@dataclass(frozen=True)
-class Selected:
-    """A group of checks judged together: a phase (or a gate's upstream) and its tables."""
-
-    name: str
-    tables: list[str]
-    checks: list[Check]
-
-
-def phase_checks(config: Config, mode: Mode, phases: Sequence[str] | None = None) -> list[Selected]:
-    """The checks each phase runs in ``mode``.
+def phase_checks(
+    config: Config,
+    mode: Mode,
+    phases: Sequence[str] | None = None,
+    *,
+    selection: Selection | None = None,
+) -> list[Selected]:
+    """The checks each phase runs in ``mode``, narrowed to ``selection`` when one is given.
 
     ``smoke`` runs a phase's existence and quorum checks, or ``rows_exist`` over its tables
     when it has none. ``verify`` runs every check of the phase and, always, what smoke
     runs: verify sees everything smoke sees, so the two never disagree on a (date, phase)
     they both judge; a verify FAIL that smoke does not show is a check smoke does not run.
+    A ``selection`` (``--phase``/``--check``/``--tag``) keeps only the checks it matches;
+    an unknown name, or a selection that keeps nothing, is a UsageError.
     """
+    if selection:
+        every = phase_checks(config, "verify", phases)
+        groups = every if mode == "verify" else phase_checks(config, mode, phases)
+        return select(config, groups, selection, every=every, command=mode)
     selected = [config.phase(name) for name in phases] if phases else list(config.phases)
     out: list[Selected] = []
     for phase in selected:
@@ -214,19 +217,25 @@ def assess(
     *,
     mode: Mode = "verify",
     phases: Sequence[str] | None = None,
+    selection: Selection | None = None,
     now: dt.datetime | None = None,
 ) -> RangeVerdict:
-    """Measure ``start``..``end`` in one query and judge it."""
+    """Measure ``start``..``end`` in one query and judge it.
+
+    With a ``selection``, only the checks it selects are planned (the query reads only what
+    they need) and judged; a phase with none of them is left out of the verdicts.
+    """
     start, end = check_range(as_date(start, "start date"), as_date(end, "end date"))
-    selection = phase_checks(config, mode, phases)
-    plan = build_plan(config, [(c, g.tables) for g in selection for c in g.checks], start, end)
-    return judge(config, warehouse.measure(plan), selection, mode=mode, now=now)
+    groups = phase_checks(config, mode, phases, selection=selection)
+    plan = build_plan(config, [(c, g.tables) for g in groups for c in g.checks], start, end)
+    return judge(config, warehouse.measure(plan), groups, mode=mode, now=now)
 
 
 __all__ = [
     "MAX_DATE",
     "MIN_DATE",
     "Selected",
+    "Selection",
     "as_date",
     "assess",
     "check_date",

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from .errors import ConfigError
 from .infra import Infrastructure, LocatedError, merge, read_include
-from .kinds import Check, Quorum, _g
+from .kinds import Check, Quorum, _g, _tags
 from .model import Model, _ident, _qualified
 from .sinks import Sink
 from .yamlsource import Source, load_yaml, read_text
@@ -106,7 +106,9 @@ class Phase(Model):
     tables: list[TableSpec] = Field(min_length=1)
     checks: list[Check] = Field(default_factory=list)
     step: Step | None = None
+    tags: tuple[str, ...] = Field((), description="labels for --tag, shared by all its checks")
     _v_name = field_validator("name")(_ident)
+    _v_tags = field_validator("tags", mode="before")(_tags)
 
 
 class Gate(Model):
@@ -126,6 +128,13 @@ class Gate(Model):
                 "a gate with no checks would open on anything: "
                 "leave checks out for the upstream's criteria"
             )
+        for j, check in enumerate(value or []):
+            if check.tags:  # --tag selects what smoke/verify/report run, never a gate's checks
+                raise LocatedError(
+                    "a gate always runs all its checks, so tags on them would select nothing "
+                    "(tag the phase's checks instead)",
+                    (j, "tags"),
+                )
         return value
 
     @field_validator("block_on")

@@ -19,10 +19,28 @@ from .infra import LocatedError
 from .model import Model, _ident
 
 
+def _tags(value: Any) -> Any:
+    """Tags are a list of plain identifiers (``[nightly, pii]``), each named by its index."""
+    if not isinstance(value, list | tuple):
+        raise LocatedError(f"tags is a list of names, e.g. [nightly], not {value!r}", ())
+    for i, tag in enumerate(value):
+        if not isinstance(tag, str):
+            raise LocatedError(f"a tag is a name, not {tag!r}", (i,))
+        try:
+            _ident(tag)
+        except ValueError as exc:
+            raise LocatedError(f"tag {exc}", (i,)) from None
+        if tag in value[:i]:
+            raise LocatedError(f"tag {tag!r} is given twice", (i,))
+    return value
+
+
 class CheckBase(Model):
     """What every check kind accepts, whatever it measures."""
 
     name: str | None = None
+    tags: tuple[str, ...] = Field((), description="labels for --tag; a check also has its phase's")
+    _v_tags = field_validator("tags", mode="before")(_tags)
 
 
 class Between(Model):

@@ -127,9 +127,9 @@ class EventStore:
         }
         self._errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)
         if pg_url:
-            import psycopg
+            from .warehouse.drivers import import_psycopg
 
-            self._errors = (*self._errors, psycopg.Error)
+            self._errors = (*self._errors, import_psycopg(pg_url, key="events").Error)
         self.spool_path = spool_dir / "spool" / "events.jsonl"
         self.fallback_spool_path = user_spool_path(pg_url or str(sqlite_path))
 

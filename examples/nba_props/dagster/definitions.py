@@ -26,9 +26,9 @@ from pathlib import Path
 import dagster as dg
 
 import phaseguard
+from nba_props import steps
+from nba_props.processors import ProcessorsFailed
 from phaseguard.integrations.dagster import partition_date, phaseguard_asset_checks
-from phaseguard.nba import steps
-from phaseguard.nba.processors import ProcessorsFailed
 from phaseguard.runner import StepContext
 
 CONFIG = os.environ.get("PHASEGUARD_CONFIG") or str(Path(__file__).parents[1] / "phaseguard.yml")

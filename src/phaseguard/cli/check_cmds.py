@@ -25,14 +25,57 @@ from .app import (
 )
 from .render import _draw_receipt, _emit, draw_range, escape
 
+PhaseSelOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--phase",
+        metavar="NAME",
+        help="Only this phase's checks (repeatable). Gates are never narrowed: "
+        "a gate always runs its full criteria.",
+    ),
+]
+CheckSelOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--check",
+        metavar="NAME",
+        help="Only the checks of this name, as `phaseguard criteria` shows it (repeatable).",
+    ),
+]
+TagSelOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tag",
+        metavar="TAG",
+        help="Only the checks with this tag, their own or their phase's (repeatable). "
+        "--phase, --check and --tag together: a check must match each.",
+    ),
+]
+# typer keeps a docstring's line breaks, so the help paragraphs are whole strings.
+SELECTION_HELP = (
+    "--phase, --check and --tag run only the checks they select, and the one query reads "
+    "only what those need. Gates are not affected: a gate always runs its full criteria."
+)
+ResultFormatOpt = Annotated[
+    str,
+    typer.Option("--format", "-f", help="table, json, or junit (JUnit XML for CI test reports)."),
+]
 
-def _dry_run(guard: Any, mode: str, first: Any, last: Any) -> None:
+
+def _selection(phases: list[str] | None, checks: list[str] | None, tags: list[str] | None) -> Any:
+    """The ``Selection`` the --phase/--check/--tag flags give (empty: every check)."""
+    from phaseguard.selection import Selection
+
+    return Selection(tuple(phases or ()), tuple(checks or ()), tuple(tags or ()))
+
+
+def _dry_run(guard: Any, mode: str, first: Any, last: Any, selection: Any) -> None:
     """Print the statement smoke/verify would send and what it would scan; exit 0."""
     from phaseguard.assess import phase_checks
     from phaseguard.plan import build_plan
 
-    selection = phase_checks(guard.config, mode)  # type: ignore[arg-type]
-    checks = [(c, g.tables) for g in selection for c in g.checks]
+    groups = phase_checks(guard.config, mode, selection=selection)  # type: ignore[arg-type]
+    checks = [(c, g.tables) for g in groups for c in g.checks]
     sql, scanned = guard.warehouse.dry_run(build_plan(guard.config, checks, first, last))
     sys.stdout.write(sql + "\n")
     size = "n/a" if scanned is None else f"{scanned} ({scanned / 1e9:.3f} GB)"
@@ -51,51 +94,82 @@ def _assess(
     fmt: str,
     all_dates: bool,
     dry_run: bool,
+    selection: Any,
 ) -> None:
-    """What smoke and verify share: parse the range, one query, draw or print JSON."""
-    from phaseguard.assess import date_range
+    """What smoke and verify share: parse the range, one query, draw or print JSON/JUnit."""
+    from phaseguard.assess import assess, date_range
 
-    fmt = _check_format(fmt)
+    if fmt not in ("table", "json", "junit"):
+        raise typer.BadParameter(f"--format must be table or json, or junit (XML), not {fmt!r}")
     first, last = date_range(start, end)
     with _guard(config, warehouse) as guard:
         if dry_run:
-            _dry_run(guard, mode, first, last)
-        result = guard.assess(first, last, mode=mode)
+            _dry_run(guard, mode, first, last, selection)
+        result = assess(
+            guard.config,
+            guard.warehouse,
+            first,
+            last,
+            mode=mode,  # type: ignore[arg-type]
+            selection=selection,
+        )
+        if fmt == "junit":
+            from phaseguard.junit import to_junit
+
+            sys.stdout.write(to_junit(result, name=guard.config.pipeline))
+            raise typer.Exit(exit_code(result))
         # The gap ledger explains dates below PASS; a gap since filled (the date re-run
         # and now fine) explains nothing and is left out.
         below = {
             d.date for d in result.dates if any(p.level.rank < Level.PASS.rank for p in d.phases)
         }
         gaps = {d: g for d, g in guard.gaps(first, last).items() if d in below} if below else {}
+    if selection and fmt == "table":
+        out.print(f"[dim]selected: {escape(selection.describe())} (gates are not affected)[/]")
     _emit(result, fmt, details=mode == "verify", all_dates=all_dates, gaps=gaps)
 
 
-@app.command()
+@app.command(
+    help="PASS/FAIL per phase per date: tables exist and quorums hold (one query).\n\n"
+    + SELECTION_HELP
+)
 def smoke(
     start: Annotated[str, typer.Argument(help="First date, YYYY-MM-DD.")],
     end: Annotated[str | None, typer.Argument(help="Last date (default: START).")] = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     warehouse: WarehouseOpt = None,
-    fmt: FormatOpt = "table",
+    fmt: ResultFormatOpt = "table",
     all_dates: AllDatesOpt = False,
     dry_run: DryRunOpt = False,
+    phase: PhaseSelOpt = None,
+    check: CheckSelOpt = None,
+    tag: TagSelOpt = None,
 ) -> None:
     """PASS/FAIL per phase per date: tables exist and quorums hold (one query)."""
-    _assess("smoke", start, end, config, warehouse, fmt, all_dates, dry_run)
+    selection = _selection(phase, check, tag)
+    _assess("smoke", start, end, config, warehouse, fmt, all_dates, dry_run, selection)
 
 
-@app.command()
+@app.command(
+    help="Traffic lights for every criterion, the health score and the overall verdict.\n\n"
+    + SELECTION_HELP
+    + " The health score and the verdict are over the selected checks."
+)
 def verify(
     start: Annotated[str, typer.Argument(help="First date, YYYY-MM-DD.")],
     end: Annotated[str | None, typer.Argument(help="Last date (default: START).")] = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     warehouse: WarehouseOpt = None,
-    fmt: FormatOpt = "table",
+    fmt: ResultFormatOpt = "table",
     all_dates: AllDatesOpt = False,
     dry_run: DryRunOpt = False,
+    phase: PhaseSelOpt = None,
+    check: CheckSelOpt = None,
+    tag: TagSelOpt = None,
 ) -> None:
     """Traffic lights for every criterion, the health score and the overall verdict."""
-    _assess("verify", start, end, config, warehouse, fmt, all_dates, dry_run)
+    selection = _selection(phase, check, tag)
+    _assess("verify", start, end, config, warehouse, fmt, all_dates, dry_run, selection)
 
 
 @app.command()
@@ -123,8 +197,11 @@ def demo(
 ) -> None:
     """Build the NBA props example warehouse with seeded faults, verify it, show what it caught."""
     from phaseguard.errors import UsageError
-    from phaseguard.nba.demo import build_demo, existing
 
+    try:
+        from nba_props.demo import backfill_story, build_demo, existing, tonight_story
+    except ModuleNotFoundError as exc:
+        raise _example_missing(exc) from None
     there = existing(directory)
     if there and not force:
         raise UsageError(
@@ -153,8 +230,6 @@ def demo(
         out.print(f"  not flagged: {fault.kind} ({fault.detail}) — within the criteria by design")
     if not story:
         raise typer.Exit(exit_code(result))  # the exit code of the headline just printed
-    from phaseguard.nba.demo import backfill_story
-
     out.print("\n[bold]Gates[/] on the broken dates (alerts go to the configured sinks):")
     told = backfill_story(built)
     for decision in told.decisions:
@@ -171,8 +246,6 @@ def demo(
         f"\nAPI: {told.api_requests} requests, {told.api_faults} faults injected, "
         f"{told.retries} retried attempts; {told.alerts_sent} alerts sent."
     )
-    from phaseguard.nba.demo import tonight_story
-
     night = tonight_story(built)
     out.print(
         f"\n[bold]Tonight[/] ({night.date}): the API answers 200 OK with half the games "
@@ -188,6 +261,20 @@ def demo(
         f"Events: [cyan]phaseguard events -c {built.config_path}[/]"
     )
     raise typer.Exit(exit_code(told.second.after))  # the last "Overall:" printed
+
+
+def _example_missing(exc: ModuleNotFoundError) -> Exception:
+    """The one line for a worked example that is not installed: it is a project of its own
+    (examples/nba_props), not part of the library. Any other missing module stays a bug."""
+    from phaseguard.errors import UsageError
+
+    missing = (exc.name or "").partition(".")[0]
+    if missing not in ("nba_props", "balldontlie"):
+        return exc
+    return UsageError(
+        f"phaseguard demo runs the NBA props example, which is not installed ({missing} is "
+        "missing): from a phaseguard checkout, pip install -e examples/nba_props"
+    )
 
 
 @app.command("deploy-check")

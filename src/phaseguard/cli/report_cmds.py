@@ -20,6 +20,7 @@ from .app import (
     err,
     out,
 )
+from .check_cmds import SELECTION_HELP, CheckSelOpt, PhaseSelOpt, TagSelOpt, _selection
 from .render import escape
 
 
@@ -29,7 +30,11 @@ def _report_now() -> Any:
     return dt.datetime.now(dt.timezone.utc)
 
 
-@app.command()
+@app.command(
+    help="The health report: one self-contained HTML file (-o) and/or a summary alert "
+    "(--send).\n\nExit 0 when written and sent; 1 when a sink did not take the summary.\n\n"
+    + SELECTION_HELP
+)
 def report(
     start: Annotated[str | None, typer.Argument(help="First date, YYYY-MM-DD.")] = None,
     end: Annotated[str | None, typer.Argument(help="Last date (default: START).")] = None,
@@ -44,15 +49,16 @@ def report(
     ] = False,
     config: ConfigOpt = DEFAULT_CONFIG,
     warehouse: WarehouseOpt = None,
+    phase: PhaseSelOpt = None,
+    check: CheckSelOpt = None,
+    tag: TagSelOpt = None,
 ) -> None:
-    """The health report: one self-contained HTML file (-o) and/or a summary alert (--send).
-
-    Exit 0 when written and sent; 1 when a sink did not take the summary.
-    """
+    """The health report: one self-contained HTML file (-o) and/or a summary alert (--send)."""
 
     from phaseguard import report as report_module
-    from phaseguard.assess import date_range
+    from phaseguard.assess import assess, date_range, phase_checks
     from phaseguard.errors import UsageError
+    from phaseguard.selection import narrowed
 
     now = _report_now()
     if yesterday:
@@ -65,8 +71,9 @@ def report(
         first, last = date_range(start, end)
     if output is None and not send:
         raise UsageError("report needs -o FILE, --send, or both")
+    selection = _selection(phase, check, tag)
     with _guard(config, warehouse) as guard:
-        result = guard.verify(first, last)
+        result = assess(guard.config, guard.warehouse, first, last, selection=selection)
         link = None
         if output is not None:
             events, events_error = [], None
@@ -78,7 +85,13 @@ def report(
                 str(config.resolve()), guard.warehouse.url, now, guard.store.location
             )
             view = report_module.build(
-                result, events, config=guard.config, provenance=source, events_error=events_error
+                result,
+                events,
+                config=narrowed(
+                    guard.config, phase_checks(guard.config, "verify", selection=selection)
+                ),
+                provenance=source,
+                events_error=events_error,
             )
             try:
                 output.write_text(report_module.render(view), encoding="utf-8")

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from phaseguard.errors import WarehouseBusyError
+from phaseguard.errors import ConfigError, WarehouseBusyError
 from phaseguard.redact import redact
 
 
@@ -228,8 +228,7 @@ class PostgresDriver:
     def __init__(
         self, url: str, *, read_only: bool = False, lock_timeout: float = LOCK_TIMEOUT
     ) -> None:
-        import psycopg
-
+        psycopg = import_psycopg(url, key="warehouse")
         self.read_only = read_only
         self.conn = psycopg.connect(encode_userinfo(url), autocommit=True, connect_timeout=10)
         with self.conn.cursor() as cursor:
@@ -276,19 +275,29 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
         errors.append(duckdb.Error)
     except ImportError:  # pragma: no cover - duckdb is a hard dependency
         pass
-    try:
-        import psycopg
-
-        errors.append(psycopg.Error)
-    except ImportError:  # pragma: no cover
-        pass
     # The optional drivers' errors count only once their module has been opened, so a
-    # DuckDB user never pays for importing the BigQuery or Spark client.
+    # DuckDB user never pays for importing psycopg, the BigQuery or the Spark client.
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None:
+        errors.append(psycopg.Error)
     for name in ("phaseguard.warehouse.bigquery", "phaseguard.warehouse.spark"):
         module = sys.modules.get(name)
         if module is not None:
             errors.extend(module.driver_errors())
     return tuple(errors)
+
+
+def import_psycopg(url: str, *, key: str) -> Any:
+    """psycopg, the ``postgres`` extra's driver, imported when a postgresql:// URL is opened;
+    not installed, one line saying which extra to install (``key``: the config key)."""
+    try:
+        import psycopg
+    except ImportError as exc:
+        raise ConfigError(
+            f"{mask_url(url)} needs the postgres extra: pip install 'phaseguard[postgres]' ({exc})",
+            key=key,
+        ) from None
+    return psycopg
 
 
 def mask_url(url: str) -> str:

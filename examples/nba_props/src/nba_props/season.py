@@ -1,11 +1,11 @@
 """The SQL that builds one synthetic NBA season, phases 2 to 6, with seeded faults.
 
 :func:`season_plan` returns plain DuckDB statements (the warehouse module runs them) that
-create the four schemas and the twelve tables of :mod:`~phaseguard.nba.schema`, and fill
-them for the 2025-26 regular season: 30 teams, 1,230 games (:mod:`~phaseguard.nba.schedule`).
+create the four schemas and the twelve tables of :mod:`~nba_props.schema`, and fill
+them for the 2025-26 regular season: 30 teams, 1,230 games (:mod:`~nba_props.schedule`).
 The schedule is drawn in Python from the seed and inserted as ``VALUES``; every other row is
-computed in SQL (:mod:`~phaseguard.nba.season_sql`); the faults of
-:mod:`~phaseguard.nba.faults` are injected on their dates (``faults=False`` leaves every date
+computed in SQL (:mod:`~nba_props.season_sql`); the faults of
+:mod:`~nba_props.faults` are injected on their dates (``faults=False`` leaves every date
 whole).
 """
 
@@ -42,7 +42,7 @@ def season_plan(*, scale: int = 1, seed: int = 7, faults: bool = True) -> Season
     Args:
         scale: Copies of every roster; rows per game and per date grow with it.
         seed: Draws the schedule, the players, their points and the seeded fault dates.
-        faults: Inject the faults listed in :mod:`phaseguard.nba.faults`; off, every date is whole.
+        faults: Inject the faults listed in :mod:`nba_props.faults`; off, every date is whole.
 
     Returns:
         The plan; run ``statements`` in order on one DuckDB database.

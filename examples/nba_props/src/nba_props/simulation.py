@@ -1,8 +1,8 @@
 """A season of box-score scraping against a faulty local API, with and without retries.
 
 The demo season's game dates are scraped by a nightly run each, through the official SDK,
-against :func:`phaseguard.nba.bdl_server.serve` with seeded faults, into a DuckDB file. Time
-is a :class:`~phaseguard.nba.bdl_server.VirtualClock` shared by the server (its outage
+against :func:`nba_props.bdl_server.serve` with seeded faults, into a DuckDB file. Time
+is a :class:`~nba_props.bdl_server.VirtualClock` shared by the server (its outage
 window) and the retry decorator (its sleeps), so a season of backoffs takes no real time.
 
 The time model: the run for game date ``d`` starts at ``(d - first date).days * 86400``
@@ -40,13 +40,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nba_props.bdl_data import Game, season_games
+from nba_props.bdl_server import FAULT_KINDS, FaultModel, VirtualClock, serve
+from nba_props.schema import SCHEMA
+from nba_props.scraper import PER_PAGE, SEED_POLICY, TABLE, bdl_client, scrape_box_scores
 from phaseguard.backoff import RetryPolicy
 from phaseguard.errors import RetryExhausted, UsageError
 from phaseguard.events import Event
-from phaseguard.nba.bdl_data import Game, season_games
-from phaseguard.nba.bdl_server import FAULT_KINDS, FaultModel, VirtualClock, serve
-from phaseguard.nba.schema import SCHEMA
-from phaseguard.nba.scraper import PER_PAGE, SEED_POLICY, TABLE, bdl_client, scrape_box_scores
 from phaseguard.warehouse import connect
 
 __all__ = ["DEFAULT_SCENARIOS", "Scenario", "ScenarioResult", "SimulationResult", "simulate"]
@@ -234,7 +234,7 @@ def simulate(
         transient_rate: share of requests that get a transient fault of ``kinds``.
         outage_minutes: length of the outage; 0 for none.
         dates: only the first this many game dates; default all.
-        kinds: the transient faults (see :class:`~phaseguard.nba.bdl_server.FaultModel`).
+        kinds: the transient faults (see :class:`~nba_props.bdl_server.FaultModel`).
         timeout: real seconds the scraper waits for an answer.
         slow_seconds: real seconds a ``slow`` answer is held; must exceed ``timeout``.
         scenarios: what to run; default no retries, retries, retries with catch-up.

@@ -1,6 +1,6 @@
 """The outcome benchmark's instruments: the event tape, the alert inbox and the gap count.
 
-Each mode of :mod:`phaseguard.nba.outcome` measures its season with them: the :class:`Tape`
+Each mode of :mod:`nba_props.outcome` measures its season with them: the :class:`Tape`
 records every event with the virtual time it happened (retries counted, failed attempts
 timed), the :class:`Inbox` is the on-call's webhook, keeping each alert with the virtual time
 it arrived, and :func:`partition_gaps` reads, at the end of the season, which scheduled
@@ -18,9 +18,9 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from nba_props.bdl_server import VirtualClock
 from phaseguard.events import Event, Recorder
 from phaseguard.guard import Guard
-from phaseguard.nba.bdl_server import VirtualClock
 from phaseguard.plan import ROWS, SCHEDULE, Metric, Plan, Probe
 
 __all__ = ["Inbox", "Tape", "partition_gaps", "serve_inbox"]

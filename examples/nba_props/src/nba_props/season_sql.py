@@ -4,7 +4,7 @@ Every row is computed in SQL from ``hash(seed, ...)``, so a build is fast, paral
 repeatable: same seed, same rows. ``scale`` multiplies the players (``scale`` copies of each
 15-man roster, player_id ``copy * 10000 + team_index * 100 + k``); the schedule and the team
 tables do not grow. :class:`SeasonSql` reads the schedule from ``nba_raw.nbac_schedule``,
-builds its helper tables in the scratch schema :data:`~phaseguard.nba.schema.BUILD`, and
+builds its helper tables in the scratch schema :data:`~nba_props.schema.BUILD`, and
 drops it at the end.
 """
 

@@ -35,10 +35,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from nba_props.schema import SCHEMA
 from phaseguard.backoff import RetryPolicy
 from phaseguard.budget import RetryBudget
 from phaseguard.events import Event, Recorder
-from phaseguard.nba.schema import SCHEMA
 from phaseguard.retry import retry
 from phaseguard.warehouse import Warehouse
 

@@ -20,10 +20,10 @@ date whole):
    not graded yet.
 9. Poor predictions: one seeded date with MAE about 7, one above 8 (normal dates 4.5-5.5).
 
-The fixed dates are constants of :mod:`phaseguard.nba.schedule` (the schedule is drawn around
+The fixed dates are constants of :mod:`nba_props.schedule` (the schedule is drawn around
 them); :func:`choose_injection` draws the seeded ones from the schedule, :func:`describe_faults`
 tells them all as :class:`Fault` entries, which the demo prints, and
-:class:`~phaseguard.nba.season_sql.SeasonSql` deletes the rows they remove.
+:class:`~nba_props.season_sql.SeasonSql` deletes the rows they remove.
 """
 
 from __future__ import annotations

@@ -13,11 +13,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from nba_props import steps
+from nba_props.bdl_server import FaultModel, VirtualClock, serve
+from nba_props.scraper import bdl_client
 from phaseguard.gate import Decision
 from phaseguard.guard import load
-from phaseguard.nba import steps
-from phaseguard.nba.bdl_server import FaultModel, VirtualClock, serve
-from phaseguard.nba.scraper import bdl_client
 from phaseguard.runner import DateRun, Receipt, Runner, backfill
 from phaseguard.verdicts import Level, RangeVerdict
 from phaseguard.warehouse import connect
@@ -27,7 +27,16 @@ from .faults import Fault
 from .schema import SCHEMA
 from .season import SeasonPlan, season_plan
 
-CONFIG = Path(__file__).with_name("phaseguard.yml")
+
+def _example_config() -> Path:
+    """The example's ``phaseguard.yml``: inside this package when installed from a wheel,
+    at the project's root (``examples/nba_props/``) in a checkout or an editable install."""
+    here = Path(__file__).parent
+    packaged = here / "phaseguard.yml"
+    return packaged if packaged.exists() else here.parents[1] / "phaseguard.yml"
+
+
+CONFIG = _example_config()
 WAREHOUSE_FILE = "nba_props.duckdb"
 DEMO_KEY = "demo-key"
 

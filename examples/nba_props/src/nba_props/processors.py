@@ -1,19 +1,19 @@
 """The example pipeline's processors (phases 3 to 6), their registry and the phase steps.
 
 Every processor is a function ``(date, warehouse) -> rows written`` that replaces one
-date's partition of one table with one SELECT (see :mod:`~phaseguard.nba.analytics`,
-:mod:`~phaseguard.nba.precompute`, :mod:`~phaseguard.nba.predict`), so it is idempotent
+date's partition of one table with one SELECT (see :mod:`~nba_props.analytics`,
+:mod:`~nba_props.precompute`, :mod:`~nba_props.predict`), so it is idempotent
 per date: re-running a date replaces its rows, never duplicates them. They run the same on
 DuckDB and PostgreSQL.
 
-A config calls a whole phase as one step, ``call: phaseguard.nba.processors:phase4``; the
+A config calls a whole phase as one step, ``call: nba_props.processors:phase4``; the
 runner calls it as ``fn(date, ctx)`` with ``ctx.warehouse`` an open warehouse. A step runs
 all of its processors even when one fails, then raises :class:`ProcessorsFailed` naming the
 failed ones: the step is marked failed while the rows of the others stay, as in the real
 pipeline where one crashed processor leaves the rest of phase 4 in place.
 
 Faults for the benchmarks: a processor (a :data:`PROCESSORS` name) or a prediction system
-(a :data:`~phaseguard.nba.schema.SYSTEMS` name) crashes on chosen dates, named in the
+(a :data:`~nba_props.schema.SYSTEMS` name) crashes on chosen dates, named in the
 environment variable ``PHASEGUARD_NBA_CRASH`` (``"PSZA:2026-01-05,PDC:2026-02-10"``) or set
 with :func:`set_crash_dates`. A crashing processor raises ``RuntimeError`` before writing
 (rows it wrote for that date on an earlier run stay); a crashing system is left out of the

@@ -1,7 +1,7 @@
 """One mode's season in the outcome benchmark: its pipeline, and the steps its config calls.
 
 A :class:`Season` is the guard, the runner and the API client of one mode (phaseguard off or
-on, see :mod:`phaseguard.nba.outcome`), and what it notes as the nights run: the runs
+on, see :mod:`nba_props.outcome`), and what it notes as the nights run: the runs
 downstream of an incomplete upstream and the incidents. The example config of both modes
 calls this module's steps (:func:`phase2` .. :func:`phase6`, see :func:`example_config`),
 which hand each call to the season made current by :func:`running`.
@@ -16,16 +16,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from nba_props import processors
+from nba_props.bdl_server import VirtualClock
+from nba_props.demo import CONFIG
+from nba_props.outcome_instruments import Tape
+from nba_props.outcome_results import DownstreamRun
+from nba_props.scraper import SEED_POLICY, bdl_client, scrape_box_scores
 from phaseguard import config as config_module
 from phaseguard.backoff import RetryPolicy
 from phaseguard.config import Config, Step
 from phaseguard.errors import UsageError
 from phaseguard.guard import Guard
-from phaseguard.nba import processors
-from phaseguard.nba.bdl_server import VirtualClock
-from phaseguard.nba.outcome_instruments import Tape
-from phaseguard.nba.outcome_results import DownstreamRun
-from phaseguard.nba.scraper import SEED_POLICY, bdl_client, scrape_box_scores
 from phaseguard.runner import PhaseRun, Runner, backfill
 from phaseguard.sinks import WebhookSink
 
@@ -42,7 +43,6 @@ __all__ = [
     "running",
 ]
 
-CONFIG = Path(__file__).with_name("phaseguard.yml")
 API_KEY = "outcome-key"
 _FAILURES = frozenset({"retry_attempt", "retry_exhausted", "retry_gave_up", "phase_failed"})
 _STOPPED = frozenset({"failed", "blocked", "skipped"})
@@ -55,7 +55,7 @@ _season: Season | None = None
 
 def _current() -> Season:
     if _season is None:
-        raise UsageError("phaseguard.nba.outcome steps run only inside simulate_outcome")
+        raise UsageError("nba_props.outcome steps run only inside simulate_outcome")
     return _season
 
 

@@ -5,7 +5,7 @@ never two on one date, back-to-backs avoided, from 2025-10-21 to 2026-04-12, wit
 Thanksgiving, Christmas Eve, the All-Star break 2026-02-13 .. 02-18 and three seeded
 off-days.
 
-The fixed dates of the incidents of :mod:`phaseguard.nba.faults` are kept here, because the
+The fixed dates of the incidents of :mod:`nba_props.faults` are kept here, because the
 draw works around them: none of them becomes an off-day, and every date of the partial box
 scores gets at least 6 games.
 """
@@ -52,7 +52,7 @@ _OFF_DAYS = frozenset(
 # Weekday weights (Mon..Sun): the league stacks Wednesdays, Fridays and Saturdays.
 _WEEKDAY = (1.0, 0.85, 1.25, 0.6, 1.25, 1.1, 0.9)
 
-# The fixed dates of the incidents (phaseguard.nba.faults tells them): game dates, always.
+# The fixed dates of the incidents (nba_props.faults tells them): game dates, always.
 PARTIAL_BOX = tuple(date(2026, 1, d) for d in range(13, 19))
 SCRAPER_OUTAGE = date(2025, 12, 9)
 TDGS_MISSING = date(2026, 1, 16)

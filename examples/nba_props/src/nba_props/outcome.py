@@ -2,8 +2,8 @@
 
 Both modes run the same season of nightly runs on the same seeded faults, each from a copy of
 one warehouse that holds only the schedule (the pipeline fills every other table night by
-night), against :func:`phaseguard.nba.bdl_server.serve`, on a
-:class:`~phaseguard.nba.bdl_server.VirtualClock` shared by the API (its outage window), the
+night), against :func:`nba_props.bdl_server.serve`, on a
+:class:`~nba_props.bdl_server.VirtualClock` shared by the API (its outage window), the
 retries (their waits) and the alerts (when they arrive).
 
 The faults, the action plan's failure model:
@@ -48,9 +48,9 @@ Measures, over the measured game dates at the end of the season:
   virtual seconds from its first failed attempt to the alert's arrival at the webhook.
 
 One mode's pipeline and the steps its config calls are in
-:mod:`~phaseguard.nba.outcome_season`, the tape, the inbox and the gap count in
-:mod:`~phaseguard.nba.outcome_instruments`, what goes in and comes out in
-:mod:`~phaseguard.nba.outcome_results`.
+:mod:`~nba_props.outcome_season`, the tape, the inbox and the gap count in
+:mod:`~nba_props.outcome_instruments`, what goes in and comes out in
+:mod:`~nba_props.outcome_results`.
 """
 
 from __future__ import annotations
@@ -62,12 +62,11 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from phaseguard.errors import UsageError
-from phaseguard.nba import processors
-from phaseguard.nba.bdl_data import season_games
-from phaseguard.nba.bdl_server import FaultModel, VirtualClock, serve
-from phaseguard.nba.outcome_instruments import partition_gaps, serve_inbox
-from phaseguard.nba.outcome_results import (
+from nba_props import processors
+from nba_props.bdl_data import season_games
+from nba_props.bdl_server import FaultModel, VirtualClock, serve
+from nba_props.outcome_instruments import partition_gaps, serve_inbox
+from nba_props.outcome_results import (
     CRASHES,
     DownstreamRun,
     FaultPlan,
@@ -76,9 +75,10 @@ from phaseguard.nba.outcome_results import (
     OutcomeResult,
     seeded_faults,
 )
-from phaseguard.nba.outcome_season import API_KEY, Season, example_config, running
-from phaseguard.nba.schema import SCHEMA
-from phaseguard.nba.season import season_plan
+from nba_props.outcome_season import API_KEY, Season, example_config, running
+from nba_props.schema import SCHEMA
+from nba_props.season import season_plan
+from phaseguard.errors import UsageError
 from phaseguard.verdicts import Overall
 from phaseguard.warehouse import connect
 

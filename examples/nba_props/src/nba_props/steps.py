@@ -1,4 +1,4 @@
-"""The example pipeline's steps, as its config names them (``phaseguard.nba.steps:phase2``).
+"""The example pipeline's steps, as its config names them (``nba_props.steps:phase2``).
 
 Phase 2 scrapes balldontlie (the official SDK, retried with the action plan's parameters),
 then falls back on NBA.com's gamebook for the games balldontlie left out; phases 3 to 6 are
@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from nba_props.analytics import GAMEBOOK
+from nba_props.processors import ensure_schema, phase3, phase4, phase5, phase6
+from nba_props.scraper import TABLE, bdl_client, scrape_box_scores
 from phaseguard.events import Event
-from phaseguard.nba.analytics import GAMEBOOK
-from phaseguard.nba.processors import ensure_schema, phase3, phase4, phase5, phase6
-from phaseguard.nba.scraper import TABLE, bdl_client, scrape_box_scores
 
 __all__ = ["configure", "phase2", "phase3", "phase4", "phase5", "phase6"]
 
@@ -47,7 +47,7 @@ def phase2(date: dt.date, ctx: Any) -> int:
     """Step: scrape ``date``'s box scores into ``nba_raw.bdl_player_boxscores``, then fall back.
 
     The API is ``BALLDONTLIE_BASE_URL`` with ``BALLDONTLIE_API_KEY`` (see
-    :func:`~phaseguard.nba.scraper.bdl_client`). Every attempt is an event; when a call's
+    :func:`~nba_props.scraper.bdl_client`). Every attempt is an event; when a call's
     last attempt fails the step fails, and the runner alerts once for that (phase, date).
 
     When balldontlie answers but leaves scheduled games out (HTTP 200, half the games),

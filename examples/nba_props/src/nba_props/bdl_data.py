@@ -7,7 +7,7 @@ shapes its pydantic models parse: ``/nba/v1/games`` (``dates[]``, ``start_date``
 Lists carry ``meta = {per_page, next_cursor}``; the cursor is the id of the last item sent
 and is left out on the last page, as balldontlie does.
 
-The games are the demo schedule of :mod:`phaseguard.nba.schedule` for the same seed: the same
+The games are the demo schedule of :mod:`nba_props.schedule` for the same seed: the same
 dates, game ids (``int("0022500001")``, the warehouse id without its leading zeros) and teams,
 so box-score coverage against ``nba_raw.nbac_schedule`` is measurable. The player lines are
 drawn here in Python from the seed, with the warehouse rosters' player ids (team index * 100
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from phaseguard.nba.schedule import SEASON, TEAMS, schedule
+from nba_props.schedule import SEASON, TEAMS, schedule
 
 __all__ = ["Game", "SeasonApi", "season_games"]
 

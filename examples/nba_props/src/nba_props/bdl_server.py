@@ -1,6 +1,6 @@
 """A local balldontlie API over HTTP, with seeded faults, for tests and benches.
 
-It serves :class:`~phaseguard.nba.bdl_data.SeasonApi` (the demo season in the shapes the
+It serves :class:`~nba_props.bdl_data.SeasonApi` (the demo season in the shapes the
 official SDK parses) on 127.0.0.1 with ``http.server``. The key travels bare in
 ``Authorization``, as the SDK sends it; a missing or wrong key gets 401.
 
@@ -27,8 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from nba_props.bdl_data import Game, SeasonApi
 from phaseguard.errors import UsageError
-from phaseguard.nba.bdl_data import Game, SeasonApi
 
 __all__ = ["BdlServer", "FaultModel", "ServerStats", "VirtualClock", "serve"]
 

@@ -1,6 +1,6 @@
 """The outcome benchmark's inputs and results: the fault plan, incidents, per-mode counts.
 
-:mod:`phaseguard.nba.outcome` runs a season twice (phaseguard off and on) and fills these.
+:mod:`nba_props.outcome` runs a season twice (phaseguard off and on) and fills these.
 """
 
 from __future__ import annotations

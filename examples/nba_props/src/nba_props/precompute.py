@@ -3,7 +3,7 @@
 A processor for date D reads history strictly before D (the summaries and box scores of
 earlier dates), so it can run before D's games are played; only MLFS reads the same date's
 PDC and TDZA rows, and runs after them. A warehouse holds one season, so "season" means
-every earlier date in it. The SQL rules of :mod:`phaseguard.nba.analytics` hold here too.
+every earlier date in it. The SQL rules of :mod:`nba_props.analytics` hold here too.
 
 The processors, keyed by the names the config gives their tables:
 

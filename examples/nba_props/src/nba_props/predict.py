@@ -4,7 +4,7 @@ The five systems are honest, simple baselines over the feature store (no peeking
 date's box scores): each predicts a player's points for one game. All of them write one
 table, ``nba_predictions.player_prop_predictions``, told apart by ``system_id``, in one
 replace of the date's partition. The grades join the predictions with the points actually
-scored. The SQL rules of :mod:`phaseguard.nba.analytics` hold here too.
+scored. The SQL rules of :mod:`nba_props.analytics` hold here too.
 """
 
 from __future__ import annotations
