@@ -3,7 +3,8 @@
 Each check kind of the config (``rows_exist``, ``rows_per_unit``, ``unit_coverage``,
 ``quorum``, ``distinct_count``, ``aggregate``, ``ratio``, ``freshness``) has one class here;
 the row-level and per-table kinds (``not_null``, ``accepted_values``, ``range``,
-``row_count``, ``reconciliation``) build on them in :mod:`phaseguard.rowchecks`.
+``row_count``, ``reconciliation``) build on them in :mod:`phaseguard.rowchecks`, the
+learned expectations (``volume_anomaly``, ``freshness_anomaly``) in :mod:`phaseguard.learned`.
 None of them reads the warehouse. :func:`prepare` builds one against the config once: what
 is the same on every date (its name, the threshold text, the metrics it reads) is worked
 out there. Its ``judge`` then takes the dates to judge (:class:`Days`), reads each metric
@@ -440,8 +441,8 @@ class UnitCoverageCheck(_Graded):
         self.window = check.window_days
         if self.window > 1:
             self.expected += f" over {self.window} days"
-        self.key = coverage_key(check.sources)
-        self.covered = covered_metric(config, check.sources)
+        self.key = coverage_key(check.sources, check.where)
+        self.covered = covered_metric(config, check.sources, check.where)
         self.metric = self.covered.key
 
     def judge(self, days: Days) -> list[Verdict]:
@@ -714,11 +715,12 @@ _KINDS: dict[str, type[Prepared]] = {
 def _kinds() -> dict[str, type[Prepared]]:
     """Every kind's judging class: the ones above, and those of the modules built on them
     (imported here, not at the top, because they import this module)."""
-    from . import rowchecks
+    from . import learned, rowchecks
 
     return {
         **_KINDS,
         **{kind.kind: kind for kind in rowchecks.KINDS},  # row-level and per-table (#16)
+        **{kind.kind: kind for kind in learned.KINDS},  # learned expectations (#16)
     }
 
 

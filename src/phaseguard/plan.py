@@ -9,8 +9,9 @@ its newest date at or after the range's start (``HORIZON``, one row: proof that 
 with nothing scheduled is an off-day, not a schedule not loaded yet); and, per
 ``unit_coverage`` check, its units semi-joined with the units of the check's sources
 (``coverage:KEYS``: how many of the scheduled units have rows, and the first missing ones).
-A rolling-window check widens the range read back by its window (:attr:`Plan.first` is
-then the first date judged).
+A rolling-window check widens the range read back by its window, a learned expectation
+(``volume_anomaly``, ``freshness_anomaly``) by the calendar days its history needs
+(:attr:`Plan.first` is then the first date judged).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .kinds import (
     Check,
     DistinctCount,
     Freshness,
+    FreshnessAnomaly,
     NotNull,
     Quorum,
     Range,
@@ -38,6 +40,7 @@ from .kinds import (
     RowsExist,
     RowsPerUnit,
     UnitCoverage,
+    VolumeAnomaly,
 )
 
 SCHEDULE = "__schedule__"
@@ -256,15 +259,15 @@ class Measurements:
         return None
 
 
-def coverage_key(sources: Sequence[str]) -> str:
-    """The key of the coverage probe over ``sources`` (table keys)."""
-    return "coverage:" + "+".join(sources)
+def coverage_key(sources: Sequence[str], where: str | None = None) -> str:
+    """The key of the coverage probe over ``sources`` (table keys), of the rows ``where`` keeps."""
+    return "coverage:" + "+".join(sources) + (f":where {where}" if where else "")
 
 
-def covered_metric(config: Config, sources: Sequence[str]) -> Metric:
+def covered_metric(config: Config, sources: Sequence[str], where: str | None = None) -> Metric:
     """The coverage probe's count of covered units; its column is the first source's unit."""
     unit = config.table(sources[0]).unit or config.schedule.unit or ""
-    return Metric(COVERED, unit)
+    return Metric(COVERED, unit, where=where or "")
 
 
 def metrics_for(
@@ -286,6 +289,8 @@ def metrics_for(
         yield check.denominator, ROWS
     elif isinstance(check, Freshness):
         yield check.table, Metric("max_epoch", check.column, where=check.where or "")
+    elif isinstance(check, VolumeAnomaly | FreshnessAnomaly):
+        yield from learned_metrics_for(check)
     else:
         yield from row_metrics_for(check)
 
@@ -309,6 +314,15 @@ def row_metrics_for(check: Check) -> Iterable[tuple[str, Metric]]:
             yield side.table, Metric("aggregate", expr=side.expr, where=side.where or "")
 
 
+def learned_metrics_for(check: VolumeAnomaly | FreshnessAnomaly) -> Iterable[tuple[str, Metric]]:
+    """The metrics of the learned expectations (#16): rows, or the newest timestamp, read for
+    the history too (the plan reaches back, see :meth:`VolumeAnomaly.reach`)."""
+    if isinstance(check, VolumeAnomaly):
+        yield check.table, rows_metric(check.where)
+    else:
+        yield check.table, Metric("max_epoch", check.column, where=check.where or "")
+
+
 def build_plan(
     config: Config,
     checks: Iterable[tuple[Check, Sequence[str]]],
@@ -318,10 +332,11 @@ def build_plan(
     """A plan reading what ``checks`` (each with its phase's table keys) need, plus the schedule.
 
     A schedule table is read three ways (see the module docstring); a calendar schedule
-    reads nothing. A rolling-window check moves the start back by its window.
+    reads nothing. A rolling-window check moves the start back by its window, a learned
+    expectation by its history's reach.
     """
     wanted: dict[str, set[Metric]] = {}
-    coverages: dict[str, list[str]] = {}
+    coverages: dict[str, tuple[list[str], str | None]] = {}
     listings: dict[str, tuple[str, Metric]] = {}
     lookback = 0
     for check, phase_tables in checks:
@@ -329,8 +344,10 @@ def build_plan(
             rejected = rejected_metric(check)
             listings[listing_key(check.table, rejected)] = (check.table, rejected)
         if isinstance(check, UnitCoverage):
-            coverages[coverage_key(check.sources)] = check.sources
+            coverages[coverage_key(check.sources, check.where)] = (check.sources, check.where)
             lookback = max(lookback, check.window_days - 1)
+        elif isinstance(check, VolumeAnomaly | FreshnessAnomaly):  # its history, same query
+            lookback = max(lookback, check.reach(config.schedule.weekdays))
         for key, metric in metrics_for(check, config, phase_tables):
             wanted.setdefault(key, set()).add(metric)
     schedule = config.schedule
@@ -340,10 +357,10 @@ def build_plan(
         probes.append(Probe(SCHEDULE, table, date_column, (ROWS, Metric("units", unit))))
         horizon = (ROWS, Metric("horizon"))
         probes.append(Probe(HORIZON, table, date_column, horizon, reach="after"))
-        for key, sources in coverages.items():
+        for key, (sources, where) in coverages.items():
             first, *more = [config.table(name) for name in sources]
             also = tuple(Source(t.table, t.date_column, t.unit or unit) for t in more)
-            covered = (ROWS, covered_metric(config, sources))
+            covered = (ROWS, covered_metric(config, sources, where))
             against = Source(table, date_column, unit)
             probes.append(
                 Probe(key, first.table, first.date_column, covered, against=against, also=also)

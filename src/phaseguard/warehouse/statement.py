@@ -297,6 +297,9 @@ def _coverage_select(
             )
         )
     )
+    where = probe.metrics[1].where  # a where: filter: only the rows it keeps cover a unit
+    if where:
+        present = present.where(exp.Paren(this=parse_condition(where)))
     for source in probe.also:
         day = _day(source.date_column)
         part = (
@@ -305,6 +308,8 @@ def _coverage_select(
             .from_(table_ref(source.table))
             .where(_in_range(day.copy()))
         )
+        if where:
+            part = part.where(exp.Paren(this=parse_condition(where)))
         present = exp.Union(this=present, expression=part, distinct=True)
     hit = exp.column("u", table="c")
     unit = exp.column("u", table="s")
