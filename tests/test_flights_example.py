@@ -9,18 +9,23 @@ a finding on a clean date would be a false alarm, not a quirk of the data).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
+
+import phaseguard
+from phaseguard.cli import main
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "flights"
 sys.path.insert(0, str(EXAMPLE))
 
 from flights_example.faults import FAULTS, Fault, inject  # noqa: E402
-from flights_example.load import build  # noqa: E402
+from flights_example.load import DATA_END, DATA_START, build  # noqa: E402
 
 START, END = dt.date(2013, 1, 1), dt.date(2013, 2, 28)  # two months hold every fault
 
@@ -114,3 +119,108 @@ def test_each_fault_is_in_the_data_on_its_date_only(
     sql = SIGNATURES[fault.kind]
     assert _dates(clean, sql) == set()  # no false alarm in the clean data
     assert _dates(faulty, sql) == {fault.date}
+
+
+# What `phaseguard verify` finds on each fault's date: the fault's own check, and the checks
+# below it that see the same fault (a double run also breaks staging's count against raw).
+FAILING: dict[str, set[str]] = {
+    "partial load": {"flights match the load's control total"},
+    "renamed key": {"carriers are known airlines", "mart carriers are known airlines"},
+    "double run": {
+        "one row per flight",
+        "staging keeps every raw flight",
+        "staged flights per date",
+    },
+    "column gone NULL": {"flown flights have a tail number"},
+    "gap inside one group": {"weather hours per airport"},
+    "mart does not reconcile": {"carrier mart reconciles with staging"},
+    "orphan keys": {"tail numbers are known planes"},
+}
+GOOD = {"EXCELLENT", "PASS"}
+
+
+def _verify(
+    tmp_path: Path,
+    warehouse: Path,
+    start: dt.date,
+    end: dt.date,
+    capsys: pytest.CaptureFixture[str],
+) -> tuple[int, dict[str, Any]]:
+    config = tmp_path / "phaseguard.yml"
+    shutil.copy(EXAMPLE / "phaseguard.yml", config)
+    argv = ["verify", start.isoformat(), end.isoformat(), "-c", str(config)]
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--warehouse", f"duckdb://{warehouse}", "--format", "json"])
+    return int(info.value.code or 0), json.loads(capsys.readouterr().out)
+
+
+def _failing(day: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        check["check"]: check
+        for phase in day["phases"].values()
+        for check in phase["checks"]
+        if check["status"] not in GOOD | {"N/A"}
+    }
+
+
+def test_verify_catches_each_fault_on_its_date_with_its_evidence(
+    warehouses: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, faulty = warehouses
+    code, report = _verify(tmp_path, faulty, START, END, capsys)
+    assert code == 2
+    by_date = {dt.date.fromisoformat(day["date"]): day for day in report["dates"]}
+    assert len(by_date) == 59
+    faults = {fault.date: fault for fault in FAULTS}
+    for date, day in by_date.items():
+        if date not in faults:  # no false alarm: every other date is PASS or better
+            assert {p["status"] for p in day["phases"].values()} <= GOOD, date
+            assert day["overall"] == "COMPLETE", date
+            continue
+        fault = faults[date]
+        failing = _failing(day)
+        assert set(failing) == FAILING[fault.kind], date
+        caught = failing[fault.check]
+        assert caught["status"] == "FAIL"
+        assert day["phases"][fault.phase]["status"] == "FAIL"
+        assert day["overall"] == "FAILED"
+        details = caught["details"]
+        # The evidence names what the fault did.
+        if fault.kind == "partial load":
+            assert details["left"] / details["right"] == pytest.approx(0.6, abs=0.01)
+        elif fault.kind == "renamed key":
+            assert details["offending"] == ["UAL"]
+        elif fault.kind == "double run":
+            assert details["bad"] * 2 == details["rows"]
+        elif fault.kind == "column gone NULL":
+            assert details["nulls"] == {"tailnum": details["rows"]}
+        elif fault.kind == "gap inside one group":
+            assert details["groups"] == {"JFK": 12}
+        elif fault.kind == "mart does not reconcile":
+            assert details["right"] - details["left"] == 472  # the blizzard's cancellations
+        else:
+            assert details["offending_count"] > 500
+            assert all(not key.startswith("N") for key in details["offending"])
+
+
+def test_the_clean_year_has_one_real_finding_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The whole clean year, one query: every date COMPLETE but the 31st of December, when
+    the dataset's weather feed has no rows (it ends on 2013-12-30 at 18:00): a true gap."""
+    year = tmp_path / "year.duckdb"
+    build(year, DATA_START, DATA_END)
+    code, report = _verify(tmp_path, year, DATA_START, DATA_END, capsys)
+    assert len(report["dates"]) == 365
+    failing = {d["date"]: sorted(_failing(d)) for d in report["dates"] if _failing(d)}
+    assert failing == {"2013-12-31": ["weather hours per airport"]}
+    assert {d["overall"] for d in report["dates"][:-1]} == {"COMPLETE"}
+    (last,) = [c for c in report["dates"][-1]["phases"]["raw"]["checks"] if c["status"] == "FAIL"]
+    assert last["observed"] == "no rows in raw_weather"
+    assert code == 2
+    guard = phaseguard.load(EXAMPLE / "phaseguard.yml", warehouse=f"duckdb://{year}")
+    try:
+        assert guard.verify(DATA_START, DATA_END).dates[0].overall == "COMPLETE"
+        assert guard.warehouse.queries_sent == 1  # the year, every check: one statement
+    finally:
+        guard.close()
