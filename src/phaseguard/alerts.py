@@ -17,24 +17,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import importlib
 import importlib.util
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import httpx
-
 from .delivery import (
     TIMED_OUT,
+    Courier,
     Deadline,
     Delivery,
     Job,
-    Outcome,
-    attempt_all,
     default_deadline,
-    send_once,
 )
 from .errors import ConfigError, StoreError
 from .events import Event as _Event
@@ -130,16 +125,13 @@ class Notifier:
         self._keys = sink_keys(self.sinks)
         self._recorder = recorder
         self._store = store if store is not None else _as_store(recorder)
-        self._timeout = http_timeout
-        self._attempts = max(1, attempts)
-        self._backoff = backoff
+        self._courier = Courier(http_timeout=http_timeout, attempts=attempts, backoff=backoff)
         self._deadline = Deadline(default_deadline() if deadline is None else max(0.0, deadline))
         self._sleep = sleep
         self._clock = clock
         self._pipeline = pipeline
         self._background: list[Job] = []
         self._late: list[tuple[Job, PendingAlert]] = []
-        self._client: httpx.Client | None = None
         self._lock = threading.Lock()
         self._secrets = [getattr(s, "url", "") for s in sinks] + [
             v for s in sinks for v in getattr(s, "headers", {}).values()
@@ -239,43 +231,9 @@ class Notifier:
 
     def _start(self, sink: AnySink, alert: Alert) -> Job:
         key = self._keys[self.sinks.index(sink)]
-        if isinstance(sink, StderrSink):
-            # Nothing to wait for: written at once, whatever is left of the deadline.
-            job = Job(sink, key, alert, lambda: self._attempt_all(sink, alert, None))
-            job._main()
-            return job
-        # The thread only waits on its socket: the HTTP client (its SSL context) and Apprise
-        # are made here, so that no thread is inside OpenSSL or an import when a command
-        # exits while a sink hangs (that crashed the process at exit).
-        if isinstance(sink, AppriseSink):
-            importlib.import_module("apprise")
-        else:
-            self._http()
-        # A delivery may go on trying for one whole deadline in its thread; the command
-        # waits only for what is left of its own (``Deadline.wait``), then keeps what is not
-        # through.
-        until = time.monotonic() + self._deadline.seconds
-        job = Job(sink, key, alert, lambda: self._attempt_all(sink, alert, until))
-        job.thread.start()
-        return job
-
-    def _attempt_all(self, sink: AnySink, alert: Alert, until: float | None) -> Outcome:
-        """Send with retries, giving up at ``until`` (a ``time.monotonic`` instant)."""
-        return attempt_all(
-            lambda timeout: send_once(sink, alert, timeout, self._http),
-            attempts=self._attempts,
-            backoff=self._backoff,
-            timeout=self._timeout,
-            until=until,
-            sleep=self._sleep,
+        return self._courier.start(
+            sink, key, alert, seconds=self._deadline.seconds, sleep=self._sleep
         )
-
-    def _http(self) -> httpx.Client:
-        """The one HTTP client of this notifier (thread-safe; its pool is shared by sinks)."""
-        with self._lock:
-            if self._client is None:
-                self._client = httpx.Client(timeout=self._timeout)
-            return self._client
 
     def _finish_job(self, job: Job) -> Delivery:
         sink, alert = job.sink, job.alert

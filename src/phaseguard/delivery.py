@@ -10,6 +10,7 @@ sink shows it is ``messages``; which deliveries to start, record and keep is ``a
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 import sys
@@ -153,6 +154,75 @@ class Deadline:
     def reset(self) -> None:
         """Start the next command (a long-lived process's next request) with a whole deadline."""
         self.left, self.waited = self.seconds, False
+
+
+class Courier:
+    """Starts deliveries: each (alert, sink) in a daemon thread of its own, one HTTP client.
+
+    Args:
+        http_timeout: seconds per HTTP request (cut shorter by the deadline).
+        attempts: tries per delivery; connect errors, timeouts, 429 and 5xx are retried.
+        backoff: seconds before the second try, doubled before each next one.
+    """
+
+    def __init__(self, *, http_timeout: float, attempts: int, backoff: float) -> None:
+        self._timeout = http_timeout
+        self._attempts = max(1, attempts)
+        self._backoff = backoff
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    def start(
+        self,
+        sink: AnySink,
+        key: str,
+        alert: Alert,
+        *,
+        seconds: float,
+        sleep: Callable[[float], None],
+    ) -> Job:
+        """Start sending ``alert`` to ``sink`` (kept as ``key``), trying for ``seconds`` at most.
+
+        The stderr sink is written at once, whatever is left of the deadline: there is
+        nothing to wait for.
+        """
+        if isinstance(sink, StderrSink):
+            job = Job(sink, key, alert, lambda: self._attempt_all(sink, alert, None, sleep))
+            job._main()
+            return job
+        # The thread only waits on its socket: the HTTP client (its SSL context) and Apprise
+        # are made here, so that no thread is inside OpenSSL or an import when a command
+        # exits while a sink hangs (that crashed the process at exit).
+        if isinstance(sink, AppriseSink):
+            importlib.import_module("apprise")
+        else:
+            self._http()
+        # A delivery may go on trying for one whole deadline in its thread; the command
+        # waits only for what is left of its own (``Deadline.wait``), then keeps what is not
+        # through.
+        until = time.monotonic() + seconds
+        job = Job(sink, key, alert, lambda: self._attempt_all(sink, alert, until, sleep))
+        job.thread.start()
+        return job
+
+    def _attempt_all(
+        self, sink: AnySink, alert: Alert, until: float | None, sleep: Callable[[float], None]
+    ) -> Outcome:
+        return attempt_all(
+            lambda timeout: send_once(sink, alert, timeout, self._http),
+            attempts=self._attempts,
+            backoff=self._backoff,
+            timeout=self._timeout,
+            until=until,
+            sleep=sleep,
+        )
+
+    def _http(self) -> httpx.Client:
+        """The one HTTP client of this courier (thread-safe; its pool is shared by sinks)."""
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(timeout=self._timeout)
+            return self._client
 
 
 def attempt_all(
