@@ -35,9 +35,11 @@ from .kinds import (
     Range,
     Ratio,
     Reconciliation,
+    Relationships,
     RowsExist,
     RowsPerUnit,
     Thresholds,
+    Unique,
     UnitCoverage,
 )
 from .plan import (
@@ -49,6 +51,7 @@ from .plan import (
     Metric,
     coverage_key,
     covered_metric,
+    keyed_variant,
     rows_metric,
 )
 from .verdicts import ACCEPTABLE, ERROR, EXCELLENT, FAIL, NA, PASS, Level, Verdict
@@ -224,6 +227,8 @@ def check_name(check: Check) -> str:
         target = f"{check.table}.{','.join(columns)}"
     if isinstance(check, Reconciliation):
         target = f"{check.left.table}={check.right.table}"
+    if isinstance(check, Unique | Relationships):  # keyed kinds (#16)
+        target = f"{check.table}.{','.join(check.columns)}"
     return f"{check.kind}({target})" if target else check.kind
 
 
@@ -715,11 +720,13 @@ _KINDS: dict[str, type[Prepared]] = {
 def _kinds() -> dict[str, type[Prepared]]:
     """Every kind's judging class: the ones above, and those of the modules built on them
     (imported here, not at the top, because they import this module)."""
-    from . import learned, rowchecks
+    from . import keychecks, learned, rowchecks
 
     return {
         **_KINDS,
         **{kind.kind: kind for kind in rowchecks.KINDS},  # row-level and per-table (#16)
+        **{kind.kind: kind for kind in keychecks.KINDS},  # keyed (#16)
+        **{f"{kind.kind}+keyed": kind for kind in keychecks.VARIANTS},
         **{kind.kind: kind for kind in learned.KINDS},  # learned expectations (#16)
     }
 
@@ -731,7 +738,9 @@ def prepare(
 
     ``best`` caps the levels it gives: a smoke test says PASS, never EXCELLENT.
     """
-    prepared = _kinds()[check.kind](check, config, phase_tables)
+    kinds, variant = _kinds(), f"{check.kind}+keyed"  # values_from, group_by (#16)
+    kind = kinds[variant] if variant in kinds and keyed_variant(check) else kinds[check.kind]
+    prepared = kind(check, config, phase_tables)
     if best is not EXCELLENT:
         prepared.cap(best)
     return prepared

@@ -373,14 +373,30 @@ class NotNull(RowLevel):
 Value = str | int | float
 
 
+class ValuesFrom(Model):
+    """A reference list: the values of ``column`` in a dimension or a phase table."""
+
+    table: str
+    column: str
+    _v_column = field_validator("column")(_ident)
+
+
 class AcceptedValues(RowLevel):
-    """Bad rows: a non-NULL ``column`` value not in ``values``; evidence: the first
-    offending distinct values."""
+    """Bad rows: a non-NULL ``column`` value not in ``values``, or (``values_from``) not
+    among the values of a reference column: a dimension's, or a phase table's on the same
+    date; evidence: the first offending distinct values."""
 
     kind: Literal["accepted_values"]
     column: str
-    values: list[Value] = Field(min_length=1)
+    values: list[Value] | None = Field(None, min_length=1)
+    values_from: ValuesFrom | None = Field(None, description="a reference list: {table, column}")
     _v_column = field_validator("column")(_ident)
+
+    @model_validator(mode="after")
+    def _one_list(self) -> AcceptedValues:
+        if (self.values is None) == (self.values_from is None):
+            raise ValueError("give exactly one of values, values_from")
+        return self
 
     @field_validator("values", mode="before")
     @classmethod
@@ -427,7 +443,15 @@ class RowCount(Thresholds):
     kind: Literal["row_count"]
     table: str
     where: str | None = Field(None, description=WHERE_DESCRIPTION)
+    group_by: list[str] | None = Field(
+        None, min_length=1, description="graded per group of these columns: the worst decides"
+    )
     _v_where = field_validator("where")(_condition)
+
+    @field_validator("group_by")
+    @classmethod
+    def _v_group_by(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _idents(value)
 
 
 class Side(Model):
@@ -463,6 +487,56 @@ class Reconciliation(CheckBase):
 # --- end of the row-level and per-table kinds ---
 
 
+# --- Keyed kinds (#16): each reads a probe of its own (a join or a second grouping step) -----
+
+
+def _idents(value: list[str]) -> list[str]:
+    for column in value:
+        _ident(column)
+    if len(set(value)) < len(value):
+        raise ValueError(f"a column is named twice in {value!r}")
+    return value
+
+
+class Unique(RowLevel):
+    """No two rows of the partition share a key (one column or several): the bad rows are
+    those beyond the first per key; rows with a NULL in the key are skipped."""
+
+    kind: Literal["unique"]
+    columns: list[str] = Field(min_length=1, description="the key: one column or several")
+    _v_columns = field_validator("columns")(_idents)
+
+
+class Parent(Model):
+    """The parent of a ``relationships`` check: a phase table key or a dimension name."""
+
+    table: str
+    columns: list[str] = Field(min_length=1)
+    _v_columns = field_validator("columns")(_idents)
+
+
+class Relationships(RowLevel):
+    """Every key of the partition is present in the parent (``to``): on the same date when
+    the parent has a date column, in any row when it is a dimension. The bad rows are the
+    orphans; rows with a NULL in the key are skipped."""
+
+    kind: Literal["relationships"]
+    columns: list[str] = Field(min_length=1)
+    to: Parent
+    _v_columns = field_validator("columns")(_idents)
+
+    @model_validator(mode="after")
+    def _same_width(self) -> Relationships:
+        if len(self.columns) != len(self.to.columns):
+            raise LocatedError(
+                f"columns names {len(self.columns)} key columns, to.columns "
+                f"{len(self.to.columns)}: they pair up one to one",
+                ("to", "columns"),
+            )
+        return self
+
+
+# --- end of the keyed kinds ------------------------------------------------------------------
 # Learned expectations (#16): no thresholds, a band learned from the history read in the
 # same query (the plan reads ``reach`` calendar days before the first date judged).
 
@@ -556,6 +630,9 @@ Check = Annotated[
     | Range
     | RowCount
     | Reconciliation
+    # keyed kinds (#16)
+    | Unique
+    | Relationships
     # learned expectations (#16)
     | VolumeAnomaly
     | FreshnessAnomaly,
