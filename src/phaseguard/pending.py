@@ -14,11 +14,14 @@ import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .messages import Alert, alert_from_json, alert_to_json
 from .records import PendingAlert, iso_utc
 from .sinks import AnySink
-from .store import EventStore
+
+if TYPE_CHECKING:
+    from .store import EventStore
 
 
 def sink_keys(sinks: Sequence[AnySink]) -> list[str]:
