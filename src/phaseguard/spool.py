@@ -30,9 +30,10 @@ import stat
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from .records import PendingAlert
+if TYPE_CHECKING:
+    from .records import PendingAlert
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -156,12 +157,13 @@ def pending_line(row: PendingAlert) -> str:
     return json.dumps({"pending": list(row)})
 
 
-Insert = Callable[[list[tuple[Any, ...]], list[PendingAlert]], None]
-"""Stores the spooled event rows and pending alerts; raises if the store is still down."""
-
-
-def drain(paths: Sequence[Path], insert: Insert) -> int:
+def drain(
+    paths: Sequence[Path], insert: Callable[[list[tuple[Any, ...]], list[PendingAlert]], None]
+) -> int:
     """Hand what waits in the spools ``paths`` to ``insert``, then empty each spool.
+
+    ``insert`` stores the spooled event rows and pending alerts, and raises if the store is
+    still down.
 
     A spool that is not the user's own private file is refused (said on stderr), never read.
     A spool is emptied only once ``insert`` has returned: what it raises leaves it as it was.
@@ -182,7 +184,12 @@ def drain(paths: Sequence[Path], insert: Insert) -> int:
     return count
 
 
-def _drain_one(path: Path, insert: Insert) -> int:
+def _drain_one(
+    path: Path, insert: Callable[[list[tuple[Any, ...]], list[PendingAlert]], None]
+) -> int:
+    # Imported here: the config cache uses this module's private files and starts up lean.
+    from .records import PendingAlert
+
     with open_private(path, create=False) as spool:
         events, pending = [], []
         for line in spool.read().splitlines():
@@ -216,7 +223,6 @@ def _locked(file: IO[str]) -> Iterator[None]:
 
 
 __all__ = [
-    "Insert",
     "UnsafeSpool",
     "drain",
     "open_private",
