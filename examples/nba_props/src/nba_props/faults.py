@@ -28,7 +28,7 @@ the All-Star break), that no table-level check sees:
     so did the phase-3 summary built from them).
 11. A double run: the phase-3 ``player_game_summary`` of one date inserted twice.
 12. An unknown team code: one team's box-score lines carry the code another source uses
-    (``PHO`` for ``PHX``), in ``team`` and in its opponents' ``opponent``; the teams list
+    (e.g. ``PHO`` for ``PHX``), in ``team`` and in its opponents' ``opponent``; the teams list
     (``nba_reference.teams``) does not know it.
 13. Orphan predictions: the feature-store rows (``ml_feature_store_v2``) of one game are
     gone while its predictions stay.
@@ -111,16 +111,6 @@ class RowFaults:
     unknown_team: tuple[date, str, str]  # (date, team, the code written instead)
     orphans: tuple[date, str]  # (date, game_id): the game's feature rows deleted
     partial_load: date  # box scores: LOAD_KEPT of every game's lines
-
-    @property
-    def dates(self) -> tuple[date, ...]:
-        return (
-            self.null_ids[0],
-            self.double_run,
-            self.unknown_team[0],
-            self.orphans[0],
-            self.partial_load,
-        )
 
 
 @dataclass(frozen=True)
