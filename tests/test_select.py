@@ -145,6 +145,18 @@ def test_a_phase_selection_reads_only_its_tables(mini: tuple[Path, str]) -> None
     assert by_date[D4].phase("process").level is Level.FAIL
 
 
+def test_the_python_api_takes_a_selection(tagged: tuple[Path, str]) -> None:
+    config, url = tagged
+    with load(config, warehouse=url) as guard:
+        verified = guard.verify(D1, D4, selection=Selection(tags=("mae",)))
+        smoked = guard.smoke(D1, D4, selection=Selection(phases=("process",)))
+    assert {p.phase for d in verified.dates for p in d.phases} == {"predict"}
+    assert {v.check for d in verified.dates for p in d.phases for v in p.verdicts} == {
+        "aggregate(grades)"
+    }
+    assert _checks(smoked) == {"process": ["quorum"]}
+
+
 def test_a_selection_plans_only_its_checks(tagged: tuple[Path, str]) -> None:
     config, _ = tagged
     loaded, _ = config_module.load(config)

@@ -1,7 +1,9 @@
 """Checks: pure functions from measurements to verdicts.
 
 Each check kind of the config (``rows_exist``, ``rows_per_unit``, ``unit_coverage``,
-``quorum``, ``distinct_count``, ``aggregate``, ``ratio``, ``freshness``) has one class here.
+``quorum``, ``distinct_count``, ``aggregate``, ``ratio``, ``freshness``) has one class here;
+the row-level and per-table kinds (``not_null``, ``accepted_values``, ``range``,
+``row_count``, ``reconciliation``) build on them in :mod:`phaseguard.rowchecks`.
 None of them reads the warehouse. :func:`prepare` builds one against the config once: what
 is the same on every date (its name, the threshold text, the metrics it reads) is worked
 out there. Its ``judge`` then takes the dates to judge (:class:`Days`), reads each metric
@@ -21,13 +23,17 @@ from typing import Any, ClassVar
 
 from .config import Config, Schedule
 from .kinds import (
+    AcceptedValues,
     Aggregate,
     Between,
     Check,
     DistinctCount,
     Freshness,
+    NotNull,
     Quorum,
+    Range,
     Ratio,
+    Reconciliation,
     RowsExist,
     RowsPerUnit,
     Thresholds,
@@ -36,11 +42,13 @@ from .kinds import (
 from .plan import (
     HORIZON,
     MISSING_SHOWN,
+    ROWS,
     SCHEDULE,
     Measurements,
     Metric,
     coverage_key,
     covered_metric,
+    rows_metric,
 )
 from .verdicts import ACCEPTABLE, ERROR, EXCELLENT, FAIL, NA, PASS, Level, Verdict
 
@@ -95,6 +103,13 @@ class Days:
             self._rows[key] = column
         return column
 
+    def count(self, key: str, metric: Metric) -> list[int]:
+        """A count ``metric`` of table ``key`` (rows, rows ``where`` keeps, bad rows) on each
+        date, 0 where the table has no rows."""
+        if metric == ROWS:
+            return [int(n) for n in self.rows(key)]
+        return [int(n or 0) for n in self.values(key, metric.key)]
+
     def values(self, key: str, metric: str) -> list[float | None]:
         """Metric ``metric`` (a :attr:`Metric.key`) of table ``key`` on each date; None: no rows."""
         index = self._positions.get(key, {}).get(metric)
@@ -124,6 +139,8 @@ def tiers(t: Thresholds) -> tuple[Tier, ...]:
             continue
         if isinstance(tier, Between):
             out.append((level, *tier.between))
+        elif lower and t.at_most:  # a bad-row count: at most t
+            out.append((level, -math.inf, tier))
         elif lower:
             out.append((level, -math.inf, math.nextafter(tier, -math.inf)))
         else:
@@ -167,7 +184,7 @@ def tier_text(tier: float | Between, op: str, pct: bool = False) -> str:
 
 def describe(t: Thresholds, pct: bool = False) -> str:
     """Thresholds as text, each as written, e.g. '>= 90% excellent, >= 70% acceptable'."""
-    op = "<" if t.direction == "lower" else ">="
+    op = _op(t)
     parts = [
         f"{tier_text(tier, op, pct)} {label}"
         for label, tier in (
@@ -183,6 +200,13 @@ def describe(t: Thresholds, pct: bool = False) -> str:
     return text
 
 
+def _op(t: Thresholds) -> str:
+    """How a one-sided tier compares: '>=' (higher is better), '<', or '<=' (at most)."""
+    if t.direction != "lower":
+        return ">="
+    return "<=" if t.at_most else "<"
+
+
 def check_name(check: Check) -> str:
     """The check's display name: its own, or kind(table)."""
     if check.name:
@@ -194,6 +218,11 @@ def check_name(check: Check) -> str:
         target = f"{check.numerator}/{check.denominator}"
     if isinstance(check, UnitCoverage | RowsExist) and check.any_of:
         target = "|".join(check.any_of)
+    if isinstance(check, NotNull | AcceptedValues | Range):
+        columns = check.columns if isinstance(check, NotNull) else [check.column]
+        target = f"{check.table}.{','.join(columns)}"
+    if isinstance(check, Reconciliation):
+        target = f"{check.left.table}={check.right.table}"
     return f"{check.kind}({target})" if target else check.kind
 
 
@@ -215,6 +244,8 @@ class Prepared:
 
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         self.name = check_name(check)
+        # What a check that does not hold gives: FAIL, or with severity: warn a warning.
+        self.beyond = ACCEPTABLE if check.severity == "warn" else FAIL
 
     def judge(self, days: Days) -> list[Verdict]:
         """One verdict per date of ``days``, in order."""
@@ -257,11 +288,10 @@ class _Graded(Prepared):
         super().__init__(check, config, phase_tables)
         assert isinstance(check, Thresholds)
         self.tiers = tiers(check)
-        self.beyond = ACCEPTABLE if check.severity == "warn" else FAIL
         self.expected = describe(check, self.pct)
         self.graded = check.excellent is not None
         # The last tier, named, for the warning a severity: warn check gives beyond it.
-        op = "<" if check.direction == "lower" else ">="
+        op = _op(check)
         self.last_range = self.tiers[-1][1:]
         label, last = next(
             (label, tier)
@@ -339,23 +369,34 @@ class RowsExistCheck(Prepared):
             self.expected = "rows in " + ("every table" if len(self.tables) > 1 else self.tables[0])
 
     def judge(self, days: Days) -> list[Verdict]:
-        name, expected, top = self.name, self.expected, self.top
+        name, expected, top, beyond = self.name, self.expected, self.top, self.beyond
         columns = zip(*[days.rows(key) for key in self.tables], strict=True)
         if self.any_of:
             return [
-                Verdict(name, top if any(counts) else FAIL, counts, expected, False, self)
+                Verdict(name, top if any(counts) else beyond, counts, expected, False, self)
                 for counts in columns
             ]
         return [
-            Verdict(name, FAIL if 0 in counts else top, counts, expected, False, self)
+            Verdict(name, beyond if 0 in counts else top, counts, expected, False, self)
             for counts in columns
         ]
 
+    def _warns(self, seen: tuple[float, ...]) -> bool:
+        """Whether ``seen`` fails the check and the check only warns (severity: warn)."""
+        failed = not any(seen) if self.any_of else 0 in seen
+        return failed and self.beyond is ACCEPTABLE
+
     def observed(self, seen: tuple[float, ...]) -> str:
-        return ", ".join(f"{key}={n:.0f}" for key, n in zip(self.tables, seen, strict=True))
+        text = ", ".join(f"{key}={n:.0f}" for key, n in zip(self.tables, seen, strict=True))
+        return f"{text} (a warning: severity warn)" if self._warns(seen) else text
 
     def details(self, seen: tuple[float, ...]) -> dict[str, object]:
-        return {"empty": [key for key, n in zip(self.tables, seen, strict=True) if n == 0]}
+        out: dict[str, object] = {
+            "empty": [key for key, n in zip(self.tables, seen, strict=True) if n == 0]
+        }
+        if self._warns(seen):
+            out["warning"] = f"not {self.expected}"
+        return out
 
 
 class RowsPerUnitCheck(_Graded):
@@ -367,9 +408,10 @@ class RowsPerUnitCheck(_Graded):
         super().__init__(check, config, phase_tables)
         assert isinstance(check, RowsPerUnit)
         self.table = check.table
+        self.rows = rows_metric(check.where)
 
     def judge(self, days: Days) -> list[Verdict]:
-        pairs = list(zip(days.rows(self.table), days.scheduled, strict=True))
+        pairs = list(zip(days.count(self.table, self.rows), days.scheduled, strict=True))
         return self.verdicts([rows / scheduled for rows, scheduled in pairs], pairs)
 
     def text(self, seen: tuple[float, int]) -> str:
@@ -495,7 +537,7 @@ class QuorumCheck(Prepared):
     def _one(self, counts: tuple[float, ...]) -> Verdict:
         present = len(counts) - counts.count(0)
         if present < self.min_present or any(i < 0 or not counts[i] for i in self.required_at):
-            level = FAIL
+            level = self.beyond  # FAIL, or a warning with severity: warn
         elif present == len(counts):
             level = self.top
         elif present == self.min_present:
@@ -513,11 +555,25 @@ class QuorumCheck(Prepared):
             text += f"; missing {', '.join(missing)}"
         if missing_required:
             text += f" (required: {', '.join(missing_required)})"
+        if self.beyond is ACCEPTABLE and self._short(seen):
+            text += f", short of {self.expected} (a warning)"
         return text
+
+    def _short(self, seen: tuple[float, ...]) -> bool:
+        """Whether the quorum is not met (too few present, or a required one missing)."""
+        _, _, missing_required = self._split(seen)
+        return self.value(seen) < self.min_present or bool(missing_required)
 
     def details(self, seen: tuple[float, ...]) -> dict[str, object]:
         present, missing, missing_required = self._split(seen)
-        return {"present": present, "missing": missing, "missing_required": missing_required}
+        out: dict[str, object] = {
+            "present": present,
+            "missing": missing,
+            "missing_required": missing_required,
+        }
+        if self.beyond is ACCEPTABLE and self._short(seen):
+            out["warning"] = f"short of {self.expected}"
+        return out
 
     def value(self, seen: tuple[float, ...]) -> float:
         return float(len(seen) - seen.count(0))  # tables present
@@ -538,7 +594,7 @@ class DistinctCountCheck(_Graded):
         super().__init__(check, config, phase_tables)
         assert isinstance(check, DistinctCount)
         self.table = check.table
-        self.metric = Metric("distinct", check.column).key
+        self.metric = Metric("distinct", check.column, where=check.where or "").key
 
     def judge(self, days: Days) -> list[Verdict]:
         values = [n or 0 for n in days.values(self.table, self.metric)]
@@ -561,11 +617,12 @@ class AggregateCheck(_Graded):
         super().__init__(check, config, phase_tables)
         assert isinstance(check, Aggregate)
         self.table = check.table
-        self.metric = Metric("aggregate", expr=check.expr).key
+        self.metric = Metric("aggregate", expr=check.expr, where=check.where or "").key
         self.on_empty = FAIL if check.on_empty == "fail" else NA
+        self.empty = f"no rows in {self.table}" + (f" where {check.where}" if check.where else "")
 
     def judge(self, days: Days) -> list[Verdict]:
-        empty = Verdict(self.name, self.on_empty, f"no rows in {self.table}", self.expected)
+        empty = Verdict(self.name, self.on_empty, self.empty, self.expected)
         return [
             empty if value is None else self.verdict(value, value)
             for value in days.values(self.table, self.metric)
@@ -588,9 +645,11 @@ class RatioCheck(_Graded):
         super().__init__(check, config, phase_tables)
         assert isinstance(check, Ratio)
         self.numerator, self.denominator = check.numerator, check.denominator
+        self.top_rows = rows_metric(check.where)
 
     def judge(self, days: Days) -> list[Verdict]:
-        pairs = zip(days.rows(self.numerator), days.rows(self.denominator), strict=True)
+        tops = days.count(self.numerator, self.top_rows)
+        pairs = zip(tops, days.rows(self.denominator), strict=True)
         return [self._one(top, bottom) for top, bottom in pairs]
 
     def _one(self, top: float, bottom: float) -> Verdict:
@@ -616,20 +675,24 @@ class FreshnessCheck(Prepared):
         super().__init__(check, config, phase_tables)
         assert isinstance(check, Freshness)
         self.table = check.table
-        self.metric = Metric("max_epoch", check.column).key
+        self.metric = Metric("max_epoch", check.column, where=check.where or "").key
         self.max_age_hours = check.max_age_hours
         self.expected = f"newest {check.column} within {_num(check.max_age_hours)}h"
+        if check.where:
+            self.expected += f" where {check.where}"
+        self.warning = " (a warning: severity warn)" if self.beyond is ACCEPTABLE else ""
 
     def judge(self, days: Days) -> list[Verdict]:
         return [self._one(epoch, days.now) for epoch in days.values(self.table, self.metric)]
 
     def _one(self, epoch: float | None, now: dt.datetime) -> Verdict:
         if epoch is None:
-            return Verdict(self.name, FAIL, "no rows", self.expected)
+            return Verdict(self.name, self.beyond, "no rows" + self.warning, self.expected)
         newest = dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc)
         age = (now - newest).total_seconds() / 3600
-        level = self.top if age <= self.max_age_hours else FAIL  # holds: at its best
-        return Verdict(self.name, level, f"{_num(age)}h old", self.expected)
+        if age <= self.max_age_hours:  # holds: at its best
+            return Verdict(self.name, self.top, f"{_num(age)}h old", self.expected)
+        return Verdict(self.name, self.beyond, f"{_num(age)}h old{self.warning}", self.expected)
 
 
 _KINDS: dict[str, type[Prepared]] = {
@@ -647,6 +710,18 @@ _KINDS: dict[str, type[Prepared]] = {
 }
 
 
+@functools.cache
+def _kinds() -> dict[str, type[Prepared]]:
+    """Every kind's judging class: the ones above, and those of the modules built on them
+    (imported here, not at the top, because they import this module)."""
+    from . import rowchecks
+
+    return {
+        **_KINDS,
+        **{kind.kind: kind for kind in rowchecks.KINDS},  # row-level and per-table (#16)
+    }
+
+
 def prepare(
     check: Check, config: Config, phase_tables: Sequence[str], *, best: Level = EXCELLENT
 ) -> Prepared:
@@ -654,7 +729,7 @@ def prepare(
 
     ``best`` caps the levels it gives: a smoke test says PASS, never EXCELLENT.
     """
-    prepared = _KINDS[check.kind](check, config, phase_tables)
+    prepared = _kinds()[check.kind](check, config, phase_tables)
     if best is not EXCELLENT:
         prepared.cap(best)
     return prepared
@@ -688,7 +763,10 @@ def unproven_off_days(
     tables = [
         p.key
         for p in measurements.plan.probes
-        if p.key not in (SCHEDULE, HORIZON) and p.against is None and p.reach == "range"
+        if p.key not in (SCHEDULE, HORIZON)
+        and p.against is None
+        and not p.listing
+        and p.reach == "range"
     ]
     table = schedule.table
     out: dict[dt.date, Verdict] = {}

@@ -413,6 +413,9 @@ def _check_refs(
     for attr in ("tables", "required", "any_of"):
         for value in getattr(check, attr, None) or []:
             names.append((attr, value))
+    for attr in ("left", "right"):  # a reconciliation's sides
+        if getattr(check, attr, None) is not None:
+            names.append((attr, getattr(check, attr).table))
     for attr, value in names:
         if value not in tables:
             raise _RefError(f"unknown table {value!r}", (*loc, attr))

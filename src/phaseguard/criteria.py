@@ -9,12 +9,17 @@ from __future__ import annotations
 from .checks import check_name, describe, threshold_text
 from .config import Config, Gate
 from .kinds import (
+    AcceptedValues,
     Aggregate,
     Check,
     DistinctCount,
     Freshness,
+    NotNull,
     Quorum,
+    Range,
     Ratio,
+    Reconciliation,
+    RowCount,
     RowsExist,
     RowsPerUnit,
     Thresholds,
@@ -35,6 +40,13 @@ def _thresholds(check: Thresholds, unit: str = "") -> str:
 
 def explain(check: Check, config: Config, phase_tables: list[str]) -> str:
     """One check as a sentence."""
+    text = _explain(check, config, phase_tables)
+    if check.severity == "warn" and isinstance(check, RowsExist | Quorum | Freshness):
+        text += "; severity warn: a FAIL is a warning (ACCEPTABLE) instead"
+    return text
+
+
+def _explain(check: Check, config: Config, phase_tables: list[str]) -> str:
     if isinstance(check, RowsExist):
         tables = check.any_of or check.tables or phase_tables
         names = ", ".join(f"`{config.table(t).table}`" for t in tables)
@@ -43,7 +55,8 @@ def explain(check: Check, config: Config, phase_tables: list[str]) -> str:
         return f"rows exist for the date in {names} (EXCELLENT); any empty table is FAIL"
     if isinstance(check, RowsPerUnit):
         per = f"scheduled `{config.schedule.unit}`" if config.schedule.unit else "scheduled date"
-        return f"rows of `{config.table(check.table).table}` per {per}: {_thresholds(check)}"
+        rows = f"rows of `{config.table(check.table).table}`{_where(check.where)}"
+        return f"{rows} per {per}: {_thresholds(check)}"
     if isinstance(check, UnitCoverage):
         names = " or ".join(f"`{config.table(t).table}`" for t in check.sources)
         window = f", over the {check.window_days} days ending on the date" if check.window else ""
@@ -64,22 +77,72 @@ def explain(check: Check, config: Config, phase_tables: list[str]) -> str:
             "fewer or a required one missing FAIL"
         )
     if isinstance(check, DistinctCount):
-        return f"distinct `{check.column}` in `{config.table(check.table).table}`: {_thresholds(check)}"
+        table = f"`{config.table(check.table).table}`{_where(check.where)}"
+        return f"distinct `{check.column}` in {table}: {_thresholds(check)}"
     if isinstance(check, Aggregate):
         empty = "N/A" if check.on_empty == "na" else "FAIL"
         return (
-            f"`{check.expr}` over `{config.table(check.table).table}`: {_thresholds(check)}; "
-            f"a scheduled date with no rows is {empty}"
+            f"`{check.expr}` over `{config.table(check.table).table}`{_where(check.where)}: "
+            f"{_thresholds(check)}; a scheduled date with no rows is {empty}"
         )
     if isinstance(check, Ratio):
         return (
-            f"rows of `{config.table(check.numerator).table}` / rows of "
+            f"rows of `{config.table(check.numerator).table}`{_where(check.where)} / rows of "
             f"`{config.table(check.denominator).table}`: {_thresholds(check, '%')}"
         )
     if isinstance(check, Freshness):
         return (
-            f"newest `{check.column}` in `{config.table(check.table).table}` "
+            f"newest `{check.column}` in `{config.table(check.table).table}`{_where(check.where)} "
             f"is at most {check.max_age_hours:g} h old (EXCELLENT), else FAIL"
+        )
+    return _explain_row_kind(check, config)
+
+
+# --- row-level and per-table kinds (#16) ---
+
+
+def _where(where: str | None) -> str:
+    return f" where `{where}`" if where else ""
+
+
+def _explain_row_kind(check: Check, config: Config) -> str:
+    """A row-level or per-table kind as a sentence."""
+    if isinstance(check, NotNull | AcceptedValues | Range):
+        table = f"`{config.table(check.table).table}`{_where(check.where)}"
+        if isinstance(check, NotNull):
+            cols = ", ".join(f"`{c}`" for c in check.columns)
+            bad = f"rows of {table} with a NULL in {cols}"
+        elif isinstance(check, AcceptedValues):
+            listed = ", ".join(str(v) for v in check.values)
+            bad = f"rows of {table} whose `{check.column}` is not NULL and not one of {listed}"
+        else:
+            low = "<" if check.inclusive else "<="
+            high = ">" if check.inclusive else ">="
+            ends = [
+                f"{low} {check.min:g}" if check.min is not None else "",
+                f"{high} {check.max:g}" if check.max is not None else "",
+            ]
+            bad = f"rows of {table} whose `{check.column}` is {' or '.join(e for e in ends if e)}"
+        measure = "share of " if check.measure == "share" else ""
+        return (
+            f"{measure}{bad}: {_thresholds(check, '%' if check.measure == 'share' else '')}; "
+            "a date with no rows is N/A"
+        )
+    if isinstance(check, RowCount):
+        table = f"`{config.table(check.table).table}`{_where(check.where)}"
+        return f"rows of {table}: {_thresholds(check)}"
+    if isinstance(check, Reconciliation):
+        left, right = (
+            f"`{s.expr}` over `{config.table(s.table).table}`{_where(s.where)}"
+            for s in (check.left, check.right)
+        )
+        if check.tolerance_pct is not None:
+            within = f"within {check.tolerance_pct:g}% of the right side"
+        else:
+            within = f"within {check.tolerance or 0:g}"
+        beyond = "a warning (ACCEPTABLE)" if check.severity == "warn" else "FAIL"
+        return (
+            f"{left} equals {right} {within} (EXCELLENT), else {beyond}; N/A when both have no rows"
         )
     return check.kind  # pragma: no cover - every kind is handled above
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .events import Event, Recorder
     from .gate import Gate
     from .overrides import Overrides
+    from .selection import Selection
     from .store import EventStore
 
 
@@ -253,13 +254,18 @@ class Guard:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def smoke(self, start: dt.date, end: dt.date | None = None) -> RangeVerdict:
+    def smoke(
+        self, start: dt.date, end: dt.date | None = None, *, selection: Selection | None = None
+    ) -> RangeVerdict:
         """Existence and quorum checks for every phase and date, in one query."""
-        return self.assess(start, end, mode="smoke")
+        return self.assess(start, end, mode="smoke", selection=selection)
 
-    def verify(self, start: dt.date, end: dt.date | None = None) -> RangeVerdict:
-        """All criteria for every phase and date, in one query."""
-        return self.assess(start, end, mode="verify")
+    def verify(
+        self, start: dt.date, end: dt.date | None = None, *, selection: Selection | None = None
+    ) -> RangeVerdict:
+        """All criteria for every phase and date, in one query; ``selection`` narrows them
+        (``Selection(tags=("nightly",))``), as ``--phase``/``--check``/``--tag`` do."""
+        return self.assess(start, end, mode="verify", selection=selection)
 
     def assess(
         self,
@@ -268,13 +274,22 @@ class Guard:
         *,
         mode: Mode = "verify",
         phases: Sequence[str] | None = None,
+        selection: Selection | None = None,
     ) -> RangeVerdict:
         """Measure and judge ``start``..``end`` (one date when ``end`` is None)."""
         from .assess import as_date
 
         start = as_date(start, "start date")
         end = None if end is None else as_date(end, "end date")
-        return assess(self.config, self.warehouse, start, end or start, mode=mode, phases=phases)
+        return assess(
+            self.config,
+            self.warehouse,
+            start,
+            end or start,
+            mode=mode,
+            phases=phases,
+            selection=selection,
+        )
 
 
 def load(path: str | Path = "phaseguard.yml", *, warehouse: str | None = None) -> Guard:

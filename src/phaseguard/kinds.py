@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -36,11 +36,46 @@ def _tags(value: Any) -> Any:
 
 
 class CheckBase(Model):
-    """What every check kind accepts, whatever it measures."""
+    """What every check kind accepts, whatever it measures.
+
+    ``severity: warn``: a check that would FAIL gives a warning (ACCEPTABLE) instead,
+    naming the limit it crossed, and never fails.
+    """
 
     name: str | None = None
     tags: tuple[str, ...] = Field((), description="labels for --tag; a check also has its phase's")
+    severity: Literal["fail", "warn"] = Field(
+        "fail", description="warn: beyond the last tier is a warning, never FAIL"
+    )
     _v_tags = field_validator("tags", mode="before")(_tags)
+
+
+def _condition(value: str | None) -> str | None:
+    """A ``where:`` filter: one boolean SQL expression over the table's columns, checked
+    against the scalar allow-list (said as a ValueError, so the error names file and line)."""
+    if value is None:
+        return None
+    from .warehouse.statement import validate_condition
+
+    try:
+        validate_condition(value)
+    except ConfigError as exc:
+        raise ValueError(exc.reason) from None
+    return value
+
+
+def _aggregate(value: str) -> str:
+    """An aggregate expression checked against the allow-list (said as a ValueError)."""
+    from .warehouse.statement import validate_aggregate
+
+    try:
+        validate_aggregate(value)
+    except ConfigError as exc:
+        raise ValueError(exc.reason) from None
+    return value
+
+
+WHERE_DESCRIPTION = "only rows where this boolean SQL holds, e.g. minutes > 0"
 
 
 class Between(Model):
@@ -72,9 +107,9 @@ class Thresholds(CheckBase):
     pass_: Tier | None = Field(None, alias="pass")
     acceptable: Tier | None = None
     direction: Literal["higher", "lower"] = "higher"
-    severity: Literal["fail", "warn"] = Field(
-        "fail", description="warn: beyond the last tier is a warning, never FAIL"
-    )
+    # Lower-is-better tiers are strict (value < t) unless a kind counts bad rows: there
+    # ``pass: 0`` means at most 0 (value <= t).
+    at_most: ClassVar[bool] = False
 
     @field_validator("excellent", "pass_", "acceptable", mode="before")
     @classmethod
@@ -184,6 +219,8 @@ class RowsPerUnit(Thresholds):
 
     kind: Literal["rows_per_unit"]
     table: str
+    where: str | None = Field(None, description=WHERE_DESCRIPTION)
+    _v_where = field_validator("where")(_condition)
 
 
 _WINDOW_RE = re.compile(r"^([1-9][0-9]{0,2})d$")
@@ -245,7 +282,9 @@ class DistinctCount(Thresholds):
     kind: Literal["distinct_count"]
     table: str
     column: str
+    where: str | None = Field(None, description=WHERE_DESCRIPTION)
     _v_column = field_validator("column")(_ident)
+    _v_where = field_validator("where")(_condition)
 
 
 class Aggregate(Thresholds):
@@ -257,17 +296,10 @@ class Aggregate(Thresholds):
     on_empty: Literal["fail", "na"] = Field(
         "fail", description="a scheduled date with no rows to aggregate: FAIL, or na (N/A)"
     )
+    where: str | None = Field(None, description=WHERE_DESCRIPTION)
+    _v_where = field_validator("where")(_condition)
 
-    @field_validator("expr")
-    @classmethod
-    def _v_expr(cls, value: str) -> str:
-        from .warehouse.statement import validate_aggregate
-
-        try:
-            validate_aggregate(value)
-        except ConfigError as exc:  # as a ValueError, so the error names file, line and key
-            raise ValueError(exc.reason) from None
-        return value
+    _v_expr = field_validator("expr")(_aggregate)
 
 
 class Ratio(Thresholds):
@@ -276,6 +308,8 @@ class Ratio(Thresholds):
     kind: Literal["ratio"]
     numerator: str
     denominator: str
+    where: str | None = Field(None, description="counts only the numerator's rows where this holds")
+    _v_where = field_validator("where")(_condition)
 
 
 class Freshness(CheckBase):
@@ -285,11 +319,163 @@ class Freshness(CheckBase):
     table: str
     column: str
     max_age_hours: float = Field(gt=0)
+    where: str | None = Field(None, description=WHERE_DESCRIPTION)
     _v_column = field_validator("column")(_ident)
+    _v_where = field_validator("where")(_condition)
+
+
+# --- row-level and per-table kinds (#16): bad rows per date, row counts, reconciliation ---
+
+
+class RowLevel(Thresholds):
+    """A kind that counts BAD rows of a table per date, graded lower-is-better.
+
+    ``measure: count`` grades the number of bad rows, ``share`` bad rows over the rows
+    of the partition (those ``where`` keeps). A tier is "at most" (``acceptable: 5``: up
+    to 5 bad rows). With no tier, ``excellent: 0``: a clean partition is at its best (as
+    rows_exist is when it holds) and any bad row FAILs. A date with no rows is N/A.
+    """
+
+    at_most: ClassVar[bool] = True
+    table: str
+    where: str | None = Field(None, description=WHERE_DESCRIPTION)
+    direction: Literal["higher", "lower"] = "lower"
+    measure: Literal["count", "share"] = Field("count", description="bad rows, or their share")
+    _v_where = field_validator("where")(_condition)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bad_rows_by_default(cls, data: Any) -> Any:
+        tiers = ("excellent", "pass", "pass_", "acceptable")
+        if isinstance(data, dict) and not any(data.get(key) is not None for key in tiers):
+            return {**data, "excellent": 0}
+        return data
+
+
+class NotNull(RowLevel):
+    """Bad rows: a NULL in any of ``columns``; evidence: the NULL count per column."""
+
+    kind: Literal["not_null"]
+    columns: list[str] = Field(min_length=1)
+
+    @field_validator("columns")
+    @classmethod
+    def _v_columns(cls, value: list[str]) -> list[str]:
+        for column in value:
+            _ident(column)
+        if len(set(value)) < len(value):
+            raise ValueError("a column is named twice")
+        return value
+
+
+Value = str | int | float
+
+
+class AcceptedValues(RowLevel):
+    """Bad rows: a non-NULL ``column`` value not in ``values``; evidence: the first
+    offending distinct values."""
+
+    kind: Literal["accepted_values"]
+    column: str
+    values: list[Value] = Field(min_length=1)
+    _v_column = field_validator("column")(_ident)
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _v_values(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            raise ValueError("values is a list of strings or numbers, e.g. [BOS, LAL]")
+        for item in value:
+            plain = isinstance(item, str | int | float) and not isinstance(item, bool)
+            if not plain or (isinstance(item, float) and not math.isfinite(item)):
+                raise ValueError(
+                    f"values: {item!r} is not a string or a finite number (quote it: '{item}')"
+                )
+        return value
+
+
+class Range(RowLevel):
+    """Bad rows: a non-NULL ``column`` value below ``min`` or above ``max`` (either bound
+    optional; ``inclusive: false`` makes the bounds themselves bad); evidence: the
+    observed min and max."""
+
+    kind: Literal["range"]
+    column: str
+    min: float | None = None
+    max: float | None = None
+    inclusive: bool = True
+    _v_column = field_validator("column")(_ident)
+
+    @model_validator(mode="after")
+    def _bounds_given(self) -> Range:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        for bound in (self.min, self.max):
+            if bound is not None and not math.isfinite(bound):
+                raise ValueError(f"a bound must be a finite number, not {bound!r}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {_g(self.min)} is above max {_g(self.max)}")
+        return self
+
+
+class RowCount(Thresholds):
+    """Rows of the table for the date (``where``: rows where it holds), e.g.
+    ``pass: {between: [200, 400]}``."""
+
+    kind: Literal["row_count"]
+    table: str
+    where: str | None = Field(None, description=WHERE_DESCRIPTION)
+    _v_where = field_validator("where")(_condition)
+
+
+class Side(Model):
+    """One side of a reconciliation: an aggregate of one table for the date."""
+
+    table: str
+    expr: str = Field(description="one aggregate expression, e.g. SUM(n_flights)")
+    where: str | None = Field(None, description=WHERE_DESCRIPTION)
+    _v_expr = field_validator("expr")(_aggregate)
+    _v_where = field_validator("where")(_condition)
+
+
+class Reconciliation(CheckBase):
+    """An aggregate of one table equals an aggregate of another for the date, within
+    ``tolerance`` (absolute, default 0) or ``tolerance_pct`` (percent of the right side)."""
+
+    kind: Literal["reconciliation"]
+    left: Side
+    right: Side
+    tolerance: float | None = Field(None, ge=0)
+    tolerance_pct: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_tolerance(self) -> Reconciliation:
+        if self.tolerance is not None and self.tolerance_pct is not None:
+            raise ValueError("give tolerance (absolute) or tolerance_pct, not both")
+        for value in (self.tolerance, self.tolerance_pct):
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"a tolerance must be a finite number, not {value!r}")
+        return self
+
+
+# --- end of the row-level and per-table kinds ---
 
 
 Check = Annotated[
-    RowsExist | RowsPerUnit | UnitCoverage | Quorum | DistinctCount | Aggregate | Ratio | Freshness,
+    RowsExist
+    | RowsPerUnit
+    | UnitCoverage
+    | Quorum
+    | DistinctCount
+    | Aggregate
+    | Ratio
+    | Freshness
+    # row-level and per-table kinds (#16)
+    | NotNull
+    | AcceptedValues
+    | Range
+    | RowCount
+    | Reconciliation,
     Field(discriminator="kind"),
 ]
 SMOKE_KINDS = ("rows_exist", "quorum")

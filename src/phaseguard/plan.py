@@ -16,19 +16,25 @@ then the first date judged).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 from .config import Config
 from .kinds import (
+    AcceptedValues,
     Aggregate,
     Check,
     DistinctCount,
     Freshness,
+    NotNull,
     Quorum,
+    Range,
     Ratio,
+    Reconciliation,
+    RowCount,
     RowsExist,
     RowsPerUnit,
     UnitCoverage,
@@ -36,7 +42,12 @@ from .kinds import (
 
 SCHEDULE = "__schedule__"
 HORIZON = "__schedule_horizon__"
-MetricKind = Literal["rows", "units", "distinct", "aggregate", "max_epoch", "covered", "horizon"]
+MetricKind = Literal[
+    "rows", "units", "distinct", "aggregate", "max_epoch", "covered", "horizon",
+    # row-level kinds (#16): bad-row counts and the observed extremes
+    "nulls", "outside", "rejected", "min", "max",
+]  # fmt: skip
+COUNTS = ("rows", "units", "distinct", "nulls", "outside", "rejected")  # 0 over no rows
 # How many missing units a verdict names per date (the rest are counted), and up to how
 # many the coverage probe returns (beyond that, only the first).
 MISSING_SHOWN = 5
@@ -45,19 +56,64 @@ MISSING_LISTED = 100
 
 @dataclass(frozen=True, order=True)
 class Metric:
-    """One number per (table, date): e.g. rows, or distinct values of ``column``."""
+    """One number per (table, date): e.g. rows, or distinct values of ``column``.
+
+    ``where`` (a ``where:`` filter of the check) makes it read only the rows where the
+    condition holds, inside the table's one probe: two checks with different filters on
+    one table are two metrics of the same scan. The row-level kinds keep their parameters
+    (the columns of "nulls", the bounds of "outside", the values of "rejected") as JSON
+    in ``expr``.
+    """
 
     kind: MetricKind
     column: str = ""
     expr: str = ""
+    where: str = ""
 
     @cached_property
     def key(self) -> str:
         """Stable name of the metric, used to look its value up."""
-        return ":".join(part for part in (self.kind, self.column, self.expr) if part)
+        where = f"where {self.where}" if self.where else ""
+        return ":".join(part for part in (self.kind, self.column, self.expr, where) if part)
+
+    @cached_property
+    def params(self) -> Any:
+        """The row-level parameters kept in ``expr`` (None when there are none)."""
+        return json.loads(self.expr) if self.expr and self.kind in ROW_PARAMS else None
 
 
 ROWS = Metric("rows")
+ROW_PARAMS = ("nulls", "outside", "rejected")
+
+
+def rows_metric(where: str | None) -> Metric:
+    """The row count, of the rows where ``where`` holds when it is given."""
+    return Metric("rows", where=where) if where else ROWS
+
+
+def nulls_metric(columns: Sequence[str], where: str | None) -> Metric:
+    """Rows with a NULL in ``columns`` (one column: in it; several: in any of them)."""
+    if len(columns) == 1:
+        return Metric("nulls", columns[0], where=where or "")
+    return Metric("nulls", expr=json.dumps(list(columns)), where=where or "")
+
+
+def outside_metric(check: Range) -> Metric:
+    """Rows whose non-NULL ``column`` lies outside the range's bounds."""
+    bounds = {"min": check.min, "max": check.max, "inclusive": check.inclusive}
+    return Metric("outside", check.column, json.dumps(bounds, sort_keys=True), check.where or "")
+
+
+def rejected_metric(check: AcceptedValues) -> Metric:
+    """Rows whose non-NULL ``column`` is none of the accepted values (a listing probe's)."""
+    return Metric("rejected", check.column, json.dumps(check.values), check.where or "")
+
+
+def listing_key(table: str, metric: Metric) -> str:
+    """The key of the listing probe naming the values ``metric`` calls bad in ``table``."""
+    return f"{metric.kind}:{table}:{metric.key}"
+
+
 COVERED: MetricKind = "covered"
 
 
@@ -78,7 +134,10 @@ class Probe:
     range's start (its row count there first). A probe with a schedule (``against``) is a
     coverage probe: its "rows" are the schedule's distinct units per date, its second
     metric how many of them have rows in its table (unit column ``metrics[1].column``) or
-    in any of ``also``, and it also returns the first missing units as text.
+    in any of ``also``, and it also returns the first missing units as text. A listing
+    probe (``listing``) reads the rows its second metric calls bad (accepted_values'
+    rejected values): their count as its "rows", how many distinct bad values, and the
+    first of them as text, by the coverage probe's rule.
     """
 
     key: str
@@ -88,6 +147,7 @@ class Probe:
     reach: Literal["range", "after"] = "range"
     against: Source | None = None
     also: tuple[Source, ...] = ()
+    listing: bool = False
 
     def __post_init__(self) -> None:
         if not self.metrics or self.metrics[0] != ROWS:
@@ -118,7 +178,7 @@ class Plan:
     @cached_property
     def keyed(self) -> bool:
         """Whether the statement returns a text column (a coverage probe's missing units)."""
-        return any(p.against for p in self.probes)
+        return any(p.against or p.listing for p in self.probes)
 
 
 Row = Sequence[float | None]
@@ -167,7 +227,7 @@ class Measurements:
         index = self.positions.get(table, {}).get(metric.key)
         value = None if row is None or index is None else row[index]
         if value is None:
-            return 0.0 if metric.kind in ("rows", "units", "distinct") else None
+            return 0.0 if metric.kind in COUNTS else None
         return value
 
     def rows(self, table: str, date: dt.date) -> int:
@@ -216,16 +276,37 @@ def metrics_for(
         for key in any_of or check.tables or phase_tables:
             yield key, ROWS
     elif isinstance(check, RowsPerUnit):
-        yield check.table, ROWS
+        yield check.table, rows_metric(check.where)
     elif isinstance(check, DistinctCount):
-        yield check.table, Metric("distinct", check.column)
+        yield check.table, Metric("distinct", check.column, where=check.where or "")
     elif isinstance(check, Aggregate):
-        yield check.table, Metric("aggregate", expr=check.expr)
+        yield check.table, Metric("aggregate", expr=check.expr, where=check.where or "")
     elif isinstance(check, Ratio):
-        yield check.numerator, ROWS
+        yield check.numerator, rows_metric(check.where)
         yield check.denominator, ROWS
     elif isinstance(check, Freshness):
-        yield check.table, Metric("max_epoch", check.column)
+        yield check.table, Metric("max_epoch", check.column, where=check.where or "")
+    else:
+        yield from row_metrics_for(check)
+
+
+def row_metrics_for(check: Check) -> Iterable[tuple[str, Metric]]:
+    """The metrics of the row-level and per-table kinds (#16), in their table's probe
+    (accepted_values' rejected values are read by a listing probe of their own)."""
+    if isinstance(check, NotNull | AcceptedValues | Range | RowCount):
+        yield check.table, rows_metric(check.where)
+    if isinstance(check, NotNull):
+        for column in check.columns:
+            yield check.table, nulls_metric([column], check.where)
+        if len(check.columns) > 1:
+            yield check.table, nulls_metric(check.columns, check.where)
+    elif isinstance(check, Range):
+        yield check.table, outside_metric(check)
+        yield check.table, Metric("min", check.column, where=check.where or "")
+        yield check.table, Metric("max", check.column, where=check.where or "")
+    elif isinstance(check, Reconciliation):
+        for side in (check.left, check.right):
+            yield side.table, Metric("aggregate", expr=side.expr, where=side.where or "")
 
 
 def build_plan(
@@ -241,8 +322,12 @@ def build_plan(
     """
     wanted: dict[str, set[Metric]] = {}
     coverages: dict[str, list[str]] = {}
+    listings: dict[str, tuple[str, Metric]] = {}
     lookback = 0
     for check, phase_tables in checks:
+        if isinstance(check, AcceptedValues):
+            rejected = rejected_metric(check)
+            listings[listing_key(check.table, rejected)] = (check.table, rejected)
         if isinstance(check, UnitCoverage):
             coverages[coverage_key(check.sources)] = check.sources
             lookback = max(lookback, check.window_days - 1)
@@ -268,6 +353,9 @@ def build_plan(
             if spec.name in wanted:
                 metrics = (ROWS, *sorted(wanted[spec.name] - {ROWS}))
                 probes.append(Probe(spec.name, spec.table, spec.date_column, metrics))
+    for key, (name, metric) in sorted(listings.items()):
+        spec = config.table(name)
+        probes.append(Probe(key, spec.table, spec.date_column, (ROWS, metric), listing=True))
     if not probes:  # a calendar schedule and checks that read nothing: still one statement
         first = config.phases[0].tables[0]
         probes.append(Probe(first.name, first.table, first.date_column, (ROWS,)))

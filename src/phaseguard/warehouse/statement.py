@@ -2,10 +2,12 @@
 
 A plan becomes ONE statement: a UNION ALL with one grouped select per probe (table),
 each returning, per date, the probe's metrics as ``m0..mN`` (DOUBLE), then, when the plan
-has a coverage probe, ``k`` (text: the first missing units), then ``src`` (the probe's
-index) and ``d`` (the date). A coverage probe semi-joins the schedule's units with its
-sources' units per date; the schedule's horizon probe is one row, its newest date at or
-after the start. It is built as a sqlglot AST and rendered for the
+has a coverage or listing probe, ``k`` (text: the first missing units, or offending values),
+then ``src`` (the probe's index) and ``d`` (the date). A coverage probe semi-joins the
+schedule's units with its sources' units per date; the schedule's horizon probe is one row,
+its newest date at or after the start; a listing probe groups the rows a check calls bad by
+value. A check's ``where:`` filter is parsed once (:func:`parse_condition`) and rendered
+inside its table's probe as a filtered aggregate (``rowmetrics.py``). It is built as a sqlglot AST and rendered for the
 target dialect (the pattern of sqlmesh's engine adapters): identifiers are quoted by the
 generator, the dates are the bound parameters ``start`` and ``stop``, and no value is
 ever formatted into SQL text. Where the engine compares a date column of another type
@@ -30,6 +32,7 @@ else:  # sqlglot is imported on first use: a smoke test whose SQL is cached neve
 from phaseguard.errors import ConfigError
 from phaseguard.plan import MISSING_LISTED, Metric, Probe
 
+from . import rowmetrics
 from .drivers import first_line
 from .sqlcache import load_sql, store_sql
 
@@ -46,13 +49,15 @@ def measurement_statement(
     cast to that type (``TIMESTAMP``, ``DATETIME``: the column's own, on BigQuery)."""
     width = max(len(p.metrics) for p in probes)
     types = bound_types or {}
-    keyed = any(p.against for p in probes)
+    keyed = any(p.against or p.listing for p in probes)
     selects: list[exp.Select] = []
     for i, probe in enumerate(probes):
         if i in from_metadata:
             selects.append(_partitions_select(i, probe, width, keyed))
         elif probe.against:
             selects.append(_coverage_select(i, probe, width, dialect, types.get(i)))
+        elif probe.listing:
+            selects.append(_listing_select(i, probe, width, dialect, types.get(i)))
         elif probe.reach == "after":
             selects.append(_horizon_select(i, probe, width, dialect, types.get(i), keyed))
         else:
@@ -121,16 +126,64 @@ def validate_aggregate(expr: str) -> None:
     store_sql(key, "ok")
 
 
-def _allowed_classes() -> frozenset[type]:
-    return frozenset(getattr(exp, name) for name in _ALLOWED_NAMES if hasattr(exp, name))
+def _allowed_classes(names: Sequence[str] = _ALLOWED_NAMES) -> frozenset[type]:
+    return frozenset(getattr(exp, name) for name in names if hasattr(exp, name))
 
 
-def _refusal(node: exp.Expr) -> str:
-    """Why ``node`` may not appear in an aggregate, in the user's words."""
+# What a ``where:`` condition may contain: the aggregates' scalar allow-list (no aggregate,
+# no ``*``, no DISTINCT), and its top node must be a condition.
+CONDITION_FUNCTIONS = ("Trim", "Substring", "DPipe", "Concat")
+_CONDITION_NAMES = (
+    *SCALAR_FUNCTIONS, *CONDITION_FUNCTIONS, *OPERATORS, "Column", "Identifier", "Literal",
+    "Boolean", "Null", "DataType", "Tuple",
+)  # fmt: skip
+_PREDICATES = (
+    "EQ", "NEQ", "GT", "GTE", "LT", "LTE", "And", "Or", "Not", "Is", "NullSafeEQ",
+    "NullSafeNEQ", "In", "Between", "Like", "ILike", "Boolean", "Column",
+)  # fmt: skip
+
+
+def parse_condition(cond: str) -> exp.Expr:
+    """Parse one boolean SQL expression (a ``where:`` filter) built from the scalar
+    allow-list: columns, literals, operators, IN/BETWEEN/LIKE/IS NULL and the pure scalar
+    functions of :data:`SCALAR_FUNCTIONS`. No aggregate, no subquery, no unknown function:
+    anything else is a ConfigError (the condition runs with the warehouse's credentials).
+    """
+    try:
+        tree = sqlglot.parse_one(cond)
+    except sqlglot.errors.ParseError as exc:
+        raise ConfigError(f"cannot parse where {cond!r}: {first_line(exc)}") from None
+    allowed = _allowed_classes(_CONDITION_NAMES)
+    for node in tree.walk():
+        if isinstance(node, exp.AggFunc):
+            raise ConfigError(f"where {cond!r}: no aggregates in a row filter ({node.sql_name()})")
+        if type(node) not in allowed:
+            raise ConfigError(f"where {cond!r}: {_refusal(node, CONDITION_FUNCTIONS)}")
+        if isinstance(node, exp.Column) and node.table:
+            raise ConfigError(f"where {cond!r}: use unqualified column names")
+    top = tree.unnest()
+    if type(top) not in _allowed_classes(_PREDICATES):
+        raise ConfigError(
+            f"where {cond!r} is not a condition (e.g. minutes > 0, team IN ('BOS', 'LAL'))"
+        )
+    return tree
+
+
+def validate_condition(cond: str) -> None:
+    """:func:`parse_condition` for a config being loaded, remembered on disk when it passes."""
+    key = f"condition|{'.'.join(_CONDITION_NAMES)}|{cond}"
+    if load_sql(key) == "ok":
+        return
+    parse_condition(cond)
+    store_sql(key, "ok")
+
+
+def _refusal(node: exp.Expr, functions: Sequence[str] = AGGREGATE_FUNCTIONS) -> str:
+    """Why ``node`` may not appear in an aggregate (or a condition), in the user's words."""
     if isinstance(node, exp.Anonymous):
         return (
             f"function {node.name}() is not allowed (allowed: "
-            f"{', '.join(_sql_names(AGGREGATE_FUNCTIONS + SCALAR_FUNCTIONS))}, CASE, CAST)"
+            f"{', '.join(_sql_names((*functions, *SCALAR_FUNCTIONS)))}, CASE, CAST)"
         )
     if isinstance(node, exp.Dot):
         return "qualified names are not allowed"
@@ -145,7 +198,7 @@ def _sql_names(names: Sequence[str]) -> list[str]:
     out = []
     for name in names:
         cls = getattr(exp, name, None)
-        if cls is not None and name not in ("Case", "If", "Cast", "TryCast"):
+        if cls is not None and name not in ("Case", "If", "Cast", "TryCast", "DPipe"):
             out.append(cls.sql_names()[0])
     return out
 
@@ -168,7 +221,8 @@ def _probe_select(
         exp.GTE(this=date_col.copy(), expression=_bound("start", bound_type, dialect)),
         exp.LT(this=date_col.copy(), expression=_bound("stop", bound_type, dialect)),
     )
-    if len(probe.metrics) == 2 and probe.metrics[1].kind in ("units", "distinct"):
+    second = probe.metrics[1] if len(probe.metrics) == 2 else None
+    if second is not None and second.kind in ("units", "distinct") and not second.where:
         return _distinct_select(index, probe, width, day, where, keyed)
     metrics = [_metric_expr(m, dialect) for m in probe.metrics]
     return (
@@ -364,17 +418,41 @@ def _row_columns(
 
 
 def _metric_expr(metric: Metric, dialect: str) -> exp.Expr:
-    if metric.kind == "rows":
-        return exp.Count(this=exp.Star())
+    cond = parse_condition(metric.where) if metric.where else None
     if metric.kind in ("units", "distinct"):
-        return exp.Count(this=exp.Distinct(expressions=[exp.column(metric.column)]))
+        value = rowmetrics.filtered(exp.column(metric.column), cond)
+        return exp.Count(this=exp.Distinct(expressions=[value]))
     if metric.kind == "aggregate":
-        return parse_aggregate(metric.expr)
-    newest = exp.Max(this=exp.column(metric.column))
+        return rowmetrics.filter_aggregates(parse_aggregate(metric.expr), cond)
+    if metric.kind != "max_epoch":
+        return rowmetrics.row_metric(metric, cond)
+    newest = exp.Max(this=rowmetrics.filtered(exp.column(metric.column), cond))
     if dialect == "bigquery":  # sqlglot has no BigQuery rendering of TimeToUnix
         timestamp = exp.DataType(this=exp.DataType.Type.TIMESTAMPTZ)
         return exp.UnixSeconds(this=exp.cast(newest, timestamp))
     return exp.TimeToUnix(this=newest)
+
+
+def _listing_select(
+    index: int, probe: Probe, width: int, dialect: str, bound_type: str | None
+) -> exp.Select:
+    """Per date: the rows the probe's metric calls bad, their distinct values, and those
+    values as text (:func:`rowmetrics.listing`)."""
+    metric, own = probe.metrics[1], exp.column(probe.date_column)
+    in_range = [
+        exp.GTE(this=own.copy(), expression=_bound("start", bound_type, dialect)),
+        exp.LT(this=own.copy(), expression=_bound("stop", bound_type, dialect)),
+    ]
+    cond = parse_condition(metric.where) if metric.where else None
+    grouped, metrics, text = rowmetrics.listing(
+        metric, table_ref(probe.table), _day(probe.date_column), in_range, cond
+    )
+    d = exp.column("d", table="g")
+    return (
+        exp.select(*_row_columns(index, metrics, width, d.copy(), True, text))
+        .from_(grouped)
+        .group_by(d.copy())
+    )
 
 
 def _partitions_select(index: int, probe: Probe, width: int, keyed: bool) -> exp.Select:
