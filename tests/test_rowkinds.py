@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from conftest import D1, D2, D3, D4, MINI_CONFIG
+from conftest import D1, D2, D3, D4, MINI_CONFIG, seed_mini
 from phaseguard import load
 from phaseguard.assess import assess
 from phaseguard.cli import app
@@ -57,6 +60,7 @@ QUALITY = """\
       - {kind: aggregate, table: lines, expr: "AVG(minutes)", where: "team = 'LAL'", pass: 10, name: lal_minutes}
       - {kind: ratio, numerator: lines, denominator: lines, where: "player IS NOT NULL", pass: 0.9, name: named_share}
       - {kind: freshness, table: lines, column: ts, max_age_hours: 24, where: "team = 'LAL'", name: lal_fresh}
+      - {kind: unit_coverage, table: box, where: "pts > 10", pass: 0.5, name: scoring_coverage}
 """
 
 # (player, team, minutes, pts, ts) per date
@@ -97,6 +101,7 @@ def seed_quality(url: str, base_dir: Path) -> None:
         rows = [(day, *line) for day, lines in LINES.items() for line in lines]
         wh.insert_rows("raw.lines", ["game_date", "player", "team", "minutes", "pts", "ts"], rows)
         wh.insert_rows("out.totals", ["game_date", "n_rows"], TOTALS)
+        wh.insert_rows("raw.box", ["game_id", "game_date", "pts"], [("g10", D1, 20)])
 
 
 def quality_config(config: Path) -> Path:
@@ -167,6 +172,9 @@ def test_where_filters_inside_the_probe(quality: tuple[Path, str]) -> None:
     assert bad["named_share"].observed == "67% (4/6)"
     assert bad["lal_fresh"].level is Level.EXCELLENT
     assert bad["lal_fresh"].observed == "13h old"  # the LAL row of 10:00, not the 20:00 ones
+    scoring = _verdicts(quality)[D1]["scoring_coverage"]  # only g10 has a row with pts > 10
+    assert scoring.level is Level.FAIL
+    assert scoring.observed == "33% (1/3); missing 2: g11, g12"
 
 
 def test_share_measure_and_at_most_tiers(quality: tuple[Path, str]) -> None:
@@ -176,6 +184,7 @@ def test_share_measure_and_at_most_tiers(quality: tuple[Path, str]) -> None:
     assert by_date[D1]["minutes_share"].value == 0.25
     assert by_date[D1]["minutes_share"].observed.startswith("25% (1 rows out of range of 4)")
     assert by_date[D2]["minutes_share"].expected == "<= 50% acceptable"
+    assert by_date[D2]["minutes_share"].observed.startswith("16.7% (1 rows out of range of 6)")
 
 
 def test_row_count_and_reconciliation(quality: tuple[Path, str]) -> None:
@@ -269,7 +278,8 @@ def test_json_carries_the_evidence(quality: tuple[Path, str]) -> None:
 def test_criteria_describe_each_kind(tmp_path: Path) -> None:
     config = parse(MINI_CONFIG.replace("gates:\n", QUALITY + "gates:\n", 1), "p.yml")
     text = render(config)
-    assert "rows of `raw.lines` with a NULL in `player`: <= 0 excellent; otherwise FAIL" in text
+    assert "rows of `raw.lines` with a NULL in `player`: none is EXCELLENT, any is FAIL" in text
+    assert "with a NULL in `team`: none is EXCELLENT, any is a warning" in text
     assert "whose `team` is not NULL and not one of BOS, LAL" in text
     assert "whose `minutes` is < 0 or > 60" in text
     assert "share of rows of `raw.lines` whose `minutes` is >= 36: <= 50% acceptable" in text
@@ -313,3 +323,29 @@ def _bad(check: str) -> ConfigError:
 def test_bad_config_names_file_and_line(check: str, says: str) -> None:
     error = _bad(check)
     assert says in str(error), str(error)
+
+
+def test_where_filters_are_checked_once_then_cached(tmp_path: Path) -> None:
+    """Loading a config checks every where: against the allow-list with sqlglot once; after
+    that a smoke test in a new process reads the verdict from the on-disk cache, as it does
+    for aggregates, and never imports sqlglot."""
+    from test_cli import _REPORT_AT_EXIT
+
+    (tmp_path / "phaseguard.yml").write_text(MINI_CONFIG)
+    url = f"duckdb://{tmp_path / 'mini.duckdb'}"
+    seed_mini(url, tmp_path)
+    seed_quality(url, tmp_path)
+    quality_config(tmp_path / "phaseguard.yml")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PHASEGUARD_NO_SQL_CACHE", "PHASEGUARD_WAREHOUSE")
+    }
+    env["PHASEGUARD_CACHE_DIR"] = str(tmp_path / "sql-cache")
+    cmd = [sys.executable, "-c", _REPORT_AT_EXIT, "smoke", "2026-01-01", "2026-01-04"]
+    runs = [
+        subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path) for _ in range(2)
+    ]
+    assert [r.returncode for r in runs] == [2, 2], runs[0].stderr
+    assert runs[0].stderr.splitlines()[-1].startswith("loaded: ['sqlglot']")
+    assert runs[1].stderr.splitlines()[-1].startswith("loaded: []")

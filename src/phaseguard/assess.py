@@ -126,7 +126,9 @@ def phase_checks(
     out: list[Selected] = []
     for phase in selected:
         checks: list[Check] = list(phase.checks)
-        smoke = [c for c in checks if c.kind in SMOKE_KINDS] or [RowsExist(kind="rows_exist")]
+        smoke = [c for c in checks if c.kind in SMOKE_KINDS] or [
+            RowsExist.model_construct(kind="rows_exist")
+        ]
         if mode == "smoke":
             checks = smoke
         elif not any(c.kind in SMOKE_KINDS for c in checks):

@@ -3,7 +3,8 @@
 Each check kind of the config (``rows_exist``, ``rows_per_unit``, ``unit_coverage``,
 ``quorum``, ``distinct_count``, ``aggregate``, ``ratio``, ``freshness``) has one class here;
 the row-level and per-table kinds (``not_null``, ``accepted_values``, ``range``,
-``row_count``, ``reconciliation``) build on them in :mod:`phaseguard.rowchecks`.
+``row_count``, ``reconciliation``) build on them in :mod:`phaseguard.rowchecks`, the
+learned expectations (``volume_anomaly``, ``freshness_anomaly``) in :mod:`phaseguard.learned`.
 None of them reads the warehouse. :func:`prepare` builds one against the config once: what
 is the same on every date (its name, the threshold text, the metrics it reads) is worked
 out there. Its ``judge`` then takes the dates to judge (:class:`Days`), reads each metric
@@ -34,9 +35,11 @@ from .kinds import (
     Range,
     Ratio,
     Reconciliation,
+    Relationships,
     RowsExist,
     RowsPerUnit,
     Thresholds,
+    Unique,
     UnitCoverage,
 )
 from .plan import (
@@ -48,6 +51,7 @@ from .plan import (
     Metric,
     coverage_key,
     covered_metric,
+    keyed_variant,
     rows_metric,
 )
 from .verdicts import ACCEPTABLE, ERROR, EXCELLENT, FAIL, NA, PASS, Level, Verdict
@@ -223,6 +227,8 @@ def check_name(check: Check) -> str:
         target = f"{check.table}.{','.join(columns)}"
     if isinstance(check, Reconciliation):
         target = f"{check.left.table}={check.right.table}"
+    if isinstance(check, Unique | Relationships):  # keyed kinds (#16)
+        target = f"{check.table}.{','.join(check.columns)}"
     return f"{check.kind}({target})" if target else check.kind
 
 
@@ -440,8 +446,8 @@ class UnitCoverageCheck(_Graded):
         self.window = check.window_days
         if self.window > 1:
             self.expected += f" over {self.window} days"
-        self.key = coverage_key(check.sources)
-        self.covered = covered_metric(config, check.sources)
+        self.key = coverage_key(check.sources, check.where)
+        self.covered = covered_metric(config, check.sources, check.where)
         self.metric = self.covered.key
 
     def judge(self, days: Days) -> list[Verdict]:
@@ -714,11 +720,14 @@ _KINDS: dict[str, type[Prepared]] = {
 def _kinds() -> dict[str, type[Prepared]]:
     """Every kind's judging class: the ones above, and those of the modules built on them
     (imported here, not at the top, because they import this module)."""
-    from . import rowchecks
+    from . import keychecks, learned, rowchecks
 
     return {
         **_KINDS,
         **{kind.kind: kind for kind in rowchecks.KINDS},  # row-level and per-table (#16)
+        **{kind.kind: kind for kind in keychecks.KINDS},  # keyed (#16)
+        **{f"{kind.kind}+keyed": kind for kind in keychecks.VARIANTS},
+        **{kind.kind: kind for kind in learned.KINDS},  # learned expectations (#16)
     }
 
 
@@ -729,7 +738,9 @@ def prepare(
 
     ``best`` caps the levels it gives: a smoke test says PASS, never EXCELLENT.
     """
-    prepared = _kinds()[check.kind](check, config, phase_tables)
+    kinds, variant = _kinds(), f"{check.kind}+keyed"  # values_from, group_by (#16)
+    kind = kinds[variant] if variant in kinds and keyed_variant(check) else kinds[check.kind]
+    prepared = kind(check, config, phase_tables)
     if best is not EXCELLENT:
         prepared.cap(best)
     return prepared

@@ -83,6 +83,16 @@ class TableSpec(Model):
         return None if value is None else _ident(value)
 
 
+class Dimension(Model):
+    """A table without a date column (a carriers or teams list): only ever a parent or a
+    reference list of the keyed checks, never graded per date."""
+
+    name: str = Field(description="short key checks name it by, e.g. teams")
+    table: str = Field(description="qualified name in the warehouse, e.g. nba_ref.teams")
+    _v_name = field_validator("name")(_ident)
+    _v_table = field_validator("table")(_qualified)
+
+
 class Step(Model):
     """What runs a phase for one date: a Python callable or a shell command with {date}."""
 
@@ -288,6 +298,9 @@ class Config(Model):
     events: str | None = Field(None, description="event store URL; default SQLite beside config")
     schedule: Schedule
     phases: list[Phase] = Field(min_length=1)
+    dimensions: list[Dimension] = Field(
+        default_factory=list, description="tables without a date column: parents, reference lists"
+    )
     gates: list[Gate] = Field(default_factory=list)
     sinks: list[Sink] = Field(default_factory=list)
     health: Health = Field(default_factory=Health)
@@ -317,6 +330,13 @@ class Config(Model):
                 if table.name == key:
                     return table
         raise KeyError(key)
+
+    def dimension(self, name: str) -> Dimension:
+        """The dimension called ``name``; KeyError if there is none."""
+        for dimension in self.dimensions:
+            if dimension.name == name:
+                return dimension
+        raise KeyError(name)
 
     def upstream(self, phase: str) -> list[str]:
         """Every phase ``phase`` depends on, directly or through others, in config order."""
@@ -358,9 +378,11 @@ def _validate_references(config: Config) -> None:
         for j, dep in enumerate(phase.depends_on):
             if dep not in phase_names:
                 raise _RefError(f"unknown phase {dep!r}", ("phases", i, "depends_on", j))
+    dimensions = _check_dimensions(config, tables)
     for i, phase in enumerate(config.phases):
         own = {t.name for t in phase.tables}
         for j, check in enumerate(phase.checks):
+            _check_parents(check, tables, dimensions, ("phases", i, "checks", j))
             _check_refs(check, own, tables, ("phases", i, "checks", j))
             _check_quorum(check, config, [t.name for t in phase.tables], ("phases", i, "checks", j))
     _check_cycles(config)
@@ -380,6 +402,7 @@ def _validate_references(config: Config) -> None:
             )
         upstream_tables = [t.name for p in config.phases if p.name in upstream for t in p.tables]
         for j, check in enumerate(gate.checks or []):
+            _check_parents(check, tables, dimensions, ("gates", i, "checks", j))
             _check_refs(check, set(tables), tables, ("gates", i, "checks", j))
             _check_quorum(check, config, upstream_tables, ("gates", i, "checks", j))
     if config.schedule.table is None:
@@ -392,6 +415,43 @@ def _validate_references(config: Config) -> None:
     for j, name in enumerate(config.health.partial_phases or []):
         if name not in phase_names:
             raise _RefError(f"unknown phase {name!r}", ("health", "partial_phases", j))
+
+
+def _check_dimensions(config: Config, tables: dict[str, str]) -> set[str]:
+    """Dimension names: each once, none a phase table's key. Returns them."""
+    names: set[str] = set()
+    for i, dimension in enumerate(config.dimensions):
+        if dimension.name in names or dimension.name in tables:
+            what = "dimension" if dimension.name in names else "phase table"
+            raise _RefError(
+                f"{dimension.name!r} is already a {what}'s name", ("dimensions", i, "name")
+            )
+        names.add(dimension.name)
+    return names
+
+
+def _check_parents(
+    check: Any, tables: dict[str, str], dimensions: set[str], loc: tuple[str | int, ...]
+) -> None:
+    """A keyed check's parent (``to.table``) or reference list (``values_from.table``) is a
+    phase table or a dimension; the table it grades is not a dimension (no dates)."""
+    if getattr(check, "table", None) in dimensions:
+        raise _RefError(
+            f"{check.table!r} is a dimension (no date column): it can only be a parent "
+            "(to.table) or a reference list (values_from.table)",
+            (*loc, "table"),
+        )
+    for attr in ("to", "values_from"):
+        ref = getattr(check, attr, None)
+        if ref is not None and ref.table not in tables and ref.table not in dimensions:
+            import difflib  # only for an error
+
+            close = difflib.get_close_matches(ref.table, [*tables, *dimensions], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise _RefError(
+                f"unknown table {ref.table!r}: not a phase table or a dimension{hint}",
+                (*loc, attr, "table"),
+            )
 
 
 def _needs_schedule_table(check: Any, loc: tuple[str | int, ...]) -> None:

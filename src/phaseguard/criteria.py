@@ -14,17 +14,24 @@ from .kinds import (
     Check,
     DistinctCount,
     Freshness,
+    FreshnessAnomaly,
     NotNull,
     Quorum,
     Range,
     Ratio,
     Reconciliation,
+    Relationships,
     RowCount,
+    RowLevel,
     RowsExist,
     RowsPerUnit,
     Thresholds,
+    Unique,
     UnitCoverage,
+    VolumeAnomaly,
 )
+from .learned import unit_noun
+from .plan import keyed_variant
 
 
 def _thresholds(check: Thresholds, unit: str = "") -> str:
@@ -59,6 +66,7 @@ def _explain(check: Check, config: Config, phase_tables: list[str]) -> str:
         return f"{rows} per {per}: {_thresholds(check)}"
     if isinstance(check, UnitCoverage):
         names = " or ".join(f"`{config.table(t).table}`" for t in check.sources)
+        names += _where(check.where)
         window = f", over the {check.window_days} days ending on the date" if check.window else ""
         return (
             f"share of the `{config.schedule.unit}`s the schedule names for the date that have "
@@ -95,6 +103,10 @@ def _explain(check: Check, config: Config, phase_tables: list[str]) -> str:
             f"newest `{check.column}` in `{config.table(check.table).table}`{_where(check.where)} "
             f"is at most {check.max_age_hours:g} h old (EXCELLENT), else FAIL"
         )
+    if keyed_variant(check):
+        return _explain_keyed(check, config)
+    if isinstance(check, VolumeAnomaly | FreshnessAnomaly):
+        return _learned(check, config)
     return _explain_row_kind(check, config)
 
 
@@ -113,7 +125,7 @@ def _explain_row_kind(check: Check, config: Config) -> str:
             cols = ", ".join(f"`{c}`" for c in check.columns)
             bad = f"rows of {table} with a NULL in {cols}"
         elif isinstance(check, AcceptedValues):
-            listed = ", ".join(str(v) for v in check.values)
+            listed = ", ".join(str(v) for v in check.values or ())
             bad = f"rows of {table} whose `{check.column}` is not NULL and not one of {listed}"
         else:
             low = "<" if check.inclusive else "<="
@@ -124,10 +136,7 @@ def _explain_row_kind(check: Check, config: Config) -> str:
             ]
             bad = f"rows of {table} whose `{check.column}` is {' or '.join(e for e in ends if e)}"
         measure = "share of " if check.measure == "share" else ""
-        return (
-            f"{measure}{bad}: {_thresholds(check, '%' if check.measure == 'share' else '')}; "
-            "a date with no rows is N/A"
-        )
+        return f"{measure}{bad}: {_bad_tiers(check)}; a date with no rows is N/A"
     if isinstance(check, RowCount):
         table = f"`{config.table(check.table).table}`{_where(check.where)}"
         return f"rows of {table}: {_thresholds(check)}"
@@ -145,6 +154,83 @@ def _explain_row_kind(check: Check, config: Config) -> str:
             f"{left} equals {right} {within} (EXCELLENT), else {beyond}; N/A when both have no rows"
         )
     return check.kind  # pragma: no cover - every kind is handled above
+
+
+# --- keyed kinds (#16) ---
+
+
+def _explain_keyed(check: Check, config: Config) -> str:
+    """A keyed kind (unique, relationships, accepted_values from a reference list,
+    row_count by group) as a sentence."""
+    if isinstance(check, RowCount):
+        table = f"`{config.table(check.table).table}`{_where(check.where)}"
+        groups = ", ".join(f"`{c}`" for c in check.group_by or ())
+        return (
+            f"rows of {table} per ({groups}), each group graded on its own and the worst "
+            f"deciding: {_thresholds(check)}"
+        )
+    assert isinstance(check, Unique | Relationships | AcceptedValues)
+    table = f"`{config.table(check.table).table}`{_where(check.where)}"
+    if isinstance(check, Unique):
+        key = ", ".join(f"`{c}`" for c in check.columns)
+        bad = f"rows of {table} beyond the first per ({key}) on a date (NULL keys skipped)"
+    elif isinstance(check, Relationships):
+        bad = (
+            f"rows of {table} whose ({', '.join(check.columns)}) is no "
+            f"({', '.join(check.to.columns)}) of {_parent(config, check.to.table)}"
+        )
+    else:
+        assert check.values_from is not None
+        ref = check.values_from
+        bad = (
+            f"rows of {table} whose `{check.column}` is not NULL and not among the "
+            f"`{ref.column}` values of {_parent(config, ref.table)}"
+        )
+    measure = "share of " if check.measure == "share" else ""
+    return f"{measure}{bad}: {_bad_tiers(check)}; a date with no rows is N/A"
+
+
+def _bad_tiers(check: RowLevel) -> str:
+    """A bad-row kind's tiers; the default (excellent: 0) as 'none is EXCELLENT, any is FAIL'."""
+    if (check.excellent, check.pass_, check.acceptable) == (0, None, None):
+        return "none is EXCELLENT, any is " + ("a warning" if check.severity == "warn" else "FAIL")
+    return _thresholds(check, "%" if check.measure == "share" else "")
+
+
+def _parent(config: Config, name: str) -> str:
+    """A parent as a reader knows it: a phase table on the same date, or a dimension."""
+    try:
+        return f"`{config.table(name).table}` on the same date"
+    except KeyError:
+        return f"the dimension `{config.dimension(name).table}` (any row)"
+
+
+def _learned(check: VolumeAnomaly | FreshnessAnomaly, config: Config) -> str:
+    """A learned expectation as a sentence: the rule (what it learned for a date is in that
+    date's verdict: ``verify`` prints it, ``--format json`` carries it as ``details``)."""
+    schedule = config.schedule
+    table = f"`{config.table(check.table).table}`{_where(check.where)}"
+    noun = unit_noun(schedule)
+    dates = "scheduled dates" if schedule.table is None else f"{noun} dates"
+    reach = check.reach(schedule.weekdays)
+    if isinstance(check, VolumeAnomaly):
+        what = f"rows of {table}" + (f" per scheduled {noun}" if check.per == "unit" else "")
+        floor = f"at least ± {threshold_text(check.tolerance_pct)} % of the median"
+        outside = "too few (a partial load) or too many (a double run)"
+    else:
+        what = f"how late {table} landed (newest `{check.column}` minus the date's 00:00 UTC)"
+        floor = f"reaching at least {threshold_text(check.tolerance_hours)} h past the median"
+        outside = "later than the band (earlier is fine)"
+    beyond = "a warning (ACCEPTABLE), never FAIL" if check.severity == "warn" else "FAIL"
+    band = "within the median ±" if isinstance(check, VolumeAnomaly) else "at most the median +"
+    return (
+        f"{what}, learned: {band} {threshold_text(check.sensitivity)} robust SDs "
+        f"(1.4826 × MAD) of the last {check.history} {dates} before the date that have rows "
+        f"(off-days and empty dates left out; read up to {reach} days back in the same "
+        f"query), {floor} (EXCELLENT); {outside} is {beyond}; fewer than "
+        f"{check.min_history} such dates: N/A (learning). The learned band of each date is "
+        "in its verdict (`verify`, `--format json` details)"
+    )
 
 
 def _schedule(config: Config) -> str:

@@ -50,7 +50,7 @@ Text = Annotated[str, BeforeValidator(_scalar_text)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class ExpectedTable(_Model):
@@ -364,7 +364,8 @@ class Catalogue(Protocol):
 
 
 def expected_tables(config: Config, infra: Infrastructure) -> dict[str, dict[str, str | None]]:
-    """Table -> required {column: type or None}: schedule and phase tables, then declared ones."""
+    """Table -> required {column: type or None}: schedule, phase and dimension tables, then
+    declared ones."""
     out: dict[str, dict[str, str | None]] = {}
     if infra.phase_tables:
         if config.schedule.table is not None:
@@ -376,6 +377,8 @@ def expected_tables(config: Config, infra: Infrastructure) -> dict[str, dict[str
                 columns.setdefault(table.date_column, None)
                 if table.unit:
                     columns.setdefault(table.unit, None)
+        for dimension in config.dimensions:  # parents and reference lists of keyed checks
+            out.setdefault(dimension.table, {})
     for declared in infra.tables:
         columns = out.setdefault(declared.table, {})
         for column, dtype in declared.columns.items():

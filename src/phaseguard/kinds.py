@@ -235,6 +235,8 @@ class UnitCoverage(Thresholds):
     table: str | None = None
     any_of: list[str] | None = Field(None, min_length=1, description="alternative sources")
     window: str | None = Field(None, description="rolling window, e.g. 7d (1d..366d)")
+    where: str | None = Field(None, description="only the rows where this holds cover a unit")
+    _v_where = field_validator("where")(_condition)
 
     @field_validator("window", mode="before")
     @classmethod
@@ -371,14 +373,30 @@ class NotNull(RowLevel):
 Value = str | int | float
 
 
+class ValuesFrom(Model):
+    """A reference list: the values of ``column`` in a dimension or a phase table."""
+
+    table: str
+    column: str
+    _v_column = field_validator("column")(_ident)
+
+
 class AcceptedValues(RowLevel):
-    """Bad rows: a non-NULL ``column`` value not in ``values``; evidence: the first
-    offending distinct values."""
+    """Bad rows: a non-NULL ``column`` value not in ``values``, or (``values_from``) not
+    among the values of a reference column: a dimension's, or a phase table's on the same
+    date; evidence: the first offending distinct values."""
 
     kind: Literal["accepted_values"]
     column: str
-    values: list[Value] = Field(min_length=1)
+    values: list[Value] | None = Field(None, min_length=1)
+    values_from: ValuesFrom | None = Field(None, description="a reference list: {table, column}")
     _v_column = field_validator("column")(_ident)
+
+    @model_validator(mode="after")
+    def _one_list(self) -> AcceptedValues:
+        if (self.values is None) == (self.values_from is None):
+            raise ValueError("give exactly one of values, values_from")
+        return self
 
     @field_validator("values", mode="before")
     @classmethod
@@ -425,7 +443,15 @@ class RowCount(Thresholds):
     kind: Literal["row_count"]
     table: str
     where: str | None = Field(None, description=WHERE_DESCRIPTION)
+    group_by: list[str] | None = Field(
+        None, min_length=1, description="graded per group of these columns: the worst decides"
+    )
     _v_where = field_validator("where")(_condition)
+
+    @field_validator("group_by")
+    @classmethod
+    def _v_group_by(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _idents(value)
 
 
 class Side(Model):
@@ -461,6 +487,134 @@ class Reconciliation(CheckBase):
 # --- end of the row-level and per-table kinds ---
 
 
+# --- Keyed kinds (#16): each reads a probe of its own (a join or a second grouping step) -----
+
+
+def _idents(value: list[str]) -> list[str]:
+    for column in value:
+        _ident(column)
+    if len(set(value)) < len(value):
+        raise ValueError(f"a column is named twice in {value!r}")
+    return value
+
+
+class Unique(RowLevel):
+    """No two rows of the partition share a key (one column or several): the bad rows are
+    those beyond the first per key; rows with a NULL in the key are skipped."""
+
+    kind: Literal["unique"]
+    columns: list[str] = Field(min_length=1, description="the key: one column or several")
+    _v_columns = field_validator("columns")(_idents)
+
+
+class Parent(Model):
+    """The parent of a ``relationships`` check: a phase table key or a dimension name."""
+
+    table: str
+    columns: list[str] = Field(min_length=1)
+    _v_columns = field_validator("columns")(_idents)
+
+
+class Relationships(RowLevel):
+    """Every key of the partition is present in the parent (``to``): on the same date when
+    the parent has a date column, in any row when it is a dimension. The bad rows are the
+    orphans; rows with a NULL in the key are skipped."""
+
+    kind: Literal["relationships"]
+    columns: list[str] = Field(min_length=1)
+    to: Parent
+    _v_columns = field_validator("columns")(_idents)
+
+    @model_validator(mode="after")
+    def _same_width(self) -> Relationships:
+        if len(self.columns) != len(self.to.columns):
+            raise LocatedError(
+                f"columns names {len(self.columns)} key columns, to.columns "
+                f"{len(self.to.columns)}: they pair up one to one",
+                ("to", "columns"),
+            )
+        return self
+
+
+# --- end of the keyed kinds ------------------------------------------------------------------
+# Learned expectations (#16): no thresholds, a band learned from the history read in the
+# same query (the plan reads ``reach`` calendar days before the first date judged).
+
+
+class _Learned(CheckBase):
+    """A learned expectation: a date's number against the median ± ``sensitivity`` robust
+    standard deviations (1.4826 × MAD) of the last ``history`` comparable dates (scheduled,
+    with rows, before the date), read ``history_days`` calendar days back in the same query.
+    Fewer than ``min_history`` such dates: N/A (learning). Inside the band EXCELLENT, beyond
+    it FAIL (``severity: warn``: a warning, ACCEPTABLE). With ``where``, only the rows where
+    it holds count, on the judged date and in the history alike."""
+
+    table: str
+    history: int = Field(28, ge=3, le=366, description="comparable dates the band is learned from")
+    min_history: int = Field(7, ge=3, le=366, description="fewer comparable dates: N/A (learning)")
+    sensitivity: float = Field(
+        4.0, gt=0, le=100, description="band half-width in robust SDs (1.4826 x MAD)"
+    )
+    history_days: int | None = Field(
+        None,
+        ge=1,
+        le=3660,
+        description="calendar days read back for the history (default: from history and the schedule)",
+    )
+    where: str | None = Field(None, description=WHERE_DESCRIPTION)
+    _v_where = field_validator("where")(_condition)
+
+    @model_validator(mode="after")
+    def _enough(self) -> _Learned:
+        if self.min_history > self.history:
+            raise LocatedError(
+                f"min_history {self.min_history} is more than history {self.history}: "
+                "the band could never be learned",
+                ("min_history",),
+            )
+        return self
+
+    def reach(self, weekdays: frozenset[int] | None) -> int:
+        """Calendar days before a judged date that the history needs read.
+
+        ``history_days`` if given. A calendar schedule is known: enough weeks for
+        ``history`` of its dates, plus a week of slack. A schedule table is only known from
+        the same query, so twice ``history`` days: room for as many off-days as game days
+        (the NBA's All-Star break and its scattered off-days take ~10 of every 56).
+        """
+        if self.history_days is not None:
+            return self.history_days
+        if weekdays:
+            return -(-self.history * 7 // len(weekdays)) + 7
+        return 2 * self.history
+
+
+class VolumeAnomaly(_Learned):
+    """Rows per scheduled unit (``per: date``: rows per date) against the band learned from
+    the recent history; too few (a silent partial load) and too many (a double run) are
+    both anomalies. The band is never narrower than ± ``tolerance_pct`` % of the median,
+    so very regular data (a MAD of 0) does not alarm on a small wobble."""
+
+    kind: Literal["volume_anomaly"]
+    per: Literal["unit", "date"] = "unit"
+    tolerance_pct: float = Field(
+        10.0, ge=0, le=100, description="the band is at least +/- this % of the median"
+    )
+
+
+class FreshnessAnomaly(_Learned):
+    """How late a partition landed: its newest ``column`` timestamp minus the date's start
+    (00:00 UTC), against the band learned from the recent history; only later than usual is
+    bad. The band reaches at least ``tolerance_hours`` past the median."""
+
+    kind: Literal["freshness_anomaly"]
+    column: str
+    tolerance_hours: float = Field(
+        1.0, ge=0, le=720, description="the band reaches at least this far past the median"
+    )
+    _v_column = field_validator("column")(_ident)
+
+
 Check = Annotated[
     RowsExist
     | RowsPerUnit
@@ -475,7 +629,13 @@ Check = Annotated[
     | AcceptedValues
     | Range
     | RowCount
-    | Reconciliation,
+    | Reconciliation
+    # keyed kinds (#16)
+    | Unique
+    | Relationships
+    # learned expectations (#16)
+    | VolumeAnomaly
+    | FreshnessAnomaly,
     Field(discriminator="kind"),
 ]
 SMOKE_KINDS = ("rows_exist", "quorum")

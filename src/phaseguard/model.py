@@ -14,7 +14,7 @@ QUALIFIED_RE = re.compile(rf"^{_IDENT}(\.{_IDENT}){{0,2}}$")
 class Model(BaseModel):
     """Base of every config model: frozen, and unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 def _ident(value: str) -> str:

@@ -9,12 +9,14 @@ its newest date at or after the range's start (``HORIZON``, one row: proof that 
 with nothing scheduled is an off-day, not a schedule not loaded yet); and, per
 ``unit_coverage`` check, its units semi-joined with the units of the check's sources
 (``coverage:KEYS``: how many of the scheduled units have rows, and the first missing ones).
-A rolling-window check widens the range read back by its window (:attr:`Plan.first` is
-then the first date judged).
+A rolling-window check widens the range read back by its window, a learned expectation
+(``volume_anomaly``, ``freshness_anomaly``) by the calendar days its history needs
+(:attr:`Plan.first` is then the first date judged).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,18 +28,24 @@ from .config import Config
 from .kinds import (
     AcceptedValues,
     Aggregate,
+    Between,
     Check,
     DistinctCount,
     Freshness,
+    FreshnessAnomaly,
     NotNull,
     Quorum,
     Range,
     Ratio,
     Reconciliation,
+    Relationships,
     RowCount,
     RowsExist,
     RowsPerUnit,
+    Thresholds,
+    Unique,
     UnitCoverage,
+    VolumeAnomaly,
 )
 
 SCHEDULE = "__schedule__"
@@ -46,12 +54,19 @@ MetricKind = Literal[
     "rows", "units", "distinct", "aggregate", "max_epoch", "covered", "horizon",
     # row-level kinds (#16): bad-row counts and the observed extremes
     "nulls", "outside", "rejected", "min", "max",
+    # keyed kinds (#16): bad rows and offending keys, group sizes
+    "bad", "offenders", "groups", "min_group", "max_group",
 ]  # fmt: skip
 COUNTS = ("rows", "units", "distinct", "nulls", "outside", "rejected")  # 0 over no rows
 # How many missing units a verdict names per date (the rest are counted), and up to how
 # many the coverage probe returns (beyond that, only the first).
 MISSING_SHOWN = 5
 MISSING_LISTED = 100
+# How a keyed probe's text joins the columns of a key (``a|b``) and its ``key=n`` items
+# (``a|b=3, c|d=2``: as the coverage probe's, printable on every backend; every item ends
+# in ``=digits``, so a key holding ", " still reads back whole).
+KEY_SEPARATOR = "|"
+ITEM_SEPARATOR = ", "
 
 
 @dataclass(frozen=True, order=True)
@@ -127,6 +142,35 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """Where a keyed probe looks its keys up: a table's ``columns``, on the same date when
+    it has a ``date_column``, else in any row (a dimension)."""
+
+    table: str
+    date_column: str | None
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """What a keyed probe computes per date, by grouping its rows on ``columns`` first.
+
+    ``unique``: keys held by more than one row; ``lookup`` (relationships, accepted_values):
+    keys not found in ``reference``; ``groups`` (row_count with group_by): groups whose row
+    count is outside ``band`` (comparisons such as ``(">=", 24.0)``, all of which hold
+    inside it). Its metrics are rows, bad rows and offending keys (groups: the number of
+    groups, the smallest and the largest), and its text the offending keys as
+    ``key=rows`` items (a key of several columns as ``a|b``).
+    """
+
+    kind: Literal["unique", "lookup", "groups"]
+    columns: tuple[str, ...]
+    reference: Reference | None = None
+    band: tuple[tuple[str, float], ...] = ()
+    where: str = ""  # the check's where: filter on its own table's rows
+
+
+@dataclass(frozen=True)
 class Probe:
     """The metrics to read from one table, grouped by its date column; row count first.
 
@@ -148,6 +192,13 @@ class Probe:
     against: Source | None = None
     also: tuple[Source, ...] = ()
     listing: bool = False
+    keyed: KeySpec | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns of its table the probe reads (to name one the table lacks)."""
+        own = self.keyed.columns if self.keyed else ()
+        return (self.date_column, *(m.column for m in self.metrics if m.column), *own)
 
     def __post_init__(self) -> None:
         if not self.metrics or self.metrics[0] != ROWS:
@@ -177,8 +228,9 @@ class Plan:
 
     @cached_property
     def keyed(self) -> bool:
-        """Whether the statement returns a text column (a coverage probe's missing units)."""
-        return any(p.against or p.listing for p in self.probes)
+        """Whether the statement returns a text column (a coverage probe's missing units, a
+        listing probe's rejected values, a keyed probe's offending keys)."""
+        return any(p.against or p.listing or p.keyed for p in self.probes)
 
 
 Row = Sequence[float | None]
@@ -256,15 +308,15 @@ class Measurements:
         return None
 
 
-def coverage_key(sources: Sequence[str]) -> str:
-    """The key of the coverage probe over ``sources`` (table keys)."""
-    return "coverage:" + "+".join(sources)
+def coverage_key(sources: Sequence[str], where: str | None = None) -> str:
+    """The key of the coverage probe over ``sources`` (table keys), of the rows ``where`` keeps."""
+    return "coverage:" + "+".join(sources) + (f":where {where}" if where else "")
 
 
-def covered_metric(config: Config, sources: Sequence[str]) -> Metric:
+def covered_metric(config: Config, sources: Sequence[str], where: str | None = None) -> Metric:
     """The coverage probe's count of covered units; its column is the first source's unit."""
     unit = config.table(sources[0]).unit or config.schedule.unit or ""
-    return Metric(COVERED, unit)
+    return Metric(COVERED, unit, where=where or "")
 
 
 def metrics_for(
@@ -286,6 +338,8 @@ def metrics_for(
         yield check.denominator, ROWS
     elif isinstance(check, Freshness):
         yield check.table, Metric("max_epoch", check.column, where=check.where or "")
+    elif isinstance(check, VolumeAnomaly | FreshnessAnomaly):
+        yield from learned_metrics_for(check)
     else:
         yield from row_metrics_for(check)
 
@@ -293,6 +347,8 @@ def metrics_for(
 def row_metrics_for(check: Check) -> Iterable[tuple[str, Metric]]:
     """The metrics of the row-level and per-table kinds (#16), in their table's probe
     (accepted_values' rejected values are read by a listing probe of their own)."""
+    if keyed_variant(check):
+        return
     if isinstance(check, NotNull | AcceptedValues | Range | RowCount):
         yield check.table, rows_metric(check.where)
     if isinstance(check, NotNull):
@@ -309,6 +365,82 @@ def row_metrics_for(check: Check) -> Iterable[tuple[str, Metric]]:
             yield side.table, Metric("aggregate", expr=side.expr, where=side.where or "")
 
 
+# --- keyed probes (#16): unique, relationships, accepted_values, row_count by group ---------
+BAD = Metric("bad")
+OFFENDERS = Metric("offenders")
+GROUP_METRICS = (ROWS, Metric("groups"), Metric("min_group"), Metric("max_group"), OFFENDERS)
+
+
+def keyed_probe(check: Check, config: Config) -> Probe | None:
+    """The probe of its own a keyed check reads (None for any other check), keyed by what
+    it computes, e.g. ``unique:box:game_id+player_id``: two checks asking the same share it."""
+    if not keyed_variant(check):
+        return None
+    assert isinstance(check, Unique | Relationships | AcceptedValues | RowCount)
+    spec = config.table(check.table)
+    metrics: tuple[Metric, ...] = (ROWS, BAD, OFFENDERS)
+    if isinstance(check, Unique):
+        keyed = KeySpec("unique", tuple(check.columns))
+    elif isinstance(check, Relationships):
+        to = _reference(config, check.to.table, tuple(check.to.columns))
+        keyed = KeySpec("lookup", tuple(check.columns), to)
+    elif isinstance(check, AcceptedValues):
+        assert check.values_from is not None
+        ref = check.values_from
+        to = _reference(config, ref.table, (ref.column,))
+        keyed = KeySpec("lookup", (check.column,), to)
+    else:
+        keyed = KeySpec("groups", tuple(check.group_by or ()), band=pass_band(check))
+        metrics = GROUP_METRICS
+    if check.where:
+        keyed = dataclasses.replace(keyed, where=check.where)
+    key = f"{check.kind}:{check.table}:{'+'.join(keyed.columns)}"
+    if keyed.reference is not None:
+        key += f">{keyed.reference.table}:{'+'.join(keyed.reference.columns)}"
+    if keyed.band:
+        key += ":" + ",".join(f"{op}{value:g}" for op, value in keyed.band)
+    if keyed.where:
+        key += f":where {keyed.where}"
+    return Probe(key, spec.table, spec.date_column, metrics, keyed=keyed)
+
+
+def keyed_variant(check: Check) -> bool:
+    """Whether ``check`` reads a keyed probe: unique, relationships, accepted_values with
+    ``values_from``, row_count with ``group_by``."""
+    if isinstance(check, AcceptedValues):
+        return check.values_from is not None
+    if isinstance(check, RowCount):
+        return check.group_by is not None
+    return isinstance(check, Unique | Relationships)
+
+
+def _reference(config: Config, name: str, columns: tuple[str, ...]) -> Reference:
+    """A phase table (looked up on the same date) or a dimension (any row)."""
+    try:
+        table = config.table(name)
+    except KeyError:
+        return Reference(config.dimension(name).table, None, columns)
+    return Reference(table.table, table.date_column, columns)
+
+
+def pass_band(t: Thresholds) -> tuple[tuple[str, float], ...]:
+    """The counts a group may have and be PASS or better, as comparisons: the pass tier
+    (else the excellent one, else the acceptable one). A group outside it is evidence."""
+    tier = next(x for x in (t.pass_, t.excellent, t.acceptable) if x is not None)
+    if isinstance(tier, Between):
+        return ((">=", float(tier.between[0])), ("<=", float(tier.between[1])))
+    return (("<", float(tier)),) if t.direction == "lower" else ((">=", float(tier)),)
+
+
+def learned_metrics_for(check: VolumeAnomaly | FreshnessAnomaly) -> Iterable[tuple[str, Metric]]:
+    """The metrics of the learned expectations (#16): rows, or the newest timestamp, read for
+    the history too (the plan reaches back, see :meth:`VolumeAnomaly.reach`)."""
+    if isinstance(check, VolumeAnomaly):
+        yield check.table, rows_metric(check.where)
+    else:
+        yield check.table, Metric("max_epoch", check.column, where=check.where or "")
+
+
 def build_plan(
     config: Config,
     checks: Iterable[tuple[Check, Sequence[str]]],
@@ -318,19 +450,26 @@ def build_plan(
     """A plan reading what ``checks`` (each with its phase's table keys) need, plus the schedule.
 
     A schedule table is read three ways (see the module docstring); a calendar schedule
-    reads nothing. A rolling-window check moves the start back by its window.
+    reads nothing. A rolling-window check moves the start back by its window, a learned
+    expectation by its history's reach.
     """
     wanted: dict[str, set[Metric]] = {}
-    coverages: dict[str, list[str]] = {}
+    coverages: dict[str, tuple[list[str], str | None]] = {}
     listings: dict[str, tuple[str, Metric]] = {}
+    keyed: dict[str, Probe] = {}
     lookback = 0
     for check, phase_tables in checks:
-        if isinstance(check, AcceptedValues):
+        if isinstance(check, AcceptedValues) and check.values is not None:
             rejected = rejected_metric(check)
             listings[listing_key(check.table, rejected)] = (check.table, rejected)
         if isinstance(check, UnitCoverage):
-            coverages[coverage_key(check.sources)] = check.sources
+            coverages[coverage_key(check.sources, check.where)] = (check.sources, check.where)
             lookback = max(lookback, check.window_days - 1)
+        probe = keyed_probe(check, config)
+        if probe is not None:
+            keyed.setdefault(probe.key, probe)
+        if isinstance(check, VolumeAnomaly | FreshnessAnomaly):  # its history, same query
+            lookback = max(lookback, check.reach(config.schedule.weekdays))
         for key, metric in metrics_for(check, config, phase_tables):
             wanted.setdefault(key, set()).add(metric)
     schedule = config.schedule
@@ -340,10 +479,10 @@ def build_plan(
         probes.append(Probe(SCHEDULE, table, date_column, (ROWS, Metric("units", unit))))
         horizon = (ROWS, Metric("horizon"))
         probes.append(Probe(HORIZON, table, date_column, horizon, reach="after"))
-        for key, sources in coverages.items():
+        for key, (sources, where) in coverages.items():
             first, *more = [config.table(name) for name in sources]
             also = tuple(Source(t.table, t.date_column, t.unit or unit) for t in more)
-            covered = (ROWS, covered_metric(config, sources))
+            covered = (ROWS, covered_metric(config, sources, where))
             against = Source(table, date_column, unit)
             probes.append(
                 Probe(key, first.table, first.date_column, covered, against=against, also=also)
@@ -356,6 +495,7 @@ def build_plan(
     for key, (name, metric) in sorted(listings.items()):
         spec = config.table(name)
         probes.append(Probe(key, spec.table, spec.date_column, (ROWS, metric), listing=True))
+    probes.extend(keyed.values())
     if not probes:  # a calendar schedule and checks that read nothing: still one statement
         first = config.phases[0].tables[0]
         probes.append(Probe(first.name, first.table, first.date_column, (ROWS,)))

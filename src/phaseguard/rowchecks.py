@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .checks import Days, Prepared, _Graded, _num, threshold_text
+from .checks import Days, Prepared, _Graded, _num
 from .config import Config
 from .kinds import AcceptedValues, Check, NotNull, Range, Reconciliation, RowCount, RowLevel
 from .plan import (
@@ -29,6 +29,12 @@ from .plan import (
 from .verdicts import ACCEPTABLE, NA, Verdict
 
 Seen = tuple[int, int, Any]  # (bad rows, rows, evidence)
+
+
+def _share(value: float) -> str:
+    """A share of rows as a percentage: one decimal, two significant digits below 0.1 %."""
+    pct = value * 100
+    return f"{pct:.2g}%" if 0 < pct < 0.1 else f"{pct:.1f}".removesuffix(".0") + "%"
 
 
 def _filter(where: str | None) -> str:
@@ -85,7 +91,7 @@ class _RowLevelCheck(_Graded):
         bad, rows, evidence = seen
         text = f"{bad} {self.what} of {rows}"
         if self.pct:
-            text = f"{threshold_text(round(bad / rows, 6), pct=True)} ({text})"
+            text = f"{_share(bad / rows)} ({text})"
         more = self.evidence_text(evidence) if bad else ""
         return f"{text}; {more}" if more else text
 

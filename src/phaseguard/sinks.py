@@ -22,7 +22,7 @@ def mask(text: str, secrets: Iterable[str]) -> str:
 
 
 class _SinkBase(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str | None = None
     min_severity: Severity = "warning"

@@ -11,7 +11,6 @@ caller already imported them.
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import math
 import sys
 from collections.abc import Mapping
@@ -92,6 +91,8 @@ def parse_retry_after(value: str, *, now: dt.datetime | None = None) -> float | 
         seconds = float(value)
     except ValueError:
         try:
+            import email.utils  # only an HTTP date needs it: importing it costs ~10 ms
+
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError):
             return None

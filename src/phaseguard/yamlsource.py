@@ -10,22 +10,32 @@ name the file, the line and the key.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
 
+if TYPE_CHECKING:
+    import yaml
+
 Loc = tuple[str | int, ...]
 
-# One loader turns scalar nodes into values (int, bool, null, ...); building one per node
-# cost more than parsing the whole file.
-_SCALARS = yaml.SafeLoader("")
+
+@functools.cache
+def _scalars() -> yaml.SafeLoader:
+    """One loader turns scalar nodes into values (int, bool, null, ...): building one per
+    node cost more than parsing the whole file. Made on first use, as ``yaml`` is imported:
+    a config taken from ``configcache`` needs neither (~15 ms)."""
+    import yaml
+
+    return yaml.SafeLoader("")
+
+
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _PLAIN_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}"
@@ -128,6 +138,8 @@ def load_yaml(text: str, file: str) -> Source:
     contains itself, nesting deeper than MAX_DEPTH or more than MAX_NODES values once
     aliases are expanded (an alias bomb) are errors. Merge keys (``<<: *base``) merge.
     """
+    import yaml
+
     if len(text) > MAX_BYTES:
         raise ConfigError(f"larger than {MAX_BYTES // 1024 // 1024} MiB: not a config", file=file)
     try:
@@ -167,6 +179,8 @@ class _Converter:
         return self.source.error(message, loc, line=node.start_mark.line + 1)
 
     def convert(self, node: yaml.Node, loc: Loc) -> Any:
+        import yaml
+
         self.made += 1
         if self.made > MAX_NODES:
             raise self.fail(
@@ -190,7 +204,7 @@ class _Converter:
                     node,
                     loc,
                 )
-            value = _SCALARS.construct_object(node, deep=True)
+            value = _scalars().construct_object(node, deep=True)
             if isinstance(value, str):
                 value = _interpolate(value, loc, self.source)
             return value
@@ -203,6 +217,8 @@ class _Converter:
             self.open.discard(id(node))
 
     def mapping(self, node: yaml.MappingNode, loc: Loc) -> dict[str, Any]:
+        import yaml
+
         out: dict[str, Any] = {}
         merged: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -221,6 +237,8 @@ class _Converter:
 
     def merge(self, value_node: yaml.Node, loc: Loc, merged: dict[str, Any]) -> None:
         """``<<: *base`` or ``<<: [*a, *b]``: earlier mappings win over later ones."""
+        import yaml
+
         sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
         for part in sources:
             if not isinstance(part, yaml.MappingNode):

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import gc
 import os
@@ -98,9 +99,12 @@ def _check_format(fmt: str) -> str:
 
 
 def _guard(config: Path, warehouse: str | None) -> Any:
-    from phaseguard.guard import load
+    """``phaseguard.load``, with the config validated once per edit (``configcache``)."""
+    from phaseguard.configcache import load
+    from phaseguard.guard import Guard
 
-    return load(config, warehouse=warehouse)
+    loaded, base_dir = load(config)
+    return Guard(loaded, base_dir, warehouse_url=warehouse)
 
 
 SHORT = {
@@ -171,6 +175,29 @@ def _command_name(args: list[str]) -> str | None:
     return None
 
 
+def _command_app(args: list[str]) -> typer.Typer:
+    """The app with only the command ``args`` run registered.
+
+    typer makes a click command of every registered command each time the program starts
+    (~7 ms of a smoke test for the fifteen), and a run needs one. Help, no command, or a
+    name that is no command's get the whole app: its list of commands, its suggestions.
+    """
+    name = _command_name(args)
+    if name is None or "-h" in args or "--help" in args:
+        return app
+    chosen = [
+        info
+        for info in app.registered_commands
+        if info.callback is not None
+        and (info.name or typer.main.get_command_name(info.callback.__name__)) == name
+    ]
+    if len(chosen) != 1:
+        return app
+    one = copy.copy(app)
+    one.registered_commands = chosen
+    return one
+
+
 def _hide_flag_types(command: Any, ctx: Any = None) -> None:
     """Drop typer's ``<bool>`` type placeholder from every flag's help, --help's included."""
     import typer._click as click
@@ -208,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     args = [a for a in args if a != "--debug"] or ["--help"]
     gate = _command_name(args) == "gate"
     try:
-        command = typer.main.get_command(app)
+        command = typer.main.get_command(_command_app(args))
         if "-h" in args or "--help" in args:
             _hide_flag_types(command)
         code = command.main(args=args, prog_name="phaseguard", standalone_mode=False)

@@ -303,7 +303,7 @@ class Warehouse:
             table = probe.table.lower()
             if table not in existing:
                 return f"table {probe.table} does not exist in the warehouse ({self.url})"
-            needed = {probe.date_column, *(m.column for m in probe.metrics if m.column)}
+            needed = set(probe.columns)
             for column in sorted(needed):
                 if column.lower() not in existing[table]:
                     return f"column {column} does not exist in table {probe.table} ({self.url})"

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 # Bump when the SQL phaseguard renders changes for the same plan.
-RENDERING = "7"
+RENDERING = "9"
 
 
 def cache_dir() -> Path:

@@ -2,7 +2,8 @@
 
 A plan becomes ONE statement: a UNION ALL with one grouped select per probe (table),
 each returning, per date, the probe's metrics as ``m0..mN`` (DOUBLE), then, when the plan
-has a coverage or listing probe, ``k`` (text: the first missing units, or offending values),
+has a coverage, listing or keyed probe, ``k`` (text: the first missing units, or offending
+values or keys; keyed probes are built in ``keyed.py``),
 then ``src`` (the probe's index) and ``d`` (the date). A coverage probe semi-joins the
 schedule's units with its sources' units per date; the schedule's horizon probe is one row,
 its newest date at or after the start; a listing probe groups the rows a check calls bad by
@@ -49,11 +50,15 @@ def measurement_statement(
     cast to that type (``TIMESTAMP``, ``DATETIME``: the column's own, on BigQuery)."""
     width = max(len(p.metrics) for p in probes)
     types = bound_types or {}
-    keyed = any(p.against or p.listing for p in probes)
+    keyed = any(p.against or p.listing or p.keyed for p in probes)
     selects: list[exp.Select] = []
     for i, probe in enumerate(probes):
         if i in from_metadata:
             selects.append(_partitions_select(i, probe, width, keyed))
+        elif probe.keyed:
+            from .keyed import keyed_select  # a module that builds on this one's helpers
+
+            selects.append(keyed_select(i, probe, width, dialect, types.get(i)))
         elif probe.against:
             selects.append(_coverage_select(i, probe, width, dialect, types.get(i)))
         elif probe.listing:
@@ -297,6 +302,9 @@ def _coverage_select(
             )
         )
     )
+    where = probe.metrics[1].where  # a where: filter: only the rows it keeps cover a unit
+    if where:
+        present = present.where(exp.Paren(this=parse_condition(where)))
     for source in probe.also:
         day = _day(source.date_column)
         part = (
@@ -305,6 +313,8 @@ def _coverage_select(
             .from_(table_ref(source.table))
             .where(_in_range(day.copy()))
         )
+        if where:
+            part = part.where(exp.Paren(this=parse_condition(where)))
         present = exp.Union(this=present, expression=part, distinct=True)
     hit = exp.column("u", table="c")
     unit = exp.column("u", table="s")
