@@ -17,12 +17,14 @@ import pytest
 
 from nba_props.demo import BuiltDemo, build_demo
 from nba_props.faults import LOAD_KEPT, Fault, RowFaults, choose_injection
+from nba_props.processors import ensure_schema
 from nba_props.schedule import ALL_STAR_BREAK, schedule
-from nba_props.schema import TEAMS_TABLE
+from nba_props.schema import TEAM_ROWS, TEAMS_TABLE
 from nba_props.season import season_plan
 from phaseguard import load
 from phaseguard.cli import main
 from phaseguard.verdicts import Level, Overall, RangeVerdict, Verdict
+from phaseguard.warehouse import connect
 
 BOX = "nba_raw.bdl_player_boxscores"
 SUMMARY = "nba_analytics.player_game_summary"
@@ -130,6 +132,18 @@ def test_the_teams_list_holds_every_code_of_a_clean_season(tmp_path: Path) -> No
             "USING (game_date, game_id, player_id)"
         )
         assert scalar(con, orphans) == 0
+
+
+def test_a_fresh_warehouse_gets_the_teams_list_once(tmp_path: Path) -> None:
+    """The real pipeline's first step creates the teams list the checks read codes from."""
+    url = f"duckdb://{tmp_path / 'fresh.duckdb'}"
+    for _ in range(2):  # a second time neither fails nor duplicates
+        with connect(url) as wh:
+            ensure_schema(wh)
+    with duckdb.connect(str(tmp_path / "fresh.duckdb"), read_only=True) as con:
+        found = con.execute(f"SELECT team_id, team FROM {TEAMS_TABLE} ORDER BY 1").fetchall()
+    assert tuple(found) == TEAM_ROWS
+    assert len(found) == 30
 
 
 def test_null_player_ids_caught_with_the_null_count(

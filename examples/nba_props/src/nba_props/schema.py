@@ -10,7 +10,17 @@ phase-6 tables.
 
 from __future__ import annotations
 
-__all__ = ["BUILD", "REFERENCE", "SCHEMA", "SYSTEMS", "TEAMS_TABLE", "create_statements"]
+from .schedule import TEAMS
+
+__all__ = [
+    "BUILD",
+    "REFERENCE",
+    "SCHEMA",
+    "SYSTEMS",
+    "TEAMS_TABLE",
+    "TEAM_ROWS",
+    "create_statements",
+]
 
 SYSTEMS = ("season_avg", "last5_avg", "opponent_adjusted", "home_away_split", "ensemble")
 BUILD = "phaseguard_build"  # scratch schema for helper tables, dropped at the end
@@ -90,6 +100,8 @@ REFERENCE: dict[str, dict[str, str]] = {
     TEAMS_TABLE: {"team_id": "INTEGER", "team": "VARCHAR"},
 }
 """Qualified table -> {column: SQL type}: the tables without a date (the 30 teams)."""
+TEAM_ROWS: tuple[tuple[int, str], ...] = tuple(enumerate(TEAMS, start=1))
+"""The teams list's rows: the codes the schedule uses, numbered as the rosters are."""
 
 
 def create_statements() -> list[str]:

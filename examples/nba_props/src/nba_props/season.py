@@ -17,8 +17,8 @@ from datetime import date
 from phaseguard.errors import UsageError
 
 from .faults import Fault, choose_injection, describe_faults
-from .schedule import SEASON, TEAMS, Game, schedule
-from .schema import TEAMS_TABLE, create_statements
+from .schedule import SEASON, Game, schedule
+from .schema import TEAM_ROWS, TEAMS_TABLE, create_statements
 from .season_sql import SeasonSql
 
 __all__ = ["SeasonPlan", "season_plan"]
@@ -73,8 +73,7 @@ def season_plan(*, scale: int = 1, seed: int = 7, faults: bool = True) -> Season
 
 
 def _insert_teams() -> str:
-    """The teams list: the 30 codes the schedule uses, numbered as the rosters are."""
-    rows = ", ".join(f"({i}, '{t}')" for i, t in enumerate(TEAMS, start=1))
+    rows = ", ".join(f"({i}, '{t}')" for i, t in TEAM_ROWS)
     return f"INSERT INTO {TEAMS_TABLE} VALUES {rows}"
 
 
