@@ -134,7 +134,7 @@ def test_every_keyed_kind_is_judged_with_its_evidence_in_one_statement(
     assert teams.level is Level.FAIL
     assert teams.details["counts"] == {"A, B": 1, "XXX": 2, "YYY": 1}  # NULL is not bad
     assert teams.observed == (
-        "4 rows with a team not in teams of 6; 3 values: A, B (1), XXX (2), YYY (1)"
+        "4 rows whose team is not in teams of 6; 3 values: A, B (1), XXX (2), YYY (1)"
     )
     assert by_date[D2][TEAMS].level is Level.EXCELLENT
     gap = by_date[D2][HOURS]

@@ -24,6 +24,7 @@ from phaseguard.errors import ConfigError
 from phaseguard.learned import SIGMA, baseline, median
 from phaseguard.plan import SCHEDULE, Metric, Plan, build_plan
 from phaseguard.verdicts import Level, Overall, Verdict
+from phaseguard.warehouse import connect
 
 START = dt.date(2026, 1, 1)
 LAST = dt.date(2026, 3, 5)
@@ -389,6 +390,34 @@ def test_where_counts_only_the_rows_it_keeps_in_the_history_too(season: tuple[Pa
     )
     assert by_date[AFTER_BREAK].observed.startswith("20 rows per game")
     assert by_date[PARTIAL].level is Level.FAIL  # 14-16 players kept per game
+
+
+def test_per_loaded_unit_leaves_a_missing_game_to_coverage(season: tuple[Path, str]) -> None:
+    """A game missing altogether on AFTER_BREAK (coverage's finding: another source may have
+    it) drops the rows per scheduled game; per game the table holds, the date is normal, and
+    the partial load, where every game is there with fewer rows, is still caught."""
+    config, url = season
+    with connect(url, base_dir=config.parent) as wh:
+        wh.run_script(
+            [
+                "DELETE FROM games.box WHERE game_id IN (SELECT MIN(game_id) FROM games.box "
+                "WHERE game_date = '2026-02-19')"
+            ]
+        )
+    per_unit = _volume_by_date(config, url)
+    config.write_text(CONFIG.replace("per: unit", "per: loaded_unit"))
+    loaded = _volume_by_date(config, url)
+    assert per_unit[AFTER_BREAK].level is Level.FAIL
+    assert loaded[AFTER_BREAK].level is Level.EXCELLENT
+    assert loaded[AFTER_BREAK].details["per"] == "loaded_unit"
+    assert loaded[PARTIAL].level is Level.FAIL
+    assert "rows per game" in loaded[PARTIAL].expected
+
+
+def _volume_by_date(config: Path, url: str) -> dict[dt.date, Verdict]:
+    with load(config, warehouse=url) as guard:
+        result = guard.verify(PARTIAL, AFTER_BREAK)
+    return {d.date: _verdict(d, "volume_anomaly") for d in result.dates if d.scheduled}
 
 
 def test_an_empty_scheduled_date_is_below_even_a_band_that_reaches_zero() -> None:

@@ -214,7 +214,8 @@ def _learned(check: VolumeAnomaly | FreshnessAnomaly, config: Config) -> str:
     dates = "scheduled dates" if schedule.table is None else f"{noun} dates"
     reach = check.reach(schedule.weekdays)
     if isinstance(check, VolumeAnomaly):
-        what = f"rows of {table}" + (f" per scheduled {noun}" if check.per == "unit" else "")
+        per = {"unit": f" per scheduled {noun}", "loaded_unit": f" per {noun} it holds"}
+        what = f"rows of {table}" + per.get(check.per, "")
         floor = f"at least ± {threshold_text(check.tolerance_pct)} % of the median"
         outside = "too few (a partial load) or too many (a double run)"
     else:

@@ -127,7 +127,7 @@ class AcceptedValuesFromCheck(_KeyedRowsCheck):
         super().__init__(check, config, phase_tables)
         assert isinstance(check, AcceptedValues)
         assert check.values_from is not None
-        self.what = f"rows with a {check.column} not in {check.values_from.table}"
+        self.what = f"rows whose {check.column} is not in {check.values_from.table}"
 
 
 GroupSeen = tuple[float, float | None, float | None, float | None, float | None, str | None]

@@ -590,13 +590,14 @@ class _Learned(CheckBase):
 
 
 class VolumeAnomaly(_Learned):
-    """Rows per scheduled unit (``per: date``: rows per date) against the band learned from
-    the recent history; too few (a silent partial load) and too many (a double run) are
-    both anomalies. The band is never narrower than ± ``tolerance_pct`` % of the median,
-    so very regular data (a MAD of 0) does not alarm on a small wobble."""
+    """Rows per scheduled unit (``per: loaded_unit``: per unit the table holds, so a unit
+    missing altogether is left to coverage; ``per: date``: rows per date) against the band
+    learned from the recent history; too few (a silent partial load) and too many (a double
+    run) are both anomalies. The band is never narrower than ± ``tolerance_pct`` % of the
+    median, so very regular data (a MAD of 0) does not alarm on a small wobble."""
 
     kind: Literal["volume_anomaly"]
-    per: Literal["unit", "date"] = "unit"
+    per: Literal["unit", "loaded_unit", "date"] = "unit"
     tolerance_pct: float = Field(
         10.0, ge=0, le=100, description="the band is at least +/- this % of the median"
     )

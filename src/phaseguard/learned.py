@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .checks import Days, Prepared, _rank
 from .kinds import Check, FreshnessAnomaly, VolumeAnomaly
-from .plan import SCHEDULE, Measurements, Metric, rows_metric
+from .plan import SCHEDULE, Measurements, Metric, loaded_units_metric, rows_metric
 from .verdicts import ACCEPTABLE, EXCELLENT, FAIL, NA, Level, Verdict
 
 if TYPE_CHECKING:
@@ -112,6 +112,7 @@ class Learned:
     table: str
     freshness: bool
     per_unit: bool
+    loaded: Metric | None  # per loaded unit: the distinct units the table holds
     history: int
     min_history: int
     sensitivity: float
@@ -128,15 +129,21 @@ class Learned:
     where: str = ""
 
     @classmethod
-    def of(cls, name: str, check: VolumeAnomaly | FreshnessAnomaly, schedule: Schedule) -> Learned:
+    def of(cls, name: str, check: VolumeAnomaly | FreshnessAnomaly, config: Config) -> Learned:
         """The check's rule, with what it reads and how it names things."""
+        schedule = config.schedule
         volume = check if isinstance(check, VolumeAnomaly) else None
         fresh = check if isinstance(check, FreshnessAnomaly) else None
         return cls(
             name=name,
             table=check.table,
             freshness=fresh is not None,
-            per_unit=volume is not None and volume.per == "unit",
+            per_unit=volume is not None and volume.per != "date",
+            loaded=(
+                loaded_units_metric(volume, config)
+                if volume is not None and volume.per == "loaded_unit"
+                else None
+            ),
             history=check.history,
             min_history=check.min_history,
             sensitivity=check.sensitivity,
@@ -175,7 +182,17 @@ class Learned:
             start = (day - _EPOCH).days * 86400
             return (epoch - start) / 3600
         rows = measurements.get(self.table, day, self.rows) or 0.0
-        return rows / units if self.per_unit else rows
+        if not self.per_unit:
+            return rows
+        units = self.loaded_units(measurements, day, units)
+        return rows / units if units else 0.0
+
+    def loaded_units(self, measurements: Measurements, day: dt.date, scheduled: int) -> int:
+        """The units a date's number is per: those the table holds (per loaded unit), else
+        the scheduled ones."""
+        if self.loaded is None:
+            return scheduled
+        return int(measurements.get(self.table, day, self.loaded) or 0)
 
     def comparable(self, measurements: Measurements) -> tuple[list[dt.date], list[float]]:
         """Every comparable date the plan read (scheduled, with rows), in order, with its number."""
@@ -204,6 +221,7 @@ class Learned:
             history = values[max(0, at - self.history) : at]
             value = self._value(measurements, day, units)
             rows = measurements.get(self.table, day, self.rows) or 0.0
+            units = self.loaded_units(measurements, day, units)
             if len(history) < self.min_history:
                 seen = Seen(value, rows, units, None, len(history))
                 out.append(Verdict(self.name, NA, seen, self.describe(), False, source))
@@ -313,7 +331,7 @@ class Learned:
         if self.freshness:
             out["unit"] = "hours"
         else:
-            out["per"] = "unit" if self.per_unit else "date"
+            out["per"] = "date" if not self.per_unit else "loaded_unit" if self.loaded else "unit"
         if not self.inside(seen.value, seen.base):
             side = "later" if self.freshness else self._side(seen.value, seen.base)
             out["anomaly"] = side
@@ -343,7 +361,7 @@ class _LearnedCheck(Prepared):
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         super().__init__(check, config, phase_tables)
         assert isinstance(check, VolumeAnomaly | FreshnessAnomaly)
-        self.rule = Learned.of(self.name, check, config.schedule)
+        self.rule = Learned.of(self.name, check, config)
         self.expected = self.rule.describe()
 
     def judge(self, days: Days) -> list[Verdict]:

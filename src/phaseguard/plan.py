@@ -339,7 +339,7 @@ def metrics_for(
     elif isinstance(check, Freshness):
         yield check.table, Metric("max_epoch", check.column, where=check.where or "")
     elif isinstance(check, VolumeAnomaly | FreshnessAnomaly):
-        yield from learned_metrics_for(check)
+        yield from learned_metrics_for(check, config)
     else:
         yield from row_metrics_for(check)
 
@@ -432,13 +432,24 @@ def pass_band(t: Thresholds) -> tuple[tuple[str, float], ...]:
     return (("<", float(tier)),) if t.direction == "lower" else ((">=", float(tier)),)
 
 
-def learned_metrics_for(check: VolumeAnomaly | FreshnessAnomaly) -> Iterable[tuple[str, Metric]]:
-    """The metrics of the learned expectations (#16): rows, or the newest timestamp, read for
-    the history too (the plan reaches back, see :meth:`VolumeAnomaly.reach`)."""
+def learned_metrics_for(
+    check: VolumeAnomaly | FreshnessAnomaly, config: Config
+) -> Iterable[tuple[str, Metric]]:
+    """The metrics of the learned expectations (#16): rows (and, per loaded unit, the units
+    the table holds), or the newest timestamp, read for the history too (the plan reaches
+    back, see :meth:`VolumeAnomaly.reach`)."""
     if isinstance(check, VolumeAnomaly):
         yield check.table, rows_metric(check.where)
+        if check.per == "loaded_unit":
+            yield check.table, loaded_units_metric(check, config)
     else:
         yield check.table, Metric("max_epoch", check.column, where=check.where or "")
+
+
+def loaded_units_metric(check: VolumeAnomaly, config: Config) -> Metric:
+    """The distinct units (the table's unit column, else the schedule's) a table holds."""
+    unit = config.table(check.table).unit or config.schedule.unit or ""
+    return Metric("distinct", unit, where=check.where or "")
 
 
 def build_plan(
