@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from phaseguard import load
-from phaseguard.cli import app
+from phaseguard.cli import app, main
 from phaseguard.config import parse
 from phaseguard.errors import ConfigError
 from phaseguard.learned import SIGMA, baseline, median
@@ -331,6 +331,21 @@ def test_criteria_describe_the_learned_rule(tmp_path: Path) -> None:
     assert "read up to 56 days back" in out.output
     assert "N/A (learning)" in out.output
     assert "how late `games.box` landed" in out.output
+
+
+def test_criteria_as_of_a_date_say_what_was_learned(season: tuple[Path, str]) -> None:
+    config, url = season
+    args = ["criteria", "--config", str(config), "--warehouse", url]
+    out = CliRunner().invoke(app, [*args, "--as-of", str(PARTIAL)])
+    assert out.exit_code == 0, out.output
+    learned = [line for line in out.output.splitlines() if "*learned*" in line]
+    assert len(learned) == 2  # volume and freshness, under their checks
+    assert f"as of {PARTIAL}: " in learned[0]
+    assert "rows per game, learned from the last 28 game dates" in learned[0]
+    assert "learned from the last" in learned[1]
+    with pytest.raises(SystemExit) as bad:
+        main([*args, "--as-of", "2026-02-30"])
+    assert bad.value.code == 3  # one line naming --as-of, as any bad date
 
 
 # -- the same season on BigQuery (emulator) and Spark: slow ----------------------------------

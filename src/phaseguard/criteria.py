@@ -6,6 +6,8 @@ what ``verify`` actually checks, because both come from the same config.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from .checks import check_name, describe, threshold_text
 from .config import Config, Gate
 from .kinds import (
@@ -230,7 +232,7 @@ def _learned(check: VolumeAnomaly | FreshnessAnomaly, config: Config) -> str:
         f"(off-days and empty dates left out; read up to {reach} days back in the same "
         f"query), {floor} (EXCELLENT); {outside} is {beyond}; fewer than "
         f"{check.min_history} such dates: N/A (learning). The learned band of each date is "
-        "in its verdict (`verify`, `--format json` details)"
+        "in its verdict (`verify`, `--format json` details) and in `criteria --as-of DATE`"
     )
 
 
@@ -275,8 +277,9 @@ def _gate(gate: Gate, config: Config) -> list[str]:
     return lines
 
 
-def render(config: Config) -> str:
-    """The whole criteria document."""
+def render(config: Config, learned: Mapping[tuple[str, str], str] | None = None) -> str:
+    """The whole criteria document; ``learned`` ({(phase, check name): text}) adds what the
+    learned expectations learned for a date (``criteria --as-of DATE``)."""
     health = config.health
     partial_phases = health.partial_phases or [p.name for p in config.phases[:3]]
     lines = [
@@ -303,7 +306,10 @@ def render(config: Config) -> str:
         lines.append(f"### {phase.name}" + (f": {phase.description}" if phase.description else ""))
         lines.append("")
         for check in phase.checks or [RowsExist(kind="rows_exist")]:
-            lines.append(f"- **{check_name(check)}**: {explain(check, config, tables)}")
+            name = check_name(check)
+            lines.append(f"- **{name}**: {explain(check, config, tables)}")
+            if learned and (phase.name, name) in learned:
+                lines.append(f"  - *learned*: {learned[phase.name, name]}")
         smoke = [c for c in phase.checks if c.kind in ("rows_exist", "quorum")]
         lines.append(
             "- *smoke test*: "

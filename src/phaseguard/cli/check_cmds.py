@@ -173,13 +173,45 @@ def verify(
 
 
 @app.command()
-def criteria(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+def criteria(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="DATE",
+            help="Also say what the learned expectations learned for DATE (one query).",
+        ),
+    ] = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
     """Print the success criteria as a Markdown document generated from the config."""
     from phaseguard import config as config_module
     from phaseguard.criteria import render
 
-    loaded, _ = config_module.load(config)
-    sys.stdout.write(render(loaded))
+    if as_of is None:
+        loaded, _ = config_module.load(config)
+        sys.stdout.write(render(loaded))
+        return
+    from phaseguard.assess import parse_date
+    from phaseguard.checks import check_name
+
+    day = parse_date(as_of, "--as-of")
+    with _guard(config, warehouse) as guard:
+        kinds = {
+            (p.name, check_name(c))
+            for p in guard.config.phases
+            for c in p.checks
+            if c.kind in ("volume_anomaly", "freshness_anomaly")
+        }
+        verdicts = guard.verify(day).dates[0].phases
+        learned = {
+            (p.phase, v.check): f"as of {day}: {v.expected}"
+            for p in verdicts
+            for v in p.verdicts
+            if (p.phase, v.check) in kinds
+        }
+        sys.stdout.write(render(guard.config, learned))
 
 
 @app.command()
