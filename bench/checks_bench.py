@@ -35,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import yaml
@@ -238,7 +239,7 @@ def _orphans(table: str, day: str, key: str, parent: str, on: str, where: str = 
     orphan = f"p.{key.split(',')[0].strip()} IS NULL AND {_present(key, 'c.')}"
     return f"""
   SELECT c.{day} AS d, COUNT(*) AS rows_, COUNT(*) FILTER (WHERE {orphan}) AS bad,
-    STRING_AGG(DISTINCT {_key(key, 'c.')}, ', ') FILTER (WHERE {orphan})
+    STRING_AGG(DISTINCT {_key(key, "c.")}, ', ') FILTER (WHERE {orphan})
   FROM {table} c LEFT JOIN ({parent}) p ON {on}
   WHERE c.{day} BETWEEN $start AND $end {where} GROUP BY 1"""
 
@@ -444,15 +445,18 @@ LEARNED = (
 )
 
 
-def median_time(fn: Callable[[], object], repeat: int) -> float:
-    """Median wall time of ``repeat`` calls, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
+def median_times(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Median wall time of ``repeat`` calls of each, after one warm-up call each; the calls
+    interleave (one of each per round), so a shared machine's load weighs on all alike."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            started = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def hand_query(conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> int:
@@ -470,10 +474,10 @@ def hand_query(conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) ->
 
 
 def learned_bands(
-    rows: list[tuple[object, ...]], names: list[str], column: str, per_unit: bool, start: dt.date
+    rows: list[tuple[Any, ...]], names: list[str], column: str, per_unit: bool, start: dt.date
 ) -> dict[dt.date, tuple[float, float]]:
-    """Per judged date, median - 4 x 1.4826 x MAD .. median + it of the last 28 comparable
-    dates before it (units scheduled and rows, or a newest timestamp, on it)."""
+    """Per judged date, median -/+ max(4 x 1.4826 x MAD, 10 % of the median or 1 h) of the
+    last 28 comparable dates before it (units scheduled and rows, or a timestamp, on it)."""
     day_at, units_at, value_at = names.index("d"), names.index("units"), names.index(column)
     history: list[float] = []
     bands: dict[dt.date, tuple[float, float]] = {}
@@ -484,13 +488,15 @@ def learned_bands(
             recent = history[-28:]
             mid = statistics.median(recent)
             spread = 4 * 1.4826 * statistics.median(abs(v - mid) for v in recent)
+            floor = 1.0 if column.endswith("newest") else 0.1 * abs(mid)  # 1 h, or 10 %
+            spread = max(spread, floor)
             bands[day] = (mid - spread, mid + spread)
         if not units or value is None:
             continue
         if isinstance(value, dt.datetime):  # lateness: hours past the date's start
             number = (value - dt.datetime.combine(day, dt.time())).total_seconds() / 3600
         else:
-            number = float(value) / units if per_unit else float(value)  # type: ignore[arg-type]
+            number = float(value) / units if per_unit else float(value)
         if number > 0 or isinstance(value, dt.datetime):
             history.append(number)
     return bands
@@ -514,15 +520,21 @@ def bench_scale(scale: int, directory: Path, repeat: int) -> dict[str, object]:
     gate_statements = guard.warehouse.queries_sent - before
     assert gate_statements == 1, f"the gate decision sent {gate_statements} statements"
     gate_learned = [
-        c.kind for c in guard.config.gate(GATE[0]).checks if c.kind.endswith("_anomaly")
+        c.kind for c in guard.config.gate(GATE[0]).checks or () if c.kind.endswith("_anomaly")
     ]
     selection = phase_checks(guard.config, "verify")
     plan = build_plan(guard.config, [(c, s.tables) for s in selection for c in s.checks], *SEASON)
     conn = duckdb.connect(str(built.warehouse_path), read_only=True)
     conn.execute("SET enable_progress_bar = false")  # as phaseguard's own connection
-    verify = median_time(lambda: guard.verify(*SEASON), repeat)
-    measure = median_time(lambda: guard.warehouse.measure(plan), repeat)
-    hand = median_time(lambda: hand_query(conn, *SEASON), repeat)
+    timed = median_times(
+        {
+            "verify": lambda: guard.verify(*SEASON),
+            "statement": lambda: guard.warehouse.measure(plan),
+            "hand": lambda: hand_query(conn, *SEASON),
+        },
+        repeat,
+    )
+    verify, measure, hand = timed["verify"], timed["statement"], timed["hand"]
     guard.close()
     conn.close()
     return {
