@@ -159,10 +159,10 @@ def bench_config(example: Path) -> str:
     """The example config with :data:`EXTRA_CHECKS` appended to each phase's and gate's
     checks (those it lacks), and the teams dimension declared unless it declares one."""
     lines = example.read_text().splitlines()
-    blocks: list[str | None] = []  # the phase ("phase2") or gate ("gate phase3") of each line
     have: dict[str, set[str]] = {}
-    block = None
-    for line in lines:
+    last: dict[int, str] = {}  # the line of each block's last check -> the block
+    block = None  # the phase ("phase2") or gate ("gate phase3") being read
+    for i, line in enumerate(lines):
         if line.startswith("  - name: "):
             block = line.removeprefix("  - name: ").strip()
         elif line.startswith("  - phase: "):
@@ -171,24 +171,16 @@ def bench_config(example: Path) -> str:
             block = None
         if block and line.startswith("      - {kind:"):
             have.setdefault(block, set()).add(_same(line.removeprefix("      - ")))
-        blocks.append(block)
+            last = {at: b for at, b in last.items() if b != block} | {i: block}
     out: list[str] = []
-    quiet = [i for i, line in enumerate(lines) if line.startswith("  - {kind: stderr")]
-    for i in quiet:  # the gate decision's alert is not the bench's output
-        lines[i] = "  # " + lines[i].lstrip()
-    if not any(line.startswith("dimensions:") for line in lines):
-        at = lines.index("phases:")
-        lines[at:at] = ["dimensions:", f"  - {{name: teams, table: {TEAMS_DIMENSION}}}", ""]
-        blocks[at:at] = [None, None, None]
-    done: set[str] = set()
     for i, line in enumerate(lines):
+        if line.startswith("  - {kind: stderr"):  # the gate's alert is not the bench's output
+            line = "  # " + line.lstrip()
+        if line == "phases:" and not any(x.startswith("dimensions:") for x in lines):
+            out += ["dimensions:", f"  - {{name: teams, table: {TEAMS_DIMENSION}}}", ""]
         out.append(line)
-        block = blocks[i]
-        last = line.startswith("      - {kind:") and not lines[i + 1].startswith("      - ")
-        if block in EXTRA_CHECKS and block not in done and last:
-            new = [c for c in EXTRA_CHECKS[block] if _same(c) not in have.get(block, set())]
-            out += [f"      - {c}" for c in new]
-            done.add(block)
+        extra = EXTRA_CHECKS.get(last.get(i, ""), [])
+        out += [f"      - {c}" for c in extra if _same(c) not in have[last[i]]]
     return "\n".join(out) + "\n"
 
 
@@ -234,20 +226,22 @@ def _unique(table: str, day: str, key: str) -> str:
 
 
 def _orphans(table: str, day: str, key: str, parent: str, on: str, where: str = "") -> str:
-    """Rows whose key has no parent row: a LEFT JOIN with the parent's distinct keys
-    (``parent``: a select naming them ``p``), ``on`` the join condition."""
+    """Keys with no parent row: a grouped subquery per (date, key) LEFT JOINed with the
+    parent's distinct keys (``parent``: a select, named ``p``; ``on``: the join condition)."""
     orphan = f"p.{key.split(',')[0].strip()} IS NULL AND {_present(key, 'c.')}"
     return f"""
-  SELECT c.{day} AS d, COUNT(*) AS rows_, COUNT(*) FILTER (WHERE {orphan}) AS bad,
-    STRING_AGG(DISTINCT {_key(key, "c.")}, ', ') FILTER (WHERE {orphan})
-  FROM {table} c LEFT JOIN ({parent}) p ON {on}
-  WHERE c.{day} BETWEEN $start AND $end {where} GROUP BY 1"""
+  SELECT c.d, SUM(c.n) AS rows_, SUM(c.n) FILTER (WHERE {orphan}) AS bad,
+    COUNT(*) FILTER (WHERE {orphan}) AS keys,
+    STRING_AGG({_key(key, "c.")} || '=' || c.n, ', ') FILTER (WHERE {orphan})
+  FROM (SELECT {day} AS d, {key}, COUNT(*) AS n FROM {table}
+        WHERE {day} BETWEEN $start AND $end {where} GROUP BY ALL) c
+  LEFT JOIN ({parent}) p ON {on} GROUP BY c.d"""
 
 
 def _same_date(parent: str, day: str, key: str) -> tuple[str, str]:
     """A parent with a date column: its distinct (date, key), joined on both."""
-    select = f"SELECT DISTINCT {day}, {key} FROM {parent} WHERE {day} BETWEEN $start AND $end"
-    on = " AND ".join(f"p.{c} = c.{c}" for c in [day, *(k.strip() for k in key.split(","))])
+    select = f"SELECT DISTINCT {day} AS d, {key} FROM {parent} WHERE {day} BETWEEN $start AND $end"
+    on = " AND ".join(f"p.{c} = c.{c}" for c in ["d", *(k.strip() for k in key.split(","))])
     return select, on
 
 
@@ -407,7 +401,7 @@ WITH units AS (  -- the learned checks' history: units per date over the wider w
 ), u_defense AS ({_unique(TDGS, "game_date", "game_id, team")}
 ), r_defense AS ({_orphans(TDGS, "game_date", "team", _TEAM_LIST, "p.team = c.team")}
 ), g_defense AS ({_groups(TDGS, "game_date", "game_id", "n NOT BETWEEN 2 AND 2")}
-), r_upcoming AS ({_orphans(UPCOMING, "game_date", "player_id, game_id", *_PGS_KEYS, "AND c.is_home")}
+), r_upcoming AS ({_orphans(UPCOMING, "game_date", "player_id, game_id", *_PGS_KEYS, "AND is_home")}
 ), u_pdc AS ({_unique(PDC, "cache_date", "player_id")}
 ), u_mlfs AS ({_unique(MLFS, "game_date", "player_id, game_id")}
 ), r_pcf AS ({_orphans(PCF, "game_date", "player_id, game_id", *_MLFS_KEYS)}
