@@ -139,6 +139,36 @@ def test_real_process_no_traceback_unless_debug(project: Path) -> None:
     assert "Traceback" in debug.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["verify", "2026-01-01", "2026-01-04"], 141),
+        (["--help"], 141),
+        (["gate", "process", "--date", "2026-01-01"], 2),
+    ],
+)
+def test_a_reader_that_goes_away_is_never_read_as_go(
+    project: Path, args: list[str], code: int
+) -> None:
+    """``phaseguard verify ... | head``: click ends a broken pipe with exit 1 ("go:
+    PARTIAL"); it is 141, as Unix tools end, and a gate's is a block, with no error line."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "phaseguard.cli", *args],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == code
+    assert "error" not in done.stderr.lower()
+    assert "Traceback" not in done.stderr
+
+
 # Run as ``python -m phaseguard.cli``; at exit, print what a fast start must not have loaded
 # and whether start-up was frozen out of the collector's sight.
 _REPORT_AT_EXIT = """

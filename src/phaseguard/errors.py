@@ -34,8 +34,10 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (4, "stop: warehouse error (down, busy, missing table or column)"),
     (5, "stop: internal error, a bug (--debug shows the traceback)"),
     (130, "stop: interrupted"),
+    (141, "stop: the output's reader went away (a closed pipe, e.g. | head; a gate: 2)"),
 )
 INTERNAL_EXIT = 5
+CLOSED_PIPE_EXIT = 141  # 128 + SIGPIPE, as Unix tools end
 
 
 class PhaseguardError(Exception):

@@ -21,7 +21,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from phaseguard.errors import EXIT_CODES, INTERNAL_EXIT, InternalError, PhaseguardError
+from phaseguard.errors import (
+    CLOSED_PIPE_EXIT,
+    EXIT_CODES,
+    INTERNAL_EXIT,
+    InternalError,
+    PhaseguardError,
+)
 from phaseguard.redact import shown
 from phaseguard.verdicts import DateVerdict, Level, Overall
 
@@ -243,6 +249,8 @@ def main(argv: list[str] | None = None) -> None:
         err.print("[red]aborted[/]")
         sys.exit(130)
     except (Exception, SystemExit) as exc:
+        if _closed_pipe(exc):
+            _quiet_exit(2 if gate else CLOSED_PIPE_EXIT)
         if debug:
             traceback.print_exc(file=sys.stderr)
         message, code = _describe(exc)
@@ -251,6 +259,28 @@ def main(argv: list[str] | None = None) -> None:
         code = 0
     if gate and code not in (0, 1, 2):
         code = 2
+    sys.exit(code)
+
+
+def _closed_pipe(exc: BaseException) -> bool:
+    """Whether the command ended because its output's reader went away (``| head``).
+
+    click turns a broken pipe into ``sys.exit(1)``, which would read as "go: PARTIAL"
+    whatever the verdict was; it is told apart by the error it was raised from.
+    """
+    return isinstance(exc, BrokenPipeError) or (
+        isinstance(exc, SystemExit) and isinstance(exc.__context__, BrokenPipeError)
+    )
+
+
+def _quiet_exit(code: int) -> None:
+    """Exit with ``code`` and nothing more on a closed pipe: stdout is pointed at
+    /dev/null first, so the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (a test's capture)
+        pass
     sys.exit(code)
 
 
