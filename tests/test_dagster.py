@@ -128,10 +128,13 @@ def test_blocking_check_stops_the_downstream_asset_on_a_blocked_date(demo) -> No
         ("phase3", "player_rows_per_game"),
         ("phase3", "phase4_gate_phase_3_tables"),
         ("phase3", "phase4_gate_player_rows_per_game"),
+        ("phase3", "summary_ids"),
+        ("phase3", "one_summary_per_player_and_game"),
         ("phase4", "processors"),
         ("phase4", "phase5_gate_processors"),
         ("phase5", "rows_exist"),
         ("phase5", "prediction_systems"),
+        ("phase5", "predictions_have_features"),
     }
     # One warehouse query per check evaluation: a phase's criteria, or a gate's decision.
     assert blocked["queries"] == 4

@@ -43,7 +43,7 @@ def test_demo_command_verify_only(
     assert info.value.code == 2  # as the headline says: the faults are left in place
     assert "Overall: FAILED" in out
     assert "1230 games on 163 game dates" in out
-    assert "Flagged: 13 of 14 injected faults" in out
+    assert "Flagged: 18 of 19 injected faults" in out
     assert "2026-01-21 phase4 ❌ FAIL processors: 2/5 present" in out
     assert (tmp_path / "d" / "nba_props.duckdb").exists()
 

@@ -388,8 +388,8 @@ def test_example_config_passes_on_the_demo_warehouse(
     data = json.loads(out)
     assert code == 0, [i for i in data["items"] if i["status"] not in ("present", "skipped")]
     assert data["ok"] is True
-    # 4 schemas, 13 tables; the preset's 17 probes skipped
-    assert data["counts"] == {"present": 17, "missing": 0, "drift": 0, "skipped": 17}
+    # 4 schemas, 13 tables, the teams list (a dimension); the preset's 17 probes skipped
+    assert data["counts"] == {"present": 18, "missing": 0, "drift": 0, "skipped": 17}
     grades = next(i for i in data["items"] if i["name"] == "nba_predictions.prediction_grades")
     assert set(grades) == {"group", "name", "status", "detail", "how_to_check"}
     with connect(url) as wh:
@@ -397,7 +397,7 @@ def test_example_config_passes_on_the_demo_warehouse(
     code, out, _ = run(args, capsys)
     assert code == 0
     assert "⚠️  nba_raw.old_scrape — in schema nba_raw but not named by the config" in out
-    assert "17 present, 0 missing, 1 drift, 17 skipped (offline)." in out
+    assert "18 present, 0 missing, 1 drift, 17 skipped (offline)." in out
 
 
 def test_cli_reports_missing_with_how_to_check(

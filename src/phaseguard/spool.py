@@ -14,18 +14,26 @@ Its first home is beside the store; when that directory cannot be written, the u
 state directory (``$PHASEGUARD_SPOOL_DIR``, else ``$XDG_STATE_HOME/phaseguard/spool``, else
 ``~/.local/state/phaseguard/spool``), never a shared temp directory another user can
 pre-create.
+
+Each line is one write waiting: an event row as a JSON list, or a pending alert as
+``{"pending": [...]}``. ``drain`` hands them to the store and empties the file; the SQL that
+stores them is ``store``'s.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .records import PendingAlert
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -125,6 +133,80 @@ def refuse(exc: UnsafeSpool) -> None:
     print(f"phaseguard: refusing the spool: {exc}", file=sys.stderr, flush=True)
 
 
+def spool_line(paths: Sequence[Path], line: str) -> None:
+    """Append ``line`` to the first of the spools ``paths`` that can be written; never raises.
+
+    A spool that is not the user's own private file is refused (said on stderr) and the next
+    is tried; with none left, the line goes to stderr, the operator's terminal.
+    """
+    for path in paths:
+        try:
+            with open_private(path, create=True) as spool:
+                spool.write(line + "\n")
+            return
+        except UnsafeSpool as exc:
+            refuse(exc)
+        except OSError:
+            continue
+    # Nowhere left to keep it: the last resort is the operator's terminal.
+    print(f"phaseguard: event store and spool unwritable, event: {line}", file=sys.stderr)
+
+
+def pending_line(row: PendingAlert) -> str:
+    """How a pending alert waits in the spool (an event row is its JSON list)."""
+    return json.dumps({"pending": list(row)})
+
+
+def drain(
+    paths: Sequence[Path], insert: Callable[[list[tuple[Any, ...]], list[PendingAlert]], None]
+) -> int:
+    """Hand what waits in the spools ``paths`` to ``insert``, then empty each spool.
+
+    ``insert`` stores the spooled event rows and pending alerts, and raises if the store is
+    still down.
+
+    A spool that is not the user's own private file is refused (said on stderr), never read.
+    A spool is emptied only once ``insert`` has returned: what it raises leaves it as it was.
+
+    Returns:
+        How many spooled lines were read.
+    """
+    count = 0
+    for path in paths:
+        if not os.path.lexists(path):
+            continue
+        try:
+            count += _drain_one(path, insert)
+        except UnsafeSpool as exc:
+            refuse(exc)
+        except FileNotFoundError:
+            continue
+    return count
+
+
+def _drain_one(
+    path: Path, insert: Callable[[list[tuple[Any, ...]], list[PendingAlert]], None]
+) -> int:
+    # Imported here: the config cache uses this module's private files and starts up lean.
+    from .records import PendingAlert
+
+    with open_private(path, create=False) as spool:
+        events, pending = [], []
+        for line in spool.read().splitlines():
+            try:
+                data = json.loads(line)
+            except ValueError:
+                # A line cut short by a crash mid-write; it cannot be recovered.
+                continue
+            if isinstance(data, dict) and isinstance(data.get("pending"), list):
+                pending.append(PendingAlert(*data["pending"]))
+            elif isinstance(data, list):
+                events.append(tuple(data))
+        insert(events, pending)
+        spool.truncate(0)
+        return len(events) + len(pending)
+
+
 @contextlib.contextmanager
 def _locked(file: IO[str]) -> Iterator[None]:
     """Hold an exclusive lock, so spool appends and flushes do not interleave."""
@@ -140,4 +222,13 @@ def _locked(file: IO[str]) -> Iterator[None]:
         fcntl.flock(file.fileno(), fcntl.LOCK_UN)
 
 
-__all__ = ["UnsafeSpool", "open_private", "private_dir", "refuse", "user_spool_path"]
+__all__ = [
+    "UnsafeSpool",
+    "drain",
+    "open_private",
+    "pending_line",
+    "private_dir",
+    "refuse",
+    "spool_line",
+    "user_spool_path",
+]

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sqlite3
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,7 +32,7 @@ from .records import (
     iso_utc,
     row_event,
 )
-from .spool import UnsafeSpool, open_private, refuse, user_spool_path
+from .spool import drain, pending_line, spool_line, user_spool_path
 
 if TYPE_CHECKING:
     import psycopg
@@ -304,7 +302,7 @@ class EventStore:
         try:
             self.add_pending(row)
         except StoreError:
-            self._spool(json.dumps({"pending": list(row)}))
+            self._spool(pending_line(row))
 
     def _insert_events(self, rows: Sequence[tuple[Any, ...]]) -> None:
         sql = (
@@ -315,17 +313,7 @@ class EventStore:
             cur.executemany(sql, rows)
 
     def _spool(self, line: str) -> None:
-        for path in (self.spool_path, self.fallback_spool_path):
-            try:
-                with open_private(path, create=True) as spool:
-                    spool.write(line + "\n")
-                return
-            except UnsafeSpool as exc:
-                refuse(exc)
-            except OSError:
-                continue
-        # Nowhere left to keep it: the last resort is the operator's terminal.
-        print(f"phaseguard: event store and spool unwritable, event: {line}", file=sys.stderr)
+        spool_line((self.spool_path, self.fallback_spool_path), line)
 
     def flush_spool(self) -> int:
         """Insert the spooled events and pending alerts into the store, then empty the spool.
@@ -339,37 +327,13 @@ class EventStore:
         Raises:
             sqlite3.Error, psycopg.Error, OSError, StoreError: the store is still unwritable.
         """
-        count = 0
-        for path in (self.spool_path, self.fallback_spool_path):
-            if not os.path.lexists(path):
-                continue
-            try:
-                count += self._flush_one(path)
-            except UnsafeSpool as exc:
-                refuse(exc)
-            except FileNotFoundError:
-                continue
-        return count
+        return drain((self.spool_path, self.fallback_spool_path), self._insert_spooled)
 
-    def _flush_one(self, path: Path) -> int:
-        with open_private(path, create=False) as spool:
-            events, pending = [], []
-            for line in spool.read().splitlines():
-                try:
-                    data = json.loads(line)
-                except ValueError:
-                    # A line cut short by a crash mid-write; it cannot be recovered.
-                    continue
-                if isinstance(data, dict) and isinstance(data.get("pending"), list):
-                    pending.append(PendingAlert(*data["pending"]))
-                elif isinstance(data, list):
-                    events.append(tuple(data))
-            if events:
-                self._insert_events(events)
-            for row in pending:
-                self.add_pending(row)
-            spool.truncate(0)
-            return len(events) + len(pending)
+    def _insert_spooled(self, events: list[tuple[Any, ...]], pending: list[PendingAlert]) -> None:
+        if events:
+            self._insert_events(events)
+        for row in pending:
+            self.add_pending(row)
 
     def query(
         self,

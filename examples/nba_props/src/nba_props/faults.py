@@ -20,6 +20,22 @@ date whole):
    not graded yet.
 9. Poor predictions: one seeded date with MAE about 7, one above 8 (normal dates 4.5-5.5).
 
+Five row-level faults (#16), each on a seeded game date of its own (4 games or more, clear
+of the dates above, of the first weeks, of the last two dates and of the first dates after
+the All-Star break), that no table-level check sees:
+
+10. NULL player ids: one team's box-score lines of one game lost their ``player_id`` (and
+    so did the phase-3 summary built from them).
+11. A double run: the phase-3 ``player_game_summary`` of one date inserted twice.
+12. An unknown team code: one team's box-score lines carry the code another source uses
+    (e.g. ``PHO`` for ``PHX``), in ``team`` and in its opponents' ``opponent``; the teams list
+    (``nba_reference.teams``) does not know it.
+13. Orphan predictions: the feature-store rows (``ml_feature_store_v2``) of one game are
+    gone while its predictions stay.
+14. A silent partial load: a re-load of one date's box scores, after phase 3 and the grading
+    ran, kept 60 % of every game's lines: every game is there (coverage 100 %), the
+    schedule is unchanged, and only the rows per game show it.
+
 The fixed dates are constants of :mod:`nba_props.schedule` (the schedule is drawn around
 them); :func:`choose_injection` draws the seeded ones from the schedule, :func:`describe_faults`
 tells them all as :class:`Fault` entries, which the demo prints, and
@@ -33,6 +49,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from .schedule import (
+    ALL_STAR_BREAK,
     CONTEXT_MISSING,
     FIXED_FAULT_DATES,
     NO_PREDICTIONS,
@@ -46,10 +63,33 @@ from .schedule import (
 )
 from .schema import SYSTEMS
 
-__all__ = ["OUTAGE_SYSTEMS", "Fault", "Injection", "choose_injection", "describe_faults"]
+__all__ = [
+    "LOAD_KEPT",
+    "OTHER_CODES",
+    "OUTAGE_SYSTEMS",
+    "Fault",
+    "Injection",
+    "RowFaults",
+    "choose_injection",
+    "describe_faults",
+]
 
 # The prediction systems that still ran on the phase-4 outage dates (but 01-21).
 OUTAGE_SYSTEMS = ("season_avg", "last5_avg", "home_away_split")
+# Codes other sources use for some teams (Basketball-Reference's, ESPN's): none is in the
+# teams list, so a load that writes one is an unknown team code.
+OTHER_CODES = {
+    "PHX": "PHO",
+    "BKN": "BRK",
+    "CHA": "CHO",
+    "GSW": "GS",
+    "NYK": "NY",
+    "NOP": "NO",
+    "SAS": "SA",
+    "UTA": "UTAH",
+    "WAS": "WSH",
+}
+LOAD_KEPT = 0.6  # the share of every game's box-score lines the silent partial load keeps
 
 
 @dataclass(frozen=True)
@@ -63,6 +103,17 @@ class Fault:
 
 
 @dataclass(frozen=True)
+class RowFaults:
+    """The row-level faults (10-14 above): one seeded date each, and what they touch."""
+
+    null_ids: tuple[date, str, str]  # (date, game_id, team): that team's player_id NULL
+    double_run: date  # player_game_summary's rows of the date inserted twice
+    unknown_team: tuple[date, str, str]  # (date, team, the code written instead)
+    orphans: tuple[date, str]  # (date, game_id): the game's feature rows deleted
+    partial_load: date  # box scores: LOAD_KEPT of every game's lines
+
+
+@dataclass(frozen=True)
 class Injection:
     """The seeded half of the faults; the fixed dates are constants of the schedule module."""
 
@@ -71,6 +122,7 @@ class Injection:
     graded_share: dict[date, float]
     ungraded: tuple[date, ...]
     poor: dict[date, tuple[float, float]]  # date -> (noise multiplier, expected MAE)
+    rows: RowFaults
 
 
 def choose_injection(games: tuple[Game, ...], seed: int) -> Injection:
@@ -88,6 +140,9 @@ def choose_injection(games: tuple[Game, ...], seed: int) -> Injection:
     # Seeded faults stay off the first weeks (bootstrap), the ungraded tail and the fixed dates.
     candidates = [d for d in days[14:-2] if d not in FIXED_FAULT_DATES]
     picks = rng.sample(candidates, 13)
+    # The row faults draw from a source of their own, so the picks above stay as they were.
+    clear = set(picks) | set(days[-2:]) | set(_after_break(days, 3))
+    row_days = [d for d in candidates if d not in clear and len(by_date[d]) >= 4]
     return Injection(
         missing_games=missing,
         dropped_systems={
@@ -97,6 +152,33 @@ def choose_injection(games: tuple[Game, ...], seed: int) -> Injection:
         | {d: round(rng.uniform(0.55, 0.68), 2) for d in sorted(picks[9:11])},
         ungraded=tuple(days[-2:]),
         poor={picks[11]: (2.1, 7.0), picks[12]: (3.1, 9.0)},
+        rows=_row_faults(games, row_days, seed),
+    )
+
+
+def _after_break(days: list[date], n: int) -> list[date]:
+    """The first ``n`` game dates after the All-Star break."""
+    return [d for d in days if d > ALL_STAR_BREAK[-1]][:n]
+
+
+def _row_faults(games: tuple[Game, ...], candidates: list[date], seed: int) -> RowFaults:
+    rng = random.Random(f"row-faults-{seed}")
+    teams = {d: [(g.game_id, t) for g in games if g.game_date == d for t in (g.home, g.away)]
+             for d in candidates}  # fmt: skip
+    renamed = [d for d in candidates if any(t in OTHER_CODES for _, t in teams[d])]
+    team_day = rng.choice(renamed)
+    team = rng.choice(sorted({t for _, t in teams[team_day] if t in OTHER_CODES}))
+    null_day, double_day, orphan_day, load_day = rng.sample(
+        [d for d in candidates if d != team_day], 4
+    )
+    null_game, null_team = rng.choice(teams[null_day])
+    orphan_game = rng.choice(sorted({g for g, _ in teams[orphan_day]}))
+    return RowFaults(
+        null_ids=(null_day, null_game, null_team),
+        double_run=double_day,
+        unknown_team=(team_day, team, OTHER_CODES[team]),
+        orphans=(orphan_day, orphan_game),
+        partial_load=load_day,
     )
 
 
@@ -140,4 +222,25 @@ def describe_faults(games: tuple[Game, ...], inj: Injection) -> tuple[Fault, ...
         *(Fault("poor_predictions", "nba_predictions.prediction_grades", (d,),
                 f"all systems far off: MAE about {mae:.0f}")
           for d, (_, mae) in inj.poor.items()),
+        *_describe_rows(inj.rows),
+    )  # fmt: skip
+
+
+def _describe_rows(rows: RowFaults) -> tuple[Fault, ...]:
+    (null_day, null_game, null_team), (team_day, team, code) = rows.null_ids, rows.unknown_team
+    orphan_day, orphan_game = rows.orphans
+    return (
+        Fault("null_player_ids", "nba_raw.bdl_player_boxscores", (null_day,),
+              f"player_id NULL on {null_team}'s lines of game {null_game} (and in the "
+              "phase-3 summary built from them)"),
+        Fault("double_run", "nba_analytics.player_game_summary", (rows.double_run,),
+              "the date's rows inserted twice: every (game_id, player_id) key twice"),
+        Fault("unknown_team_code", "nba_raw.bdl_player_boxscores", (team_day,),
+              f"{team} written as {code}, a code the teams list does not know "
+              "(team and opponent)"),
+        Fault("orphan_predictions", "nba_predictions.player_prop_predictions", (orphan_day,),
+              f"the feature rows of game {orphan_game} are gone, its predictions stay"),
+        Fault("silent_partial_load", "nba_raw.bdl_player_boxscores", (rows.partial_load,),
+              f"a re-load kept {LOAD_KEPT:.0%} of every game's lines: every game present, "
+              "the schedule unchanged; only the rows per game show it"),
     )  # fmt: skip

@@ -31,7 +31,7 @@ from phaseguard.errors import UsageError
 from phaseguard.warehouse import Warehouse
 
 from . import analytics, precompute, predict
-from .schema import SCHEMA, SYSTEMS
+from .schema import REFERENCE, SCHEMA, SYSTEMS, TEAM_ROWS, TEAMS_TABLE
 
 __all__ = [
     "CRASH_ENV",
@@ -202,9 +202,13 @@ PHASES: dict[str, tuple[str, ...]] = {
 
 
 def ensure_schema(warehouse: Warehouse) -> None:
-    """Create every table of the example pipeline (and its schema) that is missing."""
+    """Create every table of the example pipeline (and its schema) that is missing, and the
+    teams list (filled) if it is."""
     for table, columns in SCHEMA.items():
         warehouse.create_table(table, columns)
+    if not warehouse.columns([TEAMS_TABLE]):
+        warehouse.create_table(TEAMS_TABLE, REFERENCE[TEAMS_TABLE])
+        warehouse.insert_rows(TEAMS_TABLE, list(REFERENCE[TEAMS_TABLE]), TEAM_ROWS)
 
 
 # The warehouses (by URL) whose tables exist: a step opens a new write connection each

@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from phaseguard.errors import UsageError
 
 __all__ = [
+    "ALL_STAR_BREAK",
     "CONTEXT_MISSING",
     "FIRST_DATE",
     "FIXED_FAULT_DATES",
@@ -46,9 +47,8 @@ _TRICODES = (
 TEAMS: tuple[str, ...] = tuple(_TRICODES.split())
 _GAMES_PER_TEAM = 82
 
-_OFF_DAYS = frozenset(
-    [date(2025, 11, 27), date(2025, 12, 24)] + [date(2026, 2, d) for d in range(13, 19)]
-)
+ALL_STAR_BREAK = tuple(date(2026, 2, d) for d in range(13, 19))
+_OFF_DAYS = frozenset([date(2025, 11, 27), date(2025, 12, 24), *ALL_STAR_BREAK])
 # Weekday weights (Mon..Sun): the league stacks Wednesdays, Fridays and Saturdays.
 _WEEKDAY = (1.0, 0.85, 1.25, 0.6, 1.25, 1.1, 0.9)
 

@@ -2,13 +2,25 @@
 
 :data:`SCHEMA` is the one description of them: :func:`create_statements` creates them from
 it, and the scraper, the processors and the benchmarks read the columns from it.
+:data:`REFERENCE` holds the tables without a date (the teams list, a dimension the checks
+read team codes from); :func:`create_statements` creates them too.
 :data:`SYSTEMS` are the five prediction systems, the ``system_id`` values of the phase-5 and
 phase-6 tables.
 """
 
 from __future__ import annotations
 
-__all__ = ["BUILD", "SCHEMA", "SYSTEMS", "create_statements"]
+from .schedule import TEAMS
+
+__all__ = [
+    "BUILD",
+    "REFERENCE",
+    "SCHEMA",
+    "SYSTEMS",
+    "TEAMS_TABLE",
+    "TEAM_ROWS",
+    "create_statements",
+]
 
 SYSTEMS = ("season_avg", "last5_avg", "opponent_adjusted", "home_away_split", "ensemble")
 BUILD = "phaseguard_build"  # scratch schema for helper tables, dropped at the end
@@ -83,14 +95,25 @@ SCHEMA: dict[str, dict[str, str]] = {
 """Qualified table -> {column: SQL type}, in column order: the thirteen tables of the season."""
 
 
+TEAMS_TABLE = "nba_reference.teams"
+REFERENCE: dict[str, dict[str, str]] = {
+    TEAMS_TABLE: {"team_id": "INTEGER", "team": "VARCHAR"},
+}
+"""Qualified table -> {column: SQL type}: the tables without a date (the 30 teams)."""
+TEAM_ROWS: tuple[tuple[int, str], ...] = tuple(enumerate(TEAMS, start=1))
+"""The teams list's rows: the codes the schedule uses, numbered as the rosters are."""
+
+
 def create_statements() -> list[str]:
-    """Create the four schemas, a fresh scratch schema (:data:`BUILD`) and the thirteen tables."""
-    schemas = sorted({name.split(".")[0] for name in SCHEMA})
+    """Create the schemas, a fresh scratch schema (:data:`BUILD`), the thirteen tables and the
+    reference tables."""
+    every = {**SCHEMA, **REFERENCE}
+    schemas = sorted({name.split(".")[0] for name in every})
     tables = [
         f"CREATE OR REPLACE TABLE {name} ("
         + ", ".join(f"{col} {kind}" for col, kind in columns.items())
         + ")"
-        for name, columns in SCHEMA.items()
+        for name, columns in every.items()
     ]
     return [
         f"DROP SCHEMA IF EXISTS {BUILD} CASCADE",

@@ -1,8 +1,8 @@
 """The SQL that builds one synthetic NBA season, phases 2 to 6, with seeded faults.
 
 :func:`season_plan` returns plain DuckDB statements (the warehouse module runs them) that
-create the four schemas and the twelve tables of :mod:`~nba_props.schema`, and fill
-them for the 2025-26 regular season: 30 teams, 1,230 games (:mod:`~nba_props.schedule`).
+create the five schemas, the thirteen tables and the teams list of :mod:`~nba_props.schema`,
+and fill them for the 2025-26 regular season: 30 teams, 1,230 games (:mod:`~nba_props.schedule`).
 The schedule is drawn in Python from the seed and inserted as ``VALUES``; every other row is
 computed in SQL (:mod:`~nba_props.season_sql`); the faults of
 :mod:`~nba_props.faults` are injected on their dates (``faults=False`` leaves every date
@@ -18,7 +18,7 @@ from phaseguard.errors import UsageError
 
 from .faults import Fault, choose_injection, describe_faults
 from .schedule import SEASON, Game, schedule
-from .schema import create_statements
+from .schema import TEAM_ROWS, TEAMS_TABLE, create_statements
 from .season_sql import SeasonSql
 
 __all__ = ["SeasonPlan", "season_plan"]
@@ -55,7 +55,12 @@ def season_plan(*, scale: int = 1, seed: int = 7, faults: bool = True) -> Season
     games = schedule(seed)
     injection = choose_injection(games, seed) if faults else None
     sql = SeasonSql(seed, scale, injection)
-    statements = [*create_statements(), *_insert_schedule(games), *sql.statements()]
+    statements = [
+        *create_statements(),
+        _insert_teams(),
+        *_insert_schedule(games),
+        *sql.statements(),
+    ]
     days = sorted({g.game_date for g in games})
     return SeasonPlan(
         statements=tuple(statements),
@@ -65,6 +70,11 @@ def season_plan(*, scale: int = 1, seed: int = 7, faults: bool = True) -> Season
         game_dates=len(days),
         games=len(games),
     )
+
+
+def _insert_teams() -> str:
+    rows = ", ".join(f"({i}, '{t}')" for i, t in TEAM_ROWS)
+    return f"INSERT INTO {TEAMS_TABLE} VALUES {rows}"
 
 
 def _insert_schedule(games: tuple[Game, ...]) -> list[str]:

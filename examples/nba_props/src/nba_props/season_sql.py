@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from .faults import OUTAGE_SYSTEMS, Injection
+from .faults import LOAD_KEPT, OUTAGE_SYSTEMS, Injection
 from .schedule import (
     CONTEXT_MISSING,
     NO_PREDICTIONS,
@@ -101,6 +101,7 @@ class SeasonSql:
             *self.phase4(),
             *self.phase5(),
             *self.phase6(),
+            *self.reload(),
             f"DROP SCHEMA {BUILD} CASCADE",
         ]
 
@@ -194,6 +195,20 @@ FROM f"""
                     for table in ("bdl_player_boxscores", "nbac_gamebook_player_stats")
                 ),
             ]
+            # bdl's own mistakes (the gamebook, copied above, has them right).
+            (null_day, null_game, null_team), (day, team, code) = (
+                self.inj.rows.null_ids,
+                self.inj.rows.unknown_team,
+            )
+            out += [
+                "UPDATE nba_raw.bdl_player_boxscores SET player_id = NULL "
+                f"WHERE game_date = DATE '{null_day}' AND game_id = '{null_game}' "
+                f"AND team = '{null_team}'",
+                "UPDATE nba_raw.bdl_player_boxscores SET "
+                f"team = CASE team WHEN '{team}' THEN '{code}' ELSE team END, "
+                f"opponent = CASE opponent WHEN '{team}' THEN '{code}' ELSE opponent END "
+                f"WHERE game_date = DATE '{day}' AND '{team}' IN (team, opponent)",
+            ]
         return out
 
     def phase3(self) -> list[str]:
@@ -224,6 +239,10 @@ FROM {b}.player_games""",
                 f"WHERE game_date = DATE '{TDGS_MISSING}'",
                 "DELETE FROM nba_analytics.upcoming_player_game_context "
                 f"WHERE game_date IN ({_dates([SCRAPER_OUTAGE, CONTEXT_MISSING])})",
+                # A double run: the processor appended the date's rows a second time.
+                "INSERT INTO nba_analytics.player_game_summary SELECT * FROM "
+                "nba_analytics.player_game_summary "
+                f"WHERE game_date = DATE '{self.inj.rows.double_run}'",
             ]
         return out
 
@@ -282,6 +301,9 @@ FROM {b}.player_games""",
                 "DELETE FROM nba_precompute.player_shot_zone_analysis "
                 f"WHERE analysis_date {outage} OR analysis_date = DATE '{PSZA_GAP}'",
                 f"DELETE FROM nba_precompute.player_composite_factors WHERE game_date {outage}",
+                "DELETE FROM nba_predictions.ml_feature_store_v2 "
+                f"WHERE game_date = DATE '{self.inj.rows.orphans[0]}' "
+                f"AND game_id = '{self.inj.rows.orphans[1]}'",
             ]
         return out
 
@@ -358,3 +380,20 @@ JOIN nba_raw.bdl_player_boxscores x ON x.game_id = p.game_id AND x.player_id = p
                 f"WHERE game_date IN ({_dates(self.inj.ungraded)})",
             ]
         return out
+
+    def reload(self) -> list[str]:
+        """The silent partial load: after phase 3 and the grading ran, a re-load of one date's
+        box scores keeps ``LOAD_KEPT`` of every game's lines (the first by a seeded draw)."""
+        if not self.inj:
+            return []
+        day = self.inj.rows.partial_load
+        return [
+            f"""DELETE FROM nba_raw.bdl_player_boxscores x USING (
+  SELECT game_id, player_id FROM (
+    SELECT game_id, player_id, count(*) OVER (PARTITION BY game_id) AS lines,
+      row_number() OVER (PARTITION BY game_id
+                         ORDER BY {self.h(110, "game_id", "player_id")}, player_id) AS n
+    FROM nba_raw.bdl_player_boxscores WHERE game_date = DATE '{day}')
+  WHERE n > round(lines * {LOAD_KEPT})) gone
+WHERE x.game_date = DATE '{day}' AND x.game_id = gone.game_id AND x.player_id = gone.player_id"""
+        ]
