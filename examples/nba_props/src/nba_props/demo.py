@@ -10,6 +10,8 @@ import datetime as dt
 import random
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +112,22 @@ GATE_DATES = (("phase4", dt.date(2026, 1, 16)), ("phase4", dt.date(2026, 1, 18))
 BREAKER_DATES = tuple(("phase5", dt.date(2026, 1, d)) for d in range(20, 24))
 
 
+@contextmanager
+def _scraping(url: str, clock: VirtualClock, seed: str) -> Iterator[None]:
+    """The example's steps scrape the local API at ``url`` on the demo's virtual clock."""
+    steps.configure(
+        sleep=clock.sleep,
+        clock=clock,
+        client=bdl_client(DEMO_KEY, base_url=url),
+        timeout=2.0,
+        rng=random.Random(seed),
+    )
+    try:
+        yield
+    finally:
+        steps.configure()
+
+
 def backfill_story(built: BuiltDemo, *, seed: int = 7) -> Story:
     """Ask the gates about the broken dates, then backfill the season through a flaky API.
 
@@ -129,27 +147,18 @@ def backfill_story(built: BuiltDemo, *, seed: int = 7) -> Story:
     )
     url = f"duckdb://{built.warehouse_path.resolve()}"
     first_day, last_day = built.plan.first_date, built.plan.last_date
-    with serve(api_key=DEMO_KEY, faults=faults, clock=clock, seed=seed) as server:
-        steps.configure(
-            sleep=clock.sleep,
-            clock=clock,
-            client=bdl_client(DEMO_KEY, base_url=server.url),
-            timeout=2.0,
-            rng=random.Random(f"demo-scraper-{seed}"),
-        )
-        try:
-            with load(built.config_path, warehouse=url) as guard:
-                decisions = tuple(
-                    guard.gate(gate).decide(day) for gate, day in GATE_DATES + BREAKER_DATES
-                )
-                runner = Runner(guard, sleep=clock.sleep, rng=random.Random(f"demo-steps-{seed}"))
-                first = backfill(guard, first_day, last_day, runner=runner)
-                clock.advance_to(clock() + 3600)  # the next run, an hour later
-                second = backfill(guard, first_day, last_day, runner=runner)
-                events = guard.store.query()
-        finally:
-            steps.configure()
-        stats = server.stats
+    with (
+        serve(api_key=DEMO_KEY, faults=faults, clock=clock, seed=seed) as server,
+        _scraping(server.url, clock, f"demo-scraper-{seed}"),
+        load(built.config_path, warehouse=url) as guard,
+    ):
+        decisions = tuple(guard.gate(gate).decide(day) for gate, day in GATE_DATES + BREAKER_DATES)
+        runner = Runner(guard, sleep=clock.sleep, rng=random.Random(f"demo-steps-{seed}"))
+        first = backfill(guard, first_day, last_day, runner=runner)
+        clock.advance_to(clock() + 3600)  # the next run, an hour later
+        second = backfill(guard, first_day, last_day, runner=runner)
+        events = guard.store.query()
+    stats = server.stats
     return Story(
         decisions=decisions,
         first=first,
@@ -198,18 +207,11 @@ def tonight_story(built: BuiltDemo, *, seed: int = 7) -> Tonight:
             )
         runner = Runner(guard, sleep=clock.sleep, rng=random.Random(f"demo-tonight-{seed}"))
         for faults in (FaultModel(incomplete_dates=(day,)), FaultModel()):
-            with serve(api_key=DEMO_KEY, faults=faults, clock=clock, seed=seed) as server:
-                steps.configure(
-                    sleep=clock.sleep,
-                    clock=clock,
-                    client=bdl_client(DEMO_KEY, base_url=server.url),
-                    timeout=2.0,
-                    rng=random.Random(f"demo-tonight-{seed}"),
-                )
-                try:
-                    runs.append(runner.run_date(day))
-                finally:
-                    steps.configure()
+            with (
+                serve(api_key=DEMO_KEY, faults=faults, clock=clock, seed=seed) as server,
+                _scraping(server.url, clock, f"demo-tonight-{seed}"),
+            ):
+                runs.append(runner.run_date(day))
             if not runs[1:]:
                 ledger = guard.gaps(day, day).get(day, [])
                 missing = sum(len(g.get("missing", ())) for g in ledger)
