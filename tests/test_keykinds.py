@@ -395,6 +395,15 @@ def test_a_key_column_the_table_lacks_is_named(keyed: tuple[Path, str]) -> None:
     assert "column airport does not exist in table raw.weather" in str(info.value)
 
 
+def test_a_parent_table_that_is_gone_is_named(keyed: tuple[Path, str]) -> None:
+    config, url = keyed
+    with connect(url, base_dir=config.parent) as wh:
+        wh.run_script(["DROP TABLE raw.teams"])
+    with load(config, warehouse=url) as guard, pytest.raises(UnknownObjectError) as info:
+        guard.verify(D1)
+    assert "table raw.teams does not exist" in str(info.value)
+
+
 def test_deploy_check_expects_the_dimension_tables(keyed: tuple[Path, str]) -> None:
     from phaseguard.infra import Status
     from phaseguard.probes import deploy_check

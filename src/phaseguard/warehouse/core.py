@@ -294,19 +294,20 @@ class Warehouse:
             ) from exc
 
     def _missing_objects(self, probes: Sequence[Probe]) -> str:
-        """Name the first table or column of ``probes`` that does not exist, else ''."""
+        """Name the first table or column of ``probes`` that does not exist, else ''
+        (a keyed probe's parent and a coverage probe's other sources count too)."""
+        reads = [read for probe in probes for read in _reads(probe)]
         try:
-            existing = self.columns({p.table for p in probes})
+            existing = self.columns({table for table, _ in reads})
         except Exception:
             return ""
-        for probe in probes:
-            table = probe.table.lower()
+        for name, columns in reads:
+            table = name.lower()
             if table not in existing:
-                return f"table {probe.table} does not exist in the warehouse ({self.url})"
-            needed = set(probe.columns)
-            for column in sorted(needed):
+                return f"table {name} does not exist in the warehouse ({self.url})"
+            for column in sorted(set(columns)):
                 if column.lower() not in existing[table]:
-                    return f"column {column} does not exist in table {probe.table} ({self.url})"
+                    return f"column {column} does not exist in table {name} ({self.url})"
         return ""
 
     # --- catalogue ----------------------------------------------------------------------
@@ -548,3 +549,17 @@ class Warehouse:
             raise WarehouseError(
                 f"warehouse write failed ({self.url}): {first_line(exc)}", url=self.url
             ) from exc
+
+
+def _reads(probe: Probe) -> list[tuple[str, tuple[str, ...]]]:
+    """Every (table, columns) a probe reads: its own, a keyed probe's parent, a coverage
+    probe's schedule and other sources."""
+    reads = [(probe.table, probe.columns)]
+    reference = probe.keyed.reference if probe.keyed else None
+    if reference is not None:
+        own_date = (reference.date_column,) if reference.date_column else ()
+        reads.append((reference.table, (*own_date, *reference.columns)))
+    for source in (probe.against, *probe.also):
+        if source is not None:
+            reads.append((source.table, (source.date_column, source.unit)))
+    return reads
