@@ -289,3 +289,13 @@ def mini_spark_fresh(
     _seed_spark(spark_session, tmp_path)
     _spark_state["clean"] = False  # the next shared test re-seeds
     return _mini_config(tmp_path), SPARK_URL
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``phaseguard ARGS`` in-process: its exit code, stdout and stderr."""
+    from phaseguard.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    captured = capsys.readouterr()
+    return int(info.value.code or 0), captured.out, captured.err

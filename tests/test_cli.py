@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from conftest import D1, D4, MINI_CONFIG, seed_mini
+from conftest import run_cli as run
 from phaseguard import load
-from phaseguard.cli import main
 
 
 @pytest.fixture
@@ -25,13 +25,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("PHASEGUARD_WAREHOUSE", raising=False)
     monkeypatch.setenv("COLUMNS", "200")
     return tmp_path
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    captured = capsys.readouterr()
-    return int(info.value.code or 0), captured.out, captured.err
 
 
 def test_smoke_table_and_exit_code(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_cli as run
 from nba_props.demo import build_demo
 from phaseguard import config as config_module
-from phaseguard.cli import main
 from phaseguard.errors import ConfigError
 from phaseguard.infra import DeployItem, Infrastructure, Status, normalize_type
 from phaseguard.probes import deploy_check, run_probes
@@ -369,13 +369,6 @@ def test_include_by_path_and_probe_errors_name_the_line(tmp_path: Path) -> None:
 
 
 # --- the example config and the CLI ----------------------------------------------------------
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    captured = capsys.readouterr()
-    return int(info.value.code or 0), captured.out, captured.err
-
-
 def test_example_config_passes_on_the_demo_warehouse(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from conftest import MINI_CONFIG, seed_mini
+from conftest import run_cli as run
 from phaseguard.alerts import (
     Alert,
     Notifier,
@@ -33,7 +34,6 @@ from phaseguard.alerts import (
     slack_payload,
     stderr_line,
 )
-from phaseguard.cli import main
 from phaseguard.events import Event, group_errors, signature
 from phaseguard.redact import clean, redact, slack_escape
 from phaseguard.store import EventStore, open_store
@@ -125,13 +125,6 @@ def configure(project: Path, *, sinks: str = "", events: str | None = None) -> N
     if sinks:
         text += f"sinks:\n{sinks}"
     (project / "phaseguard.yml").write_text(text)
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    captured = capsys.readouterr()
-    return int(info.value.code or 0), captured.out, captured.err
 
 
 def _event(n: int, kind: str = "gate_open", **details: Any) -> Event:

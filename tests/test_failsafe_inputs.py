@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from conftest import D1, MINI_CONFIG, seed_mini
+from conftest import run_cli as run
 from phaseguard import load
-from phaseguard.cli import main
 from phaseguard.config import Gate as GateConfig
 from phaseguard.errors import GateBlocked, UsageError
 from phaseguard.kinds import Quorum
@@ -42,13 +42,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("PHASEGUARD_WAREHOUSE", raising=False)
     monkeypatch.setenv("COLUMNS", "200")
     return tmp_path
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    captured = capsys.readouterr()
-    return int(info.value.code or 0), captured.out, captured.err
 
 
 def one_line(err: str) -> str:

@@ -13,9 +13,9 @@ from typing import ClassVar
 
 import pytest
 
+from conftest import run_cli as run
 from nba_props.demo import build_demo
 from phaseguard import GateBlocked
-from phaseguard.cli import main
 from phaseguard.config import load as load_config
 from phaseguard.guard import Guard
 
@@ -230,13 +230,6 @@ def test_a_failing_sink_never_changes_the_decision(
     assert decision.status == "blocked"
     assert len(failed) == 1
     assert "9/refused" not in json.dumps(failed[0].details) + failed[0].message
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    captured = capsys.readouterr()
-    return int(info.value.code or 0), captured.out, captured.err
 
 
 def test_cli_gate_override_events_errors(

@@ -8,19 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import run_cli as run
 from phaseguard import config as config_module
-from phaseguard.cli import main
 from phaseguard.scaffold import config_url, default_pipeline, scaffold
 from phaseguard.warehouse import connect
 
 D1, D2 = dt.date(2026, 1, 1), dt.date(2026, 1, 2)
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    captured = capsys.readouterr()
-    return int(info.value.code or 0), captured.out, captured.err
 
 
 @pytest.fixture

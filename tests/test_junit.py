@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from conftest import D1, D4
+from conftest import run_cli as run
 from phaseguard import load
-from phaseguard.cli import main
 from phaseguard.junit import OVERALL_SUITE, to_junit
 from phaseguard.verdicts import (
     DateVerdict,
@@ -33,13 +33,6 @@ COUNTED = ("tests", "failures", "errors", "skipped")
 @pytest.fixture(autouse=True)
 def _no_env_warehouse(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PHASEGUARD_WAREHOUSE", raising=False)
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    captured = capsys.readouterr()
-    return int(info.value.code or 0), captured.out, captured.err
 
 
 def expected_counts(result: RangeVerdict) -> dict[str, int]:

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from conftest import D1, D2, D4, MINI_CONFIG
+from conftest import run_cli as run
 from phaseguard import config as config_module
 from phaseguard import load
 from phaseguard.assess import assess, phase_checks
 from phaseguard.checks import check_name
-from phaseguard.cli import main
 from phaseguard.errors import ConfigError, UsageError
 from phaseguard.plan import build_plan
 from phaseguard.selection import Selection
@@ -52,13 +52,6 @@ def tagged(mini: tuple[Path, str]) -> tuple[Path, str]:
 def _no_env_warehouse(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PHASEGUARD_WAREHOUSE", raising=False)
     monkeypatch.setenv("COLUMNS", "200")
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    captured = capsys.readouterr()
-    return int(info.value.code or 0), captured.out, captured.err
 
 
 def _checks(result: RangeVerdict) -> dict[str, list[str]]:

@@ -717,6 +717,7 @@ _KINDS: dict[str, type[Prepared]] = {
 
 
 @functools.cache
+@functools.cache
 def _kinds() -> dict[str, type[Prepared]]:
     """Every kind's judging class: the ones above, and those of the modules built on them
     (imported here, not at the top, because they import this module)."""
