@@ -271,7 +271,7 @@ def test_where_keeps_only_the_rows_it_holds_for(keyed: tuple[Path, str]) -> None
     assert day2[HOURS].observed == "worst origin 12 rows (12..12 over 2 groups)"
 
 
-def test_past_a_hundred_offending_keys_only_the_first_is_named(keyed: tuple[Path, str]) -> None:
+def test_past_a_hundred_offending_keys_the_first_five_are_named(keyed: tuple[Path, str]) -> None:
     config, url = keyed
     with connect(url, base_dir=config.parent) as wh:
         rows = [(D1, f"x{i:03d}", 1, "BOS") for i in range(120) for _ in range(2)]
@@ -279,8 +279,11 @@ def test_past_a_hundred_offending_keys_only_the_first_is_named(keyed: tuple[Path
     with load(config, warehouse=url) as guard:
         day = _verdicts(guard.verify(D1).dates[0])
     assert day[UNIQUE].value == 120
-    assert day[UNIQUE].observed.endswith("120 keys duplicated: x000|1 (2) and 119 more")
-    assert day[UNIQUE].details["offending"] == ["x000|1"]
+    assert day[UNIQUE].observed.endswith(
+        "120 keys duplicated: x000|1 (2), x001|1 (2), x002|1 (2), x003|1 (2), x004|1 (2) "
+        "and 115 more"
+    )
+    assert day[UNIQUE].details["offending"] == [f"x{i:03d}|1" for i in range(100)]
     assert day[ORPHANS].details["offending_count"] == 120
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from .errors import ConfigError
 from .infra import Infrastructure, LocatedError, merge, read_include
-from .kinds import Check, Quorum, _g, _tags
+from .kinds import Check, Quorum, Range, _g, _tags
 from .model import Model, _ident, _qualified
 from .sinks import Sink
 from .yamlsource import Source, load_yaml, read_text
@@ -384,6 +384,7 @@ def _validate_references(config: Config) -> None:
         for j, check in enumerate(phase.checks):
             _check_parents(check, tables, dimensions, ("phases", i, "checks", j))
             _check_refs(check, own, tables, ("phases", i, "checks", j))
+            _check_range(check, config, ("phases", i, "checks", j))
             _check_quorum(check, config, [t.name for t in phase.tables], ("phases", i, "checks", j))
     _check_cycles(config)
     for i, gate in enumerate(config.gates):
@@ -404,6 +405,7 @@ def _validate_references(config: Config) -> None:
         for j, check in enumerate(gate.checks or []):
             _check_parents(check, tables, dimensions, ("gates", i, "checks", j))
             _check_refs(check, set(tables), tables, ("gates", i, "checks", j))
+            _check_range(check, config, ("gates", i, "checks", j))
             _check_quorum(check, config, upstream_tables, ("gates", i, "checks", j))
     if config.schedule.table is None:
         for i, phase in enumerate(config.phases):
@@ -486,6 +488,14 @@ def _check_refs(
         for value in getattr(check, "any_of", None) or []:
             if value not in own:
                 raise _RefError(f"table {value!r} is not in this phase", (*loc, "any_of"))
+
+
+def _check_range(check: Any, config: Config, loc: tuple[str | int, ...]) -> None:
+    """A range on its table's date column (a date or a timestamp) has dates for bounds."""
+    if isinstance(check, Range):
+        why = check.date_column_error(config.table(check.table).date_column)
+        if why:
+            raise _RefError(why, (*loc, "min" if check.min is not None else "max"))
 
 
 def _check_quorum(

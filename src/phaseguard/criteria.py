@@ -31,6 +31,7 @@ from .kinds import (
     Unique,
     UnitCoverage,
     VolumeAnomaly,
+    bound_text,
 )
 from .learned import unit_noun
 from .plan import keyed_variant
@@ -133,8 +134,8 @@ def _explain_row_kind(check: Check, config: Config) -> str:
             low = "<" if check.inclusive else "<="
             high = ">" if check.inclusive else ">="
             ends = [
-                f"{low} {check.min:g}" if check.min is not None else "",
-                f"{high} {check.max:g}" if check.max is not None else "",
+                f"{low} {bound_text(check.min)}" if check.min is not None else "",
+                f"{high} {bound_text(check.max)}" if check.max is not None else "",
             ]
             bad = f"rows of {table} whose `{check.column}` is {' or '.join(e for e in ends if e)}"
         measure = "share of " if check.measure == "share" else ""

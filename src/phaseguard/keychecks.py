@@ -13,7 +13,6 @@ every one the warehouse returned in ``details`` (``offending``, and ``counts`` {
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,23 +22,14 @@ from .kinds import AcceptedValues, Check, Relationships, RowCount, Unique
 from .plan import (
     BAD,
     GROUP_METRICS,
-    ITEM_SEPARATOR,
     MISSING_SHOWN,
     OFFENDERS,
     keyed_probe,
 )
-from .rowchecks import _RowLevelCheck
+from .rowchecks import _RowLevelCheck, offending_items
 from .verdicts import NA, Verdict
 
-_ITEM = re.compile(rf"(.*?)=([0-9]+)(?:{re.escape(ITEM_SEPARATOR)}|$)", re.DOTALL)
 Evidence = tuple[int, str | None]  # offending keys, their text
-
-
-def offending_items(text: str | None) -> list[tuple[str, int]]:
-    """The ``key=rows`` items of a keyed probe's text, in key order."""
-    if not text:
-        return []
-    return sorted((m.group(1), int(m.group(2))) for m in _ITEM.finditer(text))
 
 
 def _listed(items: list[tuple[str, int]], count: int, what: tuple[str, str]) -> str:

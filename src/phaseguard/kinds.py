@@ -7,12 +7,13 @@ kind measures is in :mod:`phaseguard.plan`, how its verdict is judged in
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import math
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .errors import ConfigError
 from .infra import LocatedError
@@ -224,6 +225,7 @@ class RowsPerUnit(Thresholds):
 
 
 _WINDOW_RE = re.compile(r"^([1-9][0-9]{0,2})d$")
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 class UnitCoverage(Thresholds):
@@ -412,28 +414,98 @@ class AcceptedValues(RowLevel):
         return value
 
 
+Bound = float | dt.date
+
+
+def bound_text(value: Bound) -> str:
+    """A range bound as written: a number (repr keeps every digit) or a date (ISO)."""
+    return value.isoformat() if isinstance(value, dt.date) else _g(value)
+
+
 class Range(RowLevel):
     """Bad rows: a non-NULL ``column`` value below ``min`` or above ``max`` (either bound
     optional; ``inclusive: false`` makes the bounds themselves bad); evidence: the
-    observed min and max."""
+    observed min and max.
+
+    Bounds are numbers, or dates (``min: 2020-01-01``) for a DATE or TIMESTAMP column: the
+    column is then compared as dates (a timestamp on the max's day is within it).
+    """
 
     kind: Literal["range"]
     column: str
-    min: float | None = None
-    max: float | None = None
+    min: Bound | None = None
+    max: Bound | None = None
     inclusive: bool = True
     _v_column = field_validator("column")(_ident)
+
+    @field_validator("min", "max", mode="before")
+    @classmethod
+    def _v_bound(cls, value: Any, info: ValidationInfo) -> Any:
+        """A number or a date, said plainly (not pydantic's union errors); a YAML date
+        (2020-01-01) or a quoted one ('2020-01-01'), never a time of day."""
+        which = info.field_name
+        if value is None or isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        if isinstance(value, dt.datetime):
+            raise ValueError(
+                f"range compares dates: give {which} as a date ({value.date().isoformat()}), "
+                "not a time of day"
+            )
+        if isinstance(value, dt.date):
+            return value
+        if isinstance(value, str) and _ISO_DATE.match(value):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise ValueError(f"{which} {value!r} is not a number or a date (YYYY-MM-DD)")
 
     @model_validator(mode="after")
     def _bounds_given(self) -> Range:
         if self.min is None and self.max is None:
             raise ValueError("give min, max or both")
         for bound in (self.min, self.max):
-            if bound is not None and not math.isfinite(bound):
+            if isinstance(bound, float) and not math.isfinite(bound):
                 raise ValueError(f"a bound must be a finite number, not {bound!r}")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min {_g(self.min)} is above max {_g(self.max)}")
+        low, high = self.min, self.max
+        if low is None or high is None:
+            return self
+        if isinstance(low, dt.date) != isinstance(high, dt.date):
+            first, second = ("date", "number") if isinstance(low, dt.date) else ("number", "date")
+            raise ValueError(
+                f"min is a {first} and max a {second}: give both as dates or both as numbers"
+            )
+        if low > high:  # type: ignore[operator]  # both dates or both numbers
+            after = "after" if isinstance(low, dt.date) else "above"
+            raise ValueError(f"min {bound_text(low)} is {after} max {bound_text(high)}")
         return self
+
+    @property
+    def dates(self) -> bool:
+        """Whether the bounds are dates (the column is compared as dates)."""
+        return isinstance(self.min, dt.date) or isinstance(self.max, dt.date)
+
+    def bounds(self) -> dict[str, object]:
+        """The bounds as JSON values (a date as ISO text, with ``dates: true``), for the
+        metric that counts the rows outside them."""
+        out: dict[str, object] = {
+            "min": self.min.isoformat() if isinstance(self.min, dt.date) else self.min,
+            "max": self.max.isoformat() if isinstance(self.max, dt.date) else self.max,
+            "inclusive": self.inclusive,
+        }
+        if self.dates:
+            out["dates"] = True
+        return out
+
+    def date_column_error(self, date_column: str) -> str | None:
+        """Why numeric bounds cannot hold on the table's date column (known a date or a
+        timestamp when the config loads), else None."""
+        if self.dates or self.column.lower() != date_column.lower():
+            return None
+        return (
+            f"{self.column} is the date column of {self.table}: give min and max as dates "
+            "(e.g. 2020-01-01), not numbers"
+        )
 
 
 class RowCount(Thresholds):

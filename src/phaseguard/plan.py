@@ -115,8 +115,14 @@ def nulls_metric(columns: Sequence[str], where: str | None) -> Metric:
 
 def outside_metric(check: Range) -> Metric:
     """Rows whose non-NULL ``column`` lies outside the range's bounds."""
-    bounds = {"min": check.min, "max": check.max, "inclusive": check.inclusive}
-    return Metric("outside", check.column, json.dumps(bounds, sort_keys=True), check.where or "")
+    bounds = json.dumps(check.bounds(), sort_keys=True)
+    return Metric("outside", check.column, bounds, check.where or "")
+
+
+def extreme_metric(kind: Literal["min", "max"], check: Range) -> Metric:
+    """The smallest or largest non-NULL value of a range's column (``expr`` "date": as
+    days since 1970-01-01, the column compared as dates)."""
+    return Metric(kind, check.column, "date" if check.dates else "", check.where or "")
 
 
 def rejected_metric(check: AcceptedValues) -> Metric:
@@ -358,8 +364,8 @@ def row_metrics_for(check: Check) -> Iterable[tuple[str, Metric]]:
             yield check.table, nulls_metric(check.columns, check.where)
     elif isinstance(check, Range):
         yield check.table, outside_metric(check)
-        yield check.table, Metric("min", check.column, where=check.where or "")
-        yield check.table, Metric("max", check.column, where=check.where or "")
+        yield check.table, extreme_metric("min", check)
+        yield check.table, extreme_metric("max", check)
     elif isinstance(check, Reconciliation):
         for side in (check.left, check.right):
             yield side.table, Metric("aggregate", expr=side.expr, where=side.where or "")

@@ -11,6 +11,7 @@ own): still one statement per command.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,8 +19,10 @@ from .checks import Days, Prepared, _Graded, _num
 from .config import Config
 from .kinds import AcceptedValues, Check, NotNull, Range, Reconciliation, RowCount, RowLevel
 from .plan import (
+    ITEM_SEPARATOR,
     MISSING_SHOWN,
     Metric,
+    extreme_metric,
     listing_key,
     nulls_metric,
     outside_metric,
@@ -39,6 +42,26 @@ def _share(value: float) -> str:
 
 def _filter(where: str | None) -> str:
     return f" where {where}" if where else ""
+
+
+def offending_items(text: str | None) -> list[tuple[str, int]]:
+    """The ``key=rows:len`` items of a listing or keyed probe's text, in key order.
+
+    Read from the right: an item's last ``=`` is the one before its rows (only digits and
+    ``:`` follow it), and ``len`` says how many characters the key before it has, so a key
+    holding ``, ``, ``=`` or digits reads back whole.
+    """
+    out: list[tuple[str, int]] = []
+    rest = text or ""
+    while rest:
+        eq = rest.rfind("=")
+        rows, _, size = rest[eq + 1 :].partition(":")
+        start = eq - int(size) if eq >= 0 and rows.isdigit() and size.isdigit() else -1
+        if start < 0:
+            break  # not an item: keep what was read
+        out.append((rest[start:eq], int(rows)))
+        rest = rest[:start].removesuffix(ITEM_SEPARATOR)
+    return sorted(out)
 
 
 class _RowLevelCheck(_Graded):
@@ -132,7 +155,7 @@ class NotNullCheck(_RowLevelCheck):
 
 class AcceptedValuesCheck(_RowLevelCheck):
     """Rows whose non-NULL value is not an accepted one; evidence: the offending values
-    (every one when at most ``MISSING_LISTED``, else the smallest), read by a listing probe."""
+    (the first ``MISSING_LISTED`` in order, each whole), read by a listing probe."""
 
     kind = "accepted_values"
     what = "rows with a value not accepted"
@@ -152,11 +175,11 @@ class AcceptedValuesCheck(_RowLevelCheck):
 
     @staticmethod
     def _values(evidence: tuple[int, str | None]) -> list[str]:
-        return sorted(evidence[1].split(", ")) if evidence[1] else []
+        return [value for value, _ in offending_items(evidence[1])]
 
     def evidence_text(self, evidence: tuple[int, str | None]) -> str:
         values = self._values(evidence)
-        shown = ", ".join(values[:MISSING_SHOWN])
+        shown = ", ".join(_shown(v) for v in values[:MISSING_SHOWN])
         more = evidence[0] - min(len(values), MISSING_SHOWN)
         return f"{shown} and {more} more" if more > 0 else shown
 
@@ -164,8 +187,14 @@ class AcceptedValuesCheck(_RowLevelCheck):
         return {"offending": self._values(evidence), "offending_count": evidence[0]}
 
 
+def _shown(value: str) -> str:
+    """A value as the text lists it: quoted when it holds the list's separator (``'A, B'``)."""
+    return f"'{value}'" if ITEM_SEPARATOR in value else value
+
+
 class RangeCheck(_RowLevelCheck):
-    """Rows whose non-NULL value lies outside [min, max]; evidence: the observed min, max."""
+    """Rows whose non-NULL value lies outside [min, max]; evidence: the observed min, max
+    (dates as ISO text when the bounds are dates)."""
 
     kind = "range"
     what = "rows out of range"
@@ -173,26 +202,36 @@ class RangeCheck(_RowLevelCheck):
     def __init__(self, check: Check, config: Config, phase_tables: Sequence[str]) -> None:
         super().__init__(check, config, phase_tables)
         assert isinstance(check, Range)
-        where = check.where or ""
         self.outside = outside_metric(check)
-        self.extremes = (
-            Metric("min", check.column, where=where).key,
-            Metric("max", check.column, where=where).key,
-        )
+        self.dates = check.dates
+        self.extremes = (extreme_metric("min", check).key, extreme_metric("max", check).key)
 
     def bad(self, days: Days) -> list[int]:
         return days.count(self.table, self.outside)
 
     def evidence(self, days: Days) -> Sequence[Any]:
         low, high = (days.values(self.table, key) for key in self.extremes)
+        if self.dates:  # read as days since 1970-01-01
+            low, high = ([_day(v) for v in values] for values in (low, high))
         return list(zip(low, high, strict=True))
 
-    def evidence_text(self, evidence: tuple[float | None, float | None]) -> str:
+    def evidence_text(self, evidence: tuple[Any, Any]) -> str:
         low, high = evidence
-        return "" if low is None or high is None else f"observed {_num(low)}..{_num(high)}"
+        if low is None or high is None:
+            return ""
+        if self.dates:
+            return f"observed {low}..{high}"
+        return f"observed {_num(low)}..{_num(high)}"
 
-    def evidence_details(self, evidence: tuple[float | None, float | None]) -> dict[str, object]:
+    def evidence_details(self, evidence: tuple[Any, Any]) -> dict[str, object]:
         return {"min": evidence[0], "max": evidence[1]}
+
+
+def _day(days: float | None) -> str | None:
+    """A date read as days since 1970-01-01, as ISO text."""
+    if days is None:
+        return None
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=round(days))).isoformat()
 
 
 class RowCountCheck(_Graded):

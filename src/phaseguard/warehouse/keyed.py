@@ -6,8 +6,8 @@ see ``statement.py``).
 The partition's rows are grouped by (date, key) with their count ``n``; a second grouping
 by date then gives the probe's metrics (rows, bad rows, offending keys; for groups the
 number of groups, the smallest and the largest) and, as text, the offending keys as
-``key=n`` items: every one when there are at most ``MISSING_LISTED`` of them (unordered),
-else only the smallest, the coverage probe's rule. A lookup (relationships, a reference
+``key=n:len`` items, the first ``MISSING_LISTED`` of them in key order (the rest are
+counted; ``rowmetrics.first_items``). A lookup (relationships, a reference
 list) LEFT JOINs the keys with the parent's distinct keys, compared as text (as the
 coverage probe compares units): on the same date when the parent has a date column, in
 any row when it is a dimension. Keys are rendered as text
@@ -27,15 +27,9 @@ else:  # sqlglot is imported on first use, as in statement.py
 
     exp = LazyModule("sqlglot.expressions")
 
-from phaseguard.plan import (
-    ITEM_SEPARATOR,
-    KEY_SEPARATOR,
-    MISSING_LISTED,
-    KeySpec,
-    Probe,
-    Reference,
-)
+from phaseguard.plan import KEY_SEPARATOR, KeySpec, Probe, Reference
 
+from .rowmetrics import first_items, item
 from .statement import _bound, _day, _in_range, _row_columns, _text, parse_condition, table_ref
 
 _COMPARE = {"<": "LT", "<=": "LTE", ">": "GT", ">=": "GTE"}
@@ -91,7 +85,7 @@ def keyed_select(
             exp.Sum(this=exp.Case(ifs=[exp.If(this=offending.copy(), true=bad)], default=_zero()))
         )
     metrics.append(offenders.copy())
-    text = _evidence(offending, keys, n, offenders)
+    text = _evidence(offending, keys, n, dialect)
     d = exp.column("d", table="c")
     return select.select(*_row_columns(index, metrics, width, d.copy(), True, text)).group_by(
         d.copy()
@@ -161,10 +155,10 @@ def _as_text(key: exp.Expr) -> exp.Expr:
 
 
 def _evidence(
-    offending: exp.Expr, keys: list[exp.Column], n: exp.Expr, offenders: exp.Expr
+    offending: exp.Expr, keys: list[exp.Column], n: exp.Expr, dialect: str
 ) -> exp.Expr:
-    """The offending keys as ``key=n`` items: all of them up to MISSING_LISTED, else the
-    smallest (an ordered, limited aggregate costs far more, see ``_coverage_select``)."""
+    """The offending keys as ``key=n:len`` items, the first ``MISSING_LISTED`` in key
+    order (``rowmetrics.first_items``); a key of several columns reads ``a|b``."""
     parts: list[exp.Expr] = []
     for i, key in enumerate(keys):
         if i:
@@ -174,18 +168,7 @@ def _evidence(
                 this=exp.cast(key.copy(), _text()), expressions=[exp.Literal.string("NULL")]
             )
         )
-    parts += [exp.Literal.string("="), exp.cast(n.copy(), _text())]
-    item: exp.Expr = parts[0]
+    shown: exp.Expr = parts[0]
     for part in parts[1:]:
-        item = exp.DPipe(this=item, expression=part, safe=True)
-    chosen = exp.Case(ifs=[exp.If(this=offending.copy(), true=item)])
-    listed = exp.GroupConcat(this=chosen.copy(), separator=exp.Literal.string(ITEM_SEPARATOR))
-    return exp.Case(
-        ifs=[
-            exp.If(
-                this=exp.LTE(this=offenders, expression=exp.Literal.number(MISSING_LISTED)),
-                true=listed,
-            )
-        ],
-        default=exp.Min(this=chosen),
-    )
+        shown = exp.DPipe(this=shown, expression=part, safe=True)
+    return first_items(item(shown, n), shown, offending, dialect)

@@ -20,7 +20,7 @@ else:  # imported on first use, as in statement.py
 
     exp = LazyModule("sqlglot.expressions")
 
-from phaseguard.plan import MISSING_LISTED, Metric
+from phaseguard.plan import ITEM_SEPARATOR, MISSING_LISTED, Metric
 
 
 def filtered(value: exp.Expr, cond: exp.Expr | None) -> exp.Expr:
@@ -67,10 +67,12 @@ def bad_rows(metric: Metric) -> exp.Expr:
     if metric.kind == "rejected":
         listed = exp.In(this=column.copy(), expressions=[_literal(v) for v in metric.params])
         return exp.and_(present, exp.Not(this=_paren(listed)))
-    bounds = metric.params  # outside: {"min", "max", "inclusive"}
+    bounds = metric.params  # outside: {"min", "max", "inclusive"[, "dates"]}
+    dates = bool(bounds.get("dates"))
+    value = _as_date(column) if dates else column
     low, high = (exp.LT, exp.GT) if bounds["inclusive"] else (exp.LTE, exp.GTE)
     out = [
-        op(this=column.copy(), expression=_literal(bounds[end]))
+        op(this=value.copy(), expression=_date(bounds[end]) if dates else _literal(bounds[end]))
         for op, end in ((low, "min"), (high, "max"))
         if bounds[end] is not None
     ]
@@ -78,14 +80,21 @@ def bad_rows(metric: Metric) -> exp.Expr:
 
 
 def row_metric(metric: Metric, cond: exp.Expr | None) -> exp.Expr:
-    """A "rows", "nulls", "outside", "min" or "max" metric, filtered by ``cond``."""
+    """A "rows", "nulls", "outside", "min" or "max" metric, filtered by ``cond``; the
+    extremes of a column compared as dates (``expr`` "date") are days since 1970-01-01."""
     if metric.kind == "rows":
         return count_where(None, cond)
-    if metric.kind == "min":
-        return exp.Min(this=filtered(exp.column(metric.column), cond))
-    if metric.kind == "max":
-        return exp.Max(this=filtered(exp.column(metric.column), cond))
+    if metric.kind in ("min", "max"):
+        agg = exp.Min if metric.kind == "min" else exp.Max
+        column: exp.Expr = exp.column(metric.column)
+        if metric.expr != "date":
+            return agg(this=filtered(column, cond))
+        day = agg(this=filtered(_as_date(column), cond))
+        return exp.DateDiff(this=day, expression=_date(EPOCH), unit=exp.var("DAY"))
     return count_where(bad_rows(metric), cond)
+
+
+EPOCH = "1970-01-01"
 
 
 def listing(
@@ -94,10 +103,12 @@ def listing(
     day: exp.Expr,
     in_range: Sequence[exp.Expr],
     cond: exp.Expr | None,
+    dialect: str,
 ) -> tuple[exp.Expr, list[exp.Expr], exp.Expr]:
     """A listing probe's parts: its rows grouped by (date ``d``, bad value ``v``) as the
-    subquery ``g``; per date, the bad rows and the distinct bad values; and those values as
-    text. Grouping first, as ``statement._distinct_select`` does, keeps one set per date."""
+    subquery ``g``; per date, the bad rows and the distinct bad values; and the first of
+    those values as ``value=rows`` items (:func:`first_items`). Grouping first, as
+    ``statement._distinct_select`` does, keeps one set per date."""
     parts = [*in_range, exp.Paren(this=bad_rows(metric))]
     if cond is not None:
         parts.append(exp.Paren(this=cond))
@@ -109,24 +120,76 @@ def listing(
         .group_by(day.copy(), value.copy())
     )
     distinct = exp.Count(this=exp.column("v", table="g"))
-    text = listing_text(exp.column("v", table="g"), distinct.copy())
+    shown = exp.cast(exp.column("v", table="g"), _varchar())
+    text = first_items(item(shown, exp.column("n", table="g")), shown, None, dialect)
     return inner.subquery("g"), [exp.Sum(this=exp.column("n", table="g")), distinct], text
 
 
-def listing_text(value: exp.Expr, count: exp.Expr) -> exp.Expr:
-    """The coverage probe's rule for text evidence: every value (``value`` over the
-    grouped rows, unordered) when at most ``MISSING_LISTED`` of them, else the smallest."""
-    text = exp.DataType(this=exp.DataType.Type.VARCHAR)
-    listed = exp.GroupConcat(this=exp.cast(value.copy(), text), separator=exp.Literal.string(", "))
-    return exp.Case(
-        ifs=[
-            exp.If(
-                this=exp.LTE(this=count, expression=exp.Literal.number(MISSING_LISTED)),
-                true=listed,
-            )
-        ],
-        default=exp.cast(exp.Min(this=value.copy()), text.copy()),
+def item(key: exp.Expr, n: exp.Expr) -> exp.Expr:
+    """One offending value or key with its rows, as text: ``key=n:len``, where ``len`` is
+    the key's length in characters, so that it reads back whole whatever the key holds
+    (``, ``, ``=``, digits; see ``phaseguard.rowchecks.offending_items``)."""
+    parts = [
+        key.copy(),
+        exp.Literal.string("="),
+        exp.cast(n.copy(), _varchar()),
+        exp.Literal.string(":"),
+        exp.cast(exp.Length(this=key.copy()), _varchar()),
+    ]
+    out = parts[0]
+    for part in parts[1:]:
+        out = exp.DPipe(this=out, expression=part, safe=True)
+    return out
+
+
+def first_items(item: exp.Expr, key: exp.Expr, cond: exp.Expr | None, dialect: str) -> exp.Expr:
+    """The first ``MISSING_LISTED`` items (:func:`item`) in the order of their ``key`` text,
+    of the rows where ``cond`` holds (every row when None), joined by ``ITEM_SEPARATOR``
+    (NULL or '' when there are none). Beyond that many only the count says how many more.
+
+    An ordered aggregate that keeps only the offending rows (FILTER, IGNORE NULLS): a
+    clean partition sorts nothing. Written per dialect, as each slices an array its own way.
+    """
+    limit = exp.Literal.number(MISSING_LISTED)
+    separator = exp.Literal.string(ITEM_SEPARATOR)
+    if dialect == "spark":  # no ordered aggregates: sort the items (each starts with its key)
+        kept = item if cond is None else exp.Case(ifs=[exp.If(this=cond.copy(), true=item)])
+        listed = exp.ArraySort(this=exp.ArrayAgg(this=kept, nulls_excluded=True))
+        first: exp.Expr = exp.ArraySlice(
+            this=listed, start=exp.Literal.number(1), end=limit, is_length=True
+        )
+        return exp.ArrayToString(this=first, expression=separator)
+    if dialect == "bigquery":
+        kept = item if cond is None else exp.If(this=cond.copy(), true=item, false=exp.null())
+        ordered = exp.Order(this=kept, expressions=[exp.Ordered(this=key.copy())])
+        limited = exp.Limit(this=ordered, expression=limit)
+        return exp.ArrayToString(
+            this=exp.IgnoreNulls(this=exp.ArrayAgg(this=limited)), expression=separator
+        )
+    ordered = exp.Order(this=item, expressions=[exp.Ordered(this=key.copy(), nulls_first=False)])
+    agg: exp.Expr = exp.ArrayAgg(this=ordered)
+    if cond is not None:
+        agg = exp.Filter(this=agg, expression=exp.Where(this=cond.copy()))
+    first = exp.Bracket(
+        this=exp.Paren(this=agg),
+        expressions=[exp.Slice(this=exp.Literal.number(1), expression=limit)],
     )
+    return exp.ArrayToString(this=first, expression=separator)
+
+
+def _varchar() -> exp.DataType:
+    return exp.DataType(this=exp.DataType.Type.VARCHAR)
+
+
+def _as_date(value: exp.Expr) -> exp.Expr:
+    """A DATE or TIMESTAMP column compared as a date: ``CAST(value AS DATE)``."""
+    return exp.cast(value.copy(), exp.DataType(this=exp.DataType.Type.DATE))
+
+
+def _date(iso: str) -> exp.Expr:
+    """A date bound as a literal: ``CAST('2020-01-01' AS DATE)`` (an ISO date validated by
+    the config, a sqlglot string literal, never formatted into SQL text)."""
+    return exp.cast(exp.Literal.string(iso), exp.DataType(this=exp.DataType.Type.DATE))
 
 
 def _literal(value: object) -> exp.Expr:

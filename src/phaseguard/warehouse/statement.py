@@ -455,7 +455,7 @@ def _listing_select(
     ]
     cond = parse_condition(metric.where) if metric.where else None
     grouped, metrics, text = rowmetrics.listing(
-        metric, table_ref(probe.table), _day(probe.date_column), in_range, cond
+        metric, table_ref(probe.table), _day(probe.date_column), in_range, cond, dialect
     )
     d = exp.column("d", table="g")
     return (
