@@ -444,7 +444,7 @@ class Range(RowLevel):
         """A number or a date, said plainly (not pydantic's union errors); a YAML date
         (2020-01-01) or a quoted one ('2020-01-01'), never a time of day."""
         which = info.field_name
-        if value is None or isinstance(value, int | float) and not isinstance(value, bool):
+        if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
             return value
         if isinstance(value, dt.datetime):
             raise ValueError(

@@ -58,13 +58,14 @@ MetricKind = Literal[
     "bad", "offenders", "groups", "min_group", "max_group",
 ]  # fmt: skip
 COUNTS = ("rows", "units", "distinct", "nulls", "outside", "rejected")  # 0 over no rows
-# How many missing units a verdict names per date (the rest are counted), and up to how
-# many the coverage probe returns (beyond that, only the first).
+# How many missing units (offending values, keys) a verdict names per date (the rest are
+# counted), and up to how many the coverage probe returns (beyond that, only the first);
+# the listing and keyed probes return the first that many in key order.
 MISSING_SHOWN = 5
 MISSING_LISTED = 100
-# How a keyed probe's text joins the columns of a key (``a|b``) and its ``key=n`` items
-# (``a|b=3, c|d=2``: as the coverage probe's, printable on every backend; every item ends
-# in ``=digits``, so a key holding ", " still reads back whole).
+# How a keyed probe's text joins the columns of a key (``a|b``) and its ``key=n:len`` items
+# (``a|b=3:3, c|d=2:3``: printable on every backend; ``len`` is the key's length, so a key
+# holding ", ", "=" or digits still reads back whole).
 KEY_SEPARATOR = "|"
 ITEM_SEPARATOR = ", "
 
@@ -219,6 +220,9 @@ class Plan:
     end: dt.date
     probes: tuple[Probe, ...]
     first: dt.date | None = None  # the first date judged, when a window reads from before it
+    # {probe key, or "probe key|metric key": the first check reading it}: a statement that
+    # fails can name the check whose config the warehouse cannot read (not part of the SQL)
+    names: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def dates(self) -> list[dt.date]:
@@ -474,21 +478,29 @@ def build_plan(
     coverages: dict[str, tuple[list[str], str | None]] = {}
     listings: dict[str, tuple[str, Metric]] = {}
     keyed: dict[str, Probe] = {}
+    names: dict[str, str] = {}  # see Plan.names
     lookback = 0
+    from .checks import check_name  # checks builds on this module
+
     for check, phase_tables in checks:
+        name = check_name(check)
         if isinstance(check, AcceptedValues) and check.values is not None:
             rejected = rejected_metric(check)
             listings[listing_key(check.table, rejected)] = (check.table, rejected)
+            names.setdefault(listing_key(check.table, rejected), name)
         if isinstance(check, UnitCoverage):
             coverages[coverage_key(check.sources, check.where)] = (check.sources, check.where)
+            names.setdefault(coverage_key(check.sources, check.where), name)
             lookback = max(lookback, check.window_days - 1)
         probe = keyed_probe(check, config)
         if probe is not None:
             keyed.setdefault(probe.key, probe)
+            names.setdefault(probe.key, name)
         if isinstance(check, VolumeAnomaly | FreshnessAnomaly):  # its history, same query
             lookback = max(lookback, check.reach(config.schedule.weekdays))
         for key, metric in metrics_for(check, config, phase_tables):
             wanted.setdefault(key, set()).add(metric)
+            names.setdefault(f"{key}|{metric.key}", name)
     schedule = config.schedule
     probes: list[Probe] = []
     if schedule.table is not None:
@@ -517,4 +529,5 @@ def build_plan(
         first = config.phases[0].tables[0]
         probes.append(Probe(first.name, first.table, first.date_column, (ROWS,)))
     begin = start - dt.timedelta(days=lookback)
-    return Plan(start=begin, end=end, probes=tuple(probes), first=start if lookback else None)
+    first_judged = start if lookback else None
+    return Plan(start=begin, end=end, probes=tuple(probes), first=first_judged, names=names)

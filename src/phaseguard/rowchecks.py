@@ -212,7 +212,7 @@ class RangeCheck(_RowLevelCheck):
     def evidence(self, days: Days) -> Sequence[Any]:
         low, high = (days.values(self.table, key) for key in self.extremes)
         if self.dates:  # read as days since 1970-01-01
-            low, high = ([_day(v) for v in values] for values in (low, high))
+            return [(_day(a), _day(b)) for a, b in zip(low, high, strict=True)]
         return list(zip(low, high, strict=True))
 
     def evidence_text(self, evidence: tuple[Any, Any]) -> str:

@@ -11,7 +11,7 @@ errors become :class:`WarehouseError` here.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -48,7 +48,7 @@ from .drivers import (
     is_busy,
     mask_url,
 )
-from .statement import measurement_statement
+from .statement import measurement_statement, misread
 
 
 def connect(
@@ -248,7 +248,7 @@ class Warehouse:
         measurements and the same verdicts.
         """
         sql, params = self.measurement_sql(plan)
-        rows = self._run(sql, params, plan.probes)
+        rows = self._run(sql, params, plan.probes, plan.names)
         keys = [probe.key for probe in plan.probes]
         floats = [
             [i for i, m in enumerate(probe.metrics) if m.kind == "aggregate"]
@@ -273,7 +273,11 @@ class Warehouse:
         return Measurements(plan, partitions, positions)
 
     def _run(
-        self, sql: str, params: dict[str, Any], probes: Sequence[Probe] = ()
+        self,
+        sql: str,
+        params: dict[str, Any],
+        probes: Sequence[Probe] = (),
+        names: Mapping[str, str] | None = None,
     ) -> list[tuple[Any, ...]]:
         self.queries_sent += 1
         self.last_sql = sql
@@ -286,16 +290,17 @@ class Warehouse:
                     url=self.url,
                     sql=sql,
                 ) from exc
-            missing = self._missing_objects(probes) if probes else ""
+            missing = self._missing_objects(probes, names or {}) if probes else ""
             if missing:
                 raise UnknownObjectError(missing, url=self.url, sql=sql) from exc
             raise WarehouseError(
                 f"warehouse query failed ({self.url}): {first_line(exc)}", url=self.url, sql=sql
             ) from exc
 
-    def _missing_objects(self, probes: Sequence[Probe]) -> str:
+    def _missing_objects(self, probes: Sequence[Probe], names: Mapping[str, str]) -> str:
         """Name the first table or column of ``probes`` that does not exist, else ''
-        (a keyed probe's parent and a coverage probe's other sources count too)."""
+        (a keyed probe's parent and a coverage probe's other sources count too); then a
+        check whose config its table cannot answer (``statement.misread``)."""
         reads = [read for probe in probes for read in _reads(probe)]
         try:
             existing = self.columns({table for table, _ in reads})
@@ -308,7 +313,7 @@ class Warehouse:
             for column in sorted(set(columns)):
                 if column.lower() not in existing[table]:
                     return f"column {column} does not exist in table {name} ({self.url})"
-        return ""
+        return misread(probes, existing, names)
 
     # --- catalogue ----------------------------------------------------------------------
     def columns(self, tables: Iterable[str]) -> dict[str, dict[str, str]]:

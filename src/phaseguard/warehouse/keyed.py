@@ -154,9 +154,7 @@ def _as_text(key: exp.Expr) -> exp.Expr:
     return exp.cast(key.copy(), _text())
 
 
-def _evidence(
-    offending: exp.Expr, keys: list[exp.Column], n: exp.Expr, dialect: str
-) -> exp.Expr:
+def _evidence(offending: exp.Expr, keys: list[exp.Column], n: exp.Expr, dialect: str) -> exp.Expr:
     """The offending keys as ``key=n:len`` items, the first ``MISSING_LISTED`` in key
     order (``rowmetrics.first_items``); a key of several columns reads ``a|b``."""
     parts: list[exp.Expr] = []

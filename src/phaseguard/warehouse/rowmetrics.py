@@ -147,8 +147,10 @@ def first_items(item: exp.Expr, key: exp.Expr, cond: exp.Expr | None, dialect: s
     of the rows where ``cond`` holds (every row when None), joined by ``ITEM_SEPARATOR``
     (NULL or '' when there are none). Beyond that many only the count says how many more.
 
-    An ordered aggregate that keeps only the offending rows (FILTER, IGNORE NULLS): a
-    clean partition sorts nothing. Written per dialect, as each slices an array its own way.
+    An ordered aggregate that keeps only the offending rows (FILTER; BigQuery's STRING_AGG
+    skips NULLs, with the kept rows ordered first so that its LIMIT counts only them): a
+    clean partition sorts nothing. Written per dialect, as each limits an aggregate its own
+    way (an array slice; LIMIT inside BigQuery's aggregate; a sorted array on Spark).
     """
     limit = exp.Literal.number(MISSING_LISTED)
     separator = exp.Literal.string(ITEM_SEPARATOR)
@@ -159,13 +161,14 @@ def first_items(item: exp.Expr, key: exp.Expr, cond: exp.Expr | None, dialect: s
             this=listed, start=exp.Literal.number(1), end=limit, is_length=True
         )
         return exp.ArrayToString(this=first, expression=separator)
-    if dialect == "bigquery":
-        kept = item if cond is None else exp.If(this=cond.copy(), true=item, false=exp.null())
-        ordered = exp.Order(this=kept, expressions=[exp.Ordered(this=key.copy())])
-        limited = exp.Limit(this=ordered, expression=limit)
-        return exp.ArrayToString(
-            this=exp.IgnoreNulls(this=exp.ArrayAgg(this=limited)), expression=separator
-        )
+    if dialect == "bigquery":  # STRING_AGG skips NULLs; the kept rows sort first
+        kept, order = item, [exp.Ordered(this=key.copy(), nulls_first=True)]
+        if cond is not None:
+            kept = exp.If(this=cond.copy(), true=item, false=exp.null())
+            rank = exp.If(this=cond.copy(), true=_zero(), false=exp.Literal.number(1))
+            order.insert(0, exp.Ordered(this=rank, nulls_first=True))
+        limited = exp.Limit(this=exp.Order(this=kept, expressions=order), expression=limit)
+        return exp.GroupConcat(this=limited, separator=separator)
     ordered = exp.Order(this=item, expressions=[exp.Ordered(this=key.copy(), nulls_first=False)])
     agg: exp.Expr = exp.ArrayAgg(this=ordered)
     if cond is not None:
@@ -175,6 +178,10 @@ def first_items(item: exp.Expr, key: exp.Expr, cond: exp.Expr | None, dialect: s
         expressions=[exp.Slice(this=exp.Literal.number(1), expression=limit)],
     )
     return exp.ArrayToString(this=first, expression=separator)
+
+
+def _zero() -> exp.Expr:
+    return exp.Literal.number(0)
 
 
 def _varchar() -> exp.DataType:
