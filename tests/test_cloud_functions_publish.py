@@ -192,6 +192,22 @@ def test_pubsub_down_fails_within_the_deadline_and_publishes_nothing_late(
         assert len(late.published) == 1
 
 
+def test_a_next_step_that_raises_is_recorded_and_not_acknowledged(demo) -> None:
+    def boom(decision: object, message: dict[str, object]) -> None:
+        raise RuntimeError("phase 5 trigger refused")
+
+    gate = GateFunction(
+        "phase5",
+        config=str(demo.config_path),
+        warehouse=f"duckdb://{demo.warehouse_path}",
+        next_step=boom,
+    )
+    status, body = gate.handle({"game_date": OPEN}, {})
+    assert status == 502
+    assert body["error"] == "not handed on to next_step: RuntimeError: phase 5 trigger refused"
+    assert events(demo, OPEN)[-2:] == ["gate_open", "handoff_failed"]
+
+
 def test_publish_to_with_next_step_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="not both"):
         GateFunction("phase5", next_step=lambda decision, message: None, publish_to=NEXT)

@@ -215,7 +215,13 @@ class GateFunction:
                 error = self._not_handed_on(decision, exc)
                 return 502, {**body, "error": error}
             if published is not None:
-                log.info("gate %s for %s: published to %s", self.phase, date, self.publish_to)
+                log.info(
+                    "gate %s for %s: published to %s (id %s)",
+                    self.phase,
+                    date,
+                    self.publish_to,
+                    published,
+                )
                 body["published"] = published
             return 200, body
 
