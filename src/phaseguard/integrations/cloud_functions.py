@@ -237,8 +237,8 @@ class GateFunction:
         return None
 
     def _publish(self, data: bytes, attributes: dict[str, str]) -> str:
-        """Publish one message, synchronously: Pub/Sub's Publish call, retried on its
-        transient errors (as the library's default retry does) until ``publish_timeout``."""
+        """Publish one message, synchronously: Pub/Sub's Publish call, retried on the
+        errors and with the backoff of the library's default retry, until ``publish_timeout``."""
         from google.api_core import exceptions as gexc
         from google.api_core.retry import Retry, if_exception_type
 
@@ -258,7 +258,13 @@ class GateFunction:
         response = self._publisher.publish(
             topic=self.publish_to,
             messages=[{"data": data, "attributes": attributes}],
-            retry=Retry(predicate=transient, timeout=self.publish_timeout),
+            retry=Retry(
+                predicate=transient,
+                initial=0.1,
+                maximum=60.0,
+                multiplier=4,
+                timeout=self.publish_timeout,
+            ),
             timeout=self.publish_timeout,
         )
         return str(response.message_ids[0])
