@@ -212,3 +212,62 @@ def test_no_date_no_gate_or_no_warehouse_fail_the_asset_in_one_line(demo, tmp_pa
     assert "missing.duckdb does not exist" in description
     assert meta["decision"] == "blocked"
     assert ("gate_blocked", "2026-01-13", "phase5") in gate_events(demo)
+
+
+AUTOMATION = textwrap.dedent(
+    """
+    import datetime as dt, importlib.util, json, sys
+    import dagster as dg
+
+    spec = importlib.util.spec_from_file_location("definitions", sys.argv[1])
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    phase5 = dg.AssetSelection.assets("phase5")
+    out = {}
+    for date in sys.argv[2:]:
+        # A tick the morning after the game date (its partition is the latest time window),
+        # then phase 3 and 4 materialize with their checks, then the next tick.
+        tick = dt.datetime.fromisoformat(date + "T01:00:00+00:00") + dt.timedelta(days=1)
+        instance = dg.DagsterInstance.ephemeral()
+        first = dg.evaluate_automation_conditions(
+            defs=example.defs, instance=instance, asset_selection=phase5, evaluation_time=tick
+        )
+        run = dg.materialize(
+            [*example.assets, *example.checks],
+            partition_key=date,
+            selection=dg.AssetSelection.assets("phase3", "phase4"),
+            instance=instance,
+            raise_on_error=False,
+        )
+        second = dg.evaluate_automation_conditions(
+            defs=example.defs,
+            instance=instance,
+            asset_selection=phase5,
+            evaluation_time=tick + dt.timedelta(minutes=1),
+            cursor=first.cursor,
+        )
+        out[date] = {
+            "phase4": sorted(
+                e.asset_key.to_user_string() for e in run.get_asset_materialization_events()
+            ),
+            "requested": [
+                sorted(first.get_requested_partitions(dg.AssetKey("phase5"))),
+                sorted(second.get_requested_partitions(dg.AssetKey("phase5"))),
+            ],
+        }
+    print(json.dumps(out))
+    """
+)
+
+
+def test_declarative_automation_waits_for_the_blocking_checks(demo, tmp_path: Path) -> None:
+    script = tmp_path / "automation.py"
+    script.write_text(AUTOMATION)
+    out = run_in_dagster(
+        demo, [str(script), str(EXAMPLE), BLOCKED, OPEN], PHASEGUARD_NBA_CRASH=CRASH
+    )
+    # phase 4 updated on both dates; phase 5 is requested only where the breaker's blocking
+    # check on phase 4 passed.
+    assert out[BLOCKED]["phase4"] == out[OPEN]["phase4"] == ["phase3", "phase4"]
+    assert out[BLOCKED]["requested"] == [[], []]
+    assert out[OPEN]["requested"] == [[], [OPEN]]
