@@ -38,7 +38,8 @@ alerted; overrides apply) and, when blocked, raises ``dagster.Failure`` with the
 reason and the verdicts as metadata, so the materialization fails in any run; open, it
 logs the decision and returns it. In a run where the blocking check already decided that
 gate for that date, the check's decision is read back from Dagster's event log: one
-decision, one warehouse query and one event per (gate, date) and run.
+decision, one warehouse query and one event per (gate, date) and run. It judges one date
+per run, like the checks: a run over a range of partitions (a single-run backfill) fails.
 
 For declarative automation, the complement is Dagster's own condition, which waits for the
 upstream's blocking checks (the ``<gate>_gate_*`` checks) to have passed for a partition::
@@ -478,12 +479,10 @@ def enforce_gate(
 ) -> Decision:
     """Enforce the gate of ``phase`` for the run's partition, first thing in the phase's asset.
 
-    The date is the partition key (:func:`partition_date`). The decision is phaseguard's own
-    (``guard.gate(phase).decide``: one warehouse query, ``block_on``, overrides,
-    ``on_warehouse_error``; recorded and alerted as everywhere else), unless this run's
-    blocking check ``phaseguard_<phase>_gate`` already decided it for this date: then that
-    decision is read back from the check's evaluations in Dagster's event log (one query on
-    the Dagster instance, none on the warehouse, nothing recorded twice).
+    The decision is ``guard.gate(phase).decide(partition_date(context))``, unless this run's
+    blocking check ``phaseguard_<phase>_gate`` already made it for that date: then it is read
+    back from the check's evaluations in Dagster's event log (one query on the Dagster
+    instance, none on the warehouse, nothing recorded twice).
 
     Args:
         context: the asset's execution context.
