@@ -545,9 +545,10 @@ def parse(text: str, file: str = "<config>") -> Config:
 
 
 def _with_includes(config: Config, source: Source) -> Config:
-    """Fold the presets and files ``infrastructure.include`` names into the section."""
+    """Fold the presets and files ``infrastructure.include`` names into the section, and
+    expand its ``for_each`` probes."""
     infra = config.infrastructure
-    if infra is None or not infra.include:
+    if infra is None:
         return config
     included: list[Infrastructure] = []
     for i, name in enumerate(infra.include):
