@@ -2,7 +2,7 @@
 
 tests/test_airflow.py runs this file with the Python of ``.venv-airflow`` (Airflow 3, built by
 ``scripts/airflow-venv.sh``) and of ``.venv-airflow2`` (Airflow 2.x, built by
-``scripts/airflow2-venv.sh``); where the two Airflows differ (where the DagBag lives, XCom's
+``scripts/airflow-venv.sh 2``); where the two Airflows differ (where the DagBag lives, XCom's
 model, how a reschedule names its task instance, ``dag.test``'s date argument) it asks for the
 Airflow 3 name first. It runs in an environment naming a fresh ``AIRFLOW_HOME`` (SQLite
 metadata DB), the DAG folder, ``PHASEGUARD_CONFIG`` and ``PHASEGUARD_WAREHOUSE``. Its one

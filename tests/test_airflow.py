@@ -2,7 +2,7 @@
 
 Each Airflow lives in a virtualenv of its own, so that its pins never hold back the main venv:
 Airflow 3 in ``.venv-airflow`` (``scripts/airflow-venv.sh``), the last Airflow 2.x in
-``.venv-airflow2`` (``scripts/airflow2-venv.sh``: the operator's Airflow 2.x imports). Every
+``.venv-airflow2`` (``scripts/airflow-venv.sh 2``: the operator's Airflow 2.x imports). Every
 test runs under both. Per Airflow, one subprocess (``tests/airflow_run.py``) migrates a fresh
 SQLite metadata DB in a temporary ``AIRFLOW_HOME``, parses ``examples/nba_props/airflow/`` and
 runs every scenario below with ``dag.test()`` against the demo season's DuckDB warehouse:
@@ -38,7 +38,7 @@ VENVS: dict[str, tuple[Path, str, str]] = {
     ),
     "airflow2": (
         Path(os.environ.get("AIRFLOW2_VENV", ROOT / ".venv-airflow2")),
-        "scripts/airflow2-venv.sh",
+        "scripts/airflow-venv.sh 2",
         "from airflow import DAG\n"
         "from airflow.decorators import task\n"
         "from airflow.models.param import Param",
