@@ -28,6 +28,7 @@ fi
 ./scripts/bqemulator-venv.sh
 # Airflow and Dagster run the integration tests in venvs of their own, for the same reason.
 ./scripts/airflow-venv.sh
+./scripts/airflow-venv.sh 2  # Airflow 2.x: the operator's 2.x imports, tested too
 ./scripts/dagster-venv.sh
 
 .venv/bin/ruff check src tests bench examples

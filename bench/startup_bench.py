@@ -10,7 +10,11 @@ Both run as new processes, side by side, on the demo warehouse (scale 1):
   a config's first run, or an edited one;
 - a bare script that imports duckdb, opens the same file read-only and runs the SAME one
   statement with the same parameters (the floor any tool pays: Python, duckdb, the query);
-- ``python -c "import phaseguard"`` and ``python -c "pass"`` for reference.
+- the floor of the stack phaseguard is built on: the same bare script as a typer command with
+  smoke's arguments that draws a rich table (typer 0.27+ builds a pydantic TypeAdapter for
+  every parameter, so any typer CLI imports pydantic before its command runs);
+- ``python -c "import typer"``, ``python -c "import phaseguard"`` and ``python -c "pass"``
+  for reference.
 
 The commands take turns (one run of each, then again) so that a load that comes and goes
 on a shared machine weighs on all of them alike. Bytecode is written and used, as in an
@@ -50,6 +54,40 @@ params = {k: dt.date.fromisoformat(v) for k, v in params.items()}
 con = duckdb.connect(path, read_only=True)
 rows = con.execute(sql, params).fetchall()
 print(len(rows))
+"""
+
+# The floor of any CLI built on the stack phaseguard declares: the bare script as a typer
+# command taking smoke's arguments, drawing a rich table of the rows' first 12 dates.
+STACK = """
+import sys, json, datetime as dt
+from typing import Annotated
+import typer
+
+app = typer.Typer(add_completion=False)
+
+@app.command()
+def smoke(
+    path: str, sql: str, bound: str,
+    config: Annotated[str, typer.Option("--config")] = "phaseguard.yml",
+    warehouse: Annotated[str | None, typer.Option("--warehouse")] = None,
+    fmt: Annotated[str, typer.Option("--format")] = "table",
+    all_dates: Annotated[bool, typer.Option("--all-dates")] = False,
+    phase: Annotated[list[str] | None, typer.Option("--phase")] = None,
+) -> None:
+    import duckdb
+    from rich.console import Console
+    from rich.table import Table
+    params = {k: dt.date.fromisoformat(v) for k, v in json.loads(bound).items()}
+    con = duckdb.connect(path, read_only=True)
+    rows = con.execute(sql, params).fetchall()
+    table = Table(title="smoke")
+    for column in ("date", "p2", "p3", "p4", "p5", "p6", "overall"):
+        table.add_column(column)
+    for row in rows[:12]:
+        table.add_row(*(str(v)[:10] for v in row[:7]))
+    Console().print(table)
+
+app()
 """
 
 
@@ -109,6 +147,15 @@ def main() -> None:
                 sql,
                 bound,
             ],
+            "floor: the same as a typer command + rich": [
+                str(exe),
+                "-c",
+                STACK,
+                str(built.warehouse_path),
+                sql,
+                bound,
+            ],
+            "python -c 'import typer'": [str(exe), "-c", "import typer"],
             "python -c 'import phaseguard'": [str(exe), "-c", "import phaseguard"],
             "python -c 'pass'": [str(exe), "-c", "pass"],
         }
@@ -119,7 +166,11 @@ def main() -> None:
         print(f"{name:<{width}}  {wall:6.3f}  {cpu:6.3f}")
     bare_wall, bare_cpu = times["bare: duckdb + the same query"]
     print()
-    for name in ("phaseguard smoke (season)", "phaseguard smoke, caches off"):
+    for name in (
+        "phaseguard smoke (season)",
+        "phaseguard smoke, caches off",
+        "floor: the same as a typer command + rich",
+    ):
         wall, cpu = times[name]
         print(f"{name} / bare = {wall / bare_wall:.2f}x wall, {cpu / bare_cpu:.2f}x cpu")
     print("(target: <= 1.5x wall)")

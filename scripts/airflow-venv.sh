@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
-# Builds .venv-airflow: a virtualenv holding Apache Airflow and phaseguard (editable, from this
-# repository) that tests/test_airflow.py runs the example DAGs in with dag.test(). Airflow has
-# its own venv so that its pins (SQLAlchemy, FastAPI, ...) never hold back the main venv's
-# resolve. Airflow's own per-release constraints file is not on PyPI; in its place
-# scripts/airflow-constraints.txt pins what this Airflow resolved to on Python 3.11.
+# Builds the virtualenv tests/test_airflow.py runs the example DAGs in with dag.test(): Apache
+# Airflow and phaseguard (editable, from this repository).
+#   scripts/airflow-venv.sh      .venv-airflow,  Airflow 3 (AIRFLOW_VENV, AIRFLOW_VERSION)
+#   scripts/airflow-venv.sh 2    .venv-airflow2, Airflow 2.x, the last release (AIRFLOW2_VENV,
+#                                AIRFLOW2_VERSION): the operator's 2.x imports, tested too
+# Airflow has venvs of its own so that its pins (SQLAlchemy, FastAPI, Flask, ...) never hold
+# back the main venv's resolve. Airflow's own per-release constraints files are not on PyPI;
+# in their place scripts/airflow-constraints.txt and scripts/airflow2-constraints.txt pin what
+# each Airflow resolved to on Python 3.11.
 # Idempotent: a venv whose Airflow is this version and imports phaseguard's operator is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VENV="${AIRFLOW_VENV:-.venv-airflow}"
-AIRFLOW_VERSION="${AIRFLOW_VERSION:-3.3.2}"
+if [ "${1:-3}" = 2 ]; then
+  VENV="${AIRFLOW2_VENV:-.venv-airflow2}"
+  AIRFLOW_VERSION="${AIRFLOW2_VERSION:-2.11.2}"
+  PINS=scripts/airflow2-constraints.txt
+else
+  VENV="${AIRFLOW_VENV:-.venv-airflow}"
+  AIRFLOW_VERSION="${AIRFLOW_VERSION:-3.3.2}"
+  PINS=scripts/airflow-constraints.txt
+fi
 if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" - "$AIRFLOW_VERSION" 2>/dev/null <<'PY'; then
 import importlib.metadata, sys
 import phaseguard.integrations.airflow  # Airflow and phaseguard both import
@@ -17,8 +28,8 @@ PY
   exit 0
 fi
 CONSTRAINTS=()
-if [ "$AIRFLOW_VERSION" = "$(sed -n 's/^apache-airflow==//p' scripts/airflow-constraints.txt)" ]; then
-  CONSTRAINTS=(-c scripts/airflow-constraints.txt)
+if [ "$AIRFLOW_VERSION" = "$(sed -n 's/^apache-airflow==//p' "$PINS")" ]; then
+  CONSTRAINTS=(-c "$PINS")
 fi
 python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${CONSTRAINTS[@]}" \

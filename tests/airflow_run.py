@@ -1,7 +1,10 @@
-"""Runs the example Airflow DAGs with ``dag.test()`` inside ``.venv-airflow``; prints JSON.
+"""Runs the example Airflow DAGs with ``dag.test()`` in an Airflow venv; prints JSON.
 
-tests/test_airflow.py runs this file with the Airflow venv's Python (built by
-``scripts/airflow-venv.sh``), in an environment naming a fresh ``AIRFLOW_HOME`` (SQLite
+tests/test_airflow.py runs this file with the Python of ``.venv-airflow`` (Airflow 3, built by
+``scripts/airflow-venv.sh``) and of ``.venv-airflow2`` (Airflow 2.x, built by
+``scripts/airflow-venv.sh 2``); where the two Airflows differ (where the DagBag lives, XCom's
+model, how a reschedule names its task instance, ``dag.test``'s date argument) it asks for the
+Airflow 3 name first. It runs in an environment naming a fresh ``AIRFLOW_HOME`` (SQLite
 metadata DB), the DAG folder, ``PHASEGUARD_CONFIG`` and ``PHASEGUARD_WAREHOUSE``. Its one
 argument is a JSON list of runs::
 
@@ -30,6 +33,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+try:  # Airflow 3
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.xcom import XComModel as XCom
+
+    _DATE_ARGUMENT = "logical_date"
+except ImportError:  # Airflow 2.x
+    from airflow.models.dagbag import DagBag
+    from airflow.models.xcom import BaseXCom as XCom
+
+    _DATE_ARGUMENT = "execution_date"
+
 
 def _override_when_blocked(
     phase: str, day: dt.date, blocks: int, since: dt.datetime, stop: threading.Event
@@ -48,7 +62,6 @@ def _override_when_blocked(
 
 def _run(dag: Any, spec: dict[str, Any]) -> dict[str, Any]:
     from airflow.models.taskreschedule import TaskReschedule
-    from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import func, select
 
@@ -75,7 +88,7 @@ def _run(dag: Any, spec: dict[str, Any]) -> dict[str, Any]:
     saved = dict(os.environ)
     os.environ.update(spec.get("env", {}))  # tasks run in this process: they see it
     try:
-        run = dag.test(logical_date=logical, run_conf=spec.get("conf"))
+        run = dag.test(**{_DATE_ARGUMENT: logical}, run_conf=spec.get("conf"))
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -87,11 +100,18 @@ def _run(dag: Any, spec: dict[str, Any]) -> dict[str, Any]:
         instances = run.get_task_instances(session=session)
         tasks = {ti.task_id: None if ti.state is None else str(ti.state) for ti in instances}
         tries = {ti.task_id: ti.try_number for ti in instances}
-        rows = session.scalars(XComModel.get_many(run_id=run.run_id, dag_ids=dag.dag_id)).all()
-        xcoms = {f"{r.task_id}.{r.key}": XComModel.deserialize_value(r) for r in rows}
-        ids = [ti.id for ti in instances]
+        rows = session.execute(  # the stored value (the ORM object's is the UI's in 2.x)
+            select(XCom.task_id, XCom.key, XCom.value).where(
+                XCom.run_id == run.run_id, XCom.dag_id == dag.dag_id
+            )
+        ).all()
+        xcoms = {f"{r.task_id}.{r.key}": XCom.deserialize_value(r) for r in rows}
+        if hasattr(TaskReschedule, "ti_id"):  # Airflow 3: by task instance id
+            mine = TaskReschedule.ti_id.in_([ti.id for ti in instances])
+        else:  # Airflow 2.x: by DAG and run
+            mine = (TaskReschedule.dag_id == dag.dag_id) & (TaskReschedule.run_id == run.run_id)
         reschedules = session.scalars(
-            select(func.count()).select_from(TaskReschedule).where(TaskReschedule.ti_id.in_(ids))
+            select(func.count()).select_from(TaskReschedule).where(mine)
         ).one()
     with load(os.environ["PHASEGUARD_CONFIG"]) as guard:
         events = guard.store.query(since=began, date=day)
@@ -111,14 +131,19 @@ def _run(dag: Any, spec: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     specs = json.loads(sys.argv[1])
     clock = time.monotonic()
-    from airflow.dag_processing.dagbag import DagBag
     from airflow.utils import db
 
     db.initdb()
     migrated = time.monotonic() - clock
     bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     runs = [_run(bag.dags[spec["dag"]], spec) for spec in specs]
+    import airflow
+
+    from phaseguard.integrations.airflow import BaseOperator
+
     result = {
+        "airflow": airflow.__version__,
+        "base_operator": BaseOperator.__module__,
         "runs": runs,
         "import_errors": {Path(k).name: v for k, v in bag.import_errors.items()},
         "db_seconds": round(migrated, 2),

@@ -8,15 +8,17 @@
 It imports the definitions file, runs ``dagster.materialize`` of the named assets (their
 phaseguard checks come with them) for each date's partition on an ephemeral instance, and
 prints one JSON object: per date, whether the run succeeded, the assets materialized, and
-every check evaluation (name, asset, passed, severity, partition, metadata), plus how many
-warehouse queries the checks sent (``Warehouse.measure`` calls, counted by a pass-through
-wrapper: the warehouse itself answers every one).
+every check evaluation (name, asset, passed, severity, partition, metadata), how many
+warehouse queries the run sent (``Warehouse.measure`` calls, counted by a pass-through
+wrapper: the warehouse itself answers every one), each failed step (a ``dagster.Failure``'s
+description and metadata) and the run's log lines (``context.log``).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -50,16 +52,29 @@ def _metadata(values: Any) -> dict[str, Any]:
     return {k: getattr(v, "value", v) for k, v in values.items()}
 
 
+def _failure(event: Any) -> dict[str, Any]:
+    """A failed step: what ``dagster.Failure`` said (its description and metadata)."""
+    data = event.step_failure_data
+    user = data.user_failure_data
+    return {
+        "step": event.step_key,
+        "description": user.description if user else None,
+        "metadata": _metadata(user.metadata) if user else {},
+        "error": data.error.message.strip() if data.error else None,
+    }
+
+
 def run(definitions: Path, selected: list[str], dates: list[str]) -> dict[str, Any]:
     module = _load(definitions)
     out: dict[str, Any] = {}
     for date in dates:
         before = QUERIES[0]
+        instance = dg.DagsterInstance.ephemeral()
         result = dg.materialize(
             [*module.assets, *module.checks],
             partition_key=date,
             selection=dg.AssetSelection.assets(*selected),
-            instance=dg.DagsterInstance.ephemeral(),
+            instance=instance,
             raise_on_error=False,
         )
         out[date] = {
@@ -81,6 +96,12 @@ def run(definitions: Path, selected: list[str], dates: list[str]) -> dict[str, A
                 for e in result.get_asset_check_evaluations()
             ],
             "queries": QUERIES[0] - before,
+            "failures": [_failure(e) for e in result.get_step_failure_events()],
+            "logs": [
+                {"level": logging.getLevelName(entry.level), "message": entry.user_message}
+                for entry in instance.all_logs(result.run_id)
+                if not entry.is_dagster_event
+            ],
         }
     return out
 

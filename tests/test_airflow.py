@@ -1,12 +1,16 @@
-"""Airflow: the example DAGs run for real with ``dag.test()`` in their own virtualenv.
+"""Airflow: the example DAGs run for real with ``dag.test()``, under Airflow 3 and Airflow 2.x.
 
-Airflow lives in ``.venv-airflow`` (``scripts/airflow-venv.sh``), so that its pins never hold
-back the main venv. One subprocess there (``tests/airflow_run.py``) migrates a fresh SQLite
-metadata DB in a temporary ``AIRFLOW_HOME``, parses ``examples/nba_props/airflow/`` and runs
-every scenario below with ``dag.test()`` against the demo season's DuckDB warehouse:
+Each Airflow lives in a virtualenv of its own, so that its pins never hold back the main venv:
+Airflow 3 in ``.venv-airflow`` (``scripts/airflow-venv.sh``), the last Airflow 2.x in
+``.venv-airflow2`` (``scripts/airflow-venv.sh 2``: the operator's Airflow 2.x imports). Every
+test runs under both. Per Airflow, one subprocess (``tests/airflow_run.py``) migrates a fresh
+SQLite metadata DB in a temporary ``AIRFLOW_HOME``, parses ``examples/nba_props/airflow/`` and
+runs every scenario below with ``dag.test()`` against the demo season's DuckDB warehouse:
 2026-01-21 has 2 of 5 phase-4 processors (the 4 -> 5 breaker blocks), 2026-01-13 is healthy.
-No part of Airflow is mocked; the sensors' poke interval and timeout are shortened on the
-parsed DAG. A missing ``.venv-airflow`` fails loudly, naming the script that builds it.
+The example imports Airflow 3's Task SDK; under Airflow 2.x the same DAG file is parsed with
+that one import line given its Airflow 2.x names. No part of Airflow is mocked; the sensors'
+poke interval and timeout are shortened on the parsed DAG. A missing venv fails loudly, naming
+the script that builds it, never a skip.
 """
 
 from __future__ import annotations
@@ -25,7 +29,22 @@ from nba_props.demo import build_demo
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-VENV = Path(os.environ.get("AIRFLOW_VENV", ROOT / ".venv-airflow"))
+# Per Airflow: its venv, the script that builds it, and the DAG files' Airflow import.
+VENVS: dict[str, tuple[Path, str, str]] = {
+    "airflow3": (
+        Path(os.environ.get("AIRFLOW_VENV", ROOT / ".venv-airflow")),
+        "scripts/airflow-venv.sh",
+        "from airflow.sdk import DAG, Param, task",
+    ),
+    "airflow2": (
+        Path(os.environ.get("AIRFLOW2_VENV", ROOT / ".venv-airflow2")),
+        "scripts/airflow-venv.sh 2",
+        "from airflow import DAG\n"
+        "from airflow.decorators import task\n"
+        "from airflow.models.param import Param",
+    ),
+}
+SDK_IMPORT = VENVS["airflow3"][2]
 RUNNER = ROOT / "tests" / "airflow_run.py"
 DAGS = ROOT / "examples" / "nba_props" / "airflow"
 BLOCKED, OPEN = "2026-01-21", "2026-01-13"
@@ -50,30 +69,37 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 }
 
 
-def _python() -> Path:
-    python = VENV / "bin" / "python"
+def _python(name: str) -> Path:
+    venv, script, _ = VENVS[name]
+    python = venv / "bin" / "python"
     if not python.exists():
         raise AssertionError(
-            f"Airflow is not installed: {python} is missing. "
-            "Build it with scripts/airflow-venv.sh (test.sh does)."
+            f"Airflow is not installed: {python} is missing. Build it with {script} (test.sh does)."
         )
     return python
 
 
-@pytest.fixture(scope="module")
-def airflow(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Every scenario's run (by name), from one subprocess in .venv-airflow."""
-    python = _python()
-    work = tmp_path_factory.mktemp("airflow")
+@pytest.fixture(scope="module", params=list(VENVS))
+def airflow(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """Every scenario's run (by name), from one subprocess in the Airflow's venv."""
+    name: str = request.param
+    python = _python(name)
+    imports = VENVS[name][2]
+    work = tmp_path_factory.mktemp(name)
     demo = build_demo(work / "demo")
     broken = work / "broken.yml"
     broken.write_text("pipeline: x\nphases: [\n")
     specs = json.loads(json.dumps(list(SCENARIOS.values())).replace("{broken}", str(broken)))
     dags = work / "dags"  # the example DAG file, and two that get an argument wrong
     dags.mkdir()
-    (dags / "nba_props_dag.py").symlink_to(DAGS / "nba_props_dag.py")
-    (dags / "nba_props_ts.py").write_text(_gate_dag("nba_props_ts", 'date="{{ ts }}"'))
-    (dags / "nba_props_typo.py").write_text(_gate_dag("nba_props_typo", "on_block='skpi'"))
+    example = (DAGS / "nba_props_dag.py").read_text()
+    assert example.count(SDK_IMPORT + "\n") == 1, f"{SDK_IMPORT!r} is not in the example"
+    (dags / "nba_props_dag.py").write_text(example.replace(SDK_IMPORT, imports))
+    (dags / "nba_props_ts.py").write_text(_gate_dag("nba_props_ts", 'date="{{ ts }}"', imports))
+    typo = _gate_dag("nba_props_typo", "on_block='skpi'", imports)
+    (dags / "nba_props_typo.py").write_text(typo)
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(work / "airflow-home"),
@@ -100,24 +126,37 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         raise AssertionError(f"the Airflow runner failed (exit {done.returncode}):\n{tail}")
     result = json.loads(lines[-1][len("RESULT ") :])
     runs = dict(zip(SCENARIOS, result["runs"], strict=True))
-    print(f"Airflow runner: {time.monotonic() - started:.1f} s for {len(runs)} runs")
+    print(f"{name} runner: {time.monotonic() - started:.1f} s for {len(runs)} runs")
     return {
+        "name": name,
+        "version": result["airflow"],
+        "base_operator": result["base_operator"],
         "runs": runs,
         "log": done.stdout + done.stderr,
         "import_errors": result["import_errors"],
     }
 
 
-def _gate_dag(dag_id: str, arguments: str) -> str:
+def _gate_dag(dag_id: str, arguments: str, imports: str) -> str:
     """A DAG file holding one PhaseguardGateOperator called with ``arguments``."""
     return f"""
 import pendulum
-from airflow.sdk import DAG
+{imports}
 from phaseguard.integrations.airflow import PhaseguardGateOperator
 
 with DAG({dag_id!r}, schedule=None, start_date=pendulum.datetime(2025, 10, 21, tz="UTC")):
     PhaseguardGateOperator(task_id="phase5_gate", phase="phase5", {arguments})
 """
+
+
+def test_the_operator_is_built_on_this_airflows_base_classes(airflow: dict[str, Any]) -> None:
+    # Airflow 3: the Task SDK's classes; Airflow 2.x: the fallback imports, run for real.
+    major, module = {
+        "airflow3": ("3.", "airflow.sdk.bases.operator"),
+        "airflow2": ("2.", "airflow.models.baseoperator"),
+    }[airflow["name"]]
+    assert airflow["version"].startswith(major)
+    assert airflow["base_operator"] == module
 
 
 def test_blocked_date_skips_the_downstream(airflow: dict[str, Any]) -> None:

@@ -199,7 +199,7 @@ def test_http_present_missing_and_timed_out(http_server: str) -> None:
         base=http_server,
     )
     started = time.monotonic()
-    items = by_key(run_probes(infra.probes, infra.vars, timeout=3))
+    items = by_key(run_probes(infra.probes, infra.texts, timeout=3))
     assert time.monotonic() - started < 4
     assert items["http", "ok"].status is Status.PRESENT
     assert items["http", "missing"].detail == "HTTP 404, expected 200"
@@ -230,7 +230,7 @@ def test_commands_exit_codes_and_a_hang_cut_at_its_timeout() -> None:
         word="hello",
     )
     started = time.monotonic()
-    listed = run_probes(infra.probes, infra.vars, timeout=5)
+    listed = run_probes(infra.probes, infra.texts, timeout=5)
     assert time.monotonic() - started < 3  # in parallel: one after another takes over 5 s
     assert [i.name for i in listed] == [p.name for p in infra.probes]
     items = by_key(listed)
@@ -257,7 +257,7 @@ def test_env_probe_never_shows_the_value(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("PHASEGUARD_TEST_TOKEN", "s3cret-value")
     monkeypatch.setenv("PHASEGUARD_TEST_EMPTY", "")
     monkeypatch.delenv("PHASEGUARD_TEST_UNSET", raising=False)
-    items = by_key(run_probes(infra.probes, infra.vars))
+    items = by_key(run_probes(infra.probes, infra.texts))
     assert items["env", "token"].status is Status.PRESENT
     assert items["env", "empty"].status is Status.MISSING
     assert items["env", "unset"].status is Status.MISSING
@@ -286,6 +286,19 @@ SEED_COMMANDS = [
     "gcloud services list --enabled --filter=config.name=cloudfunctions.googleapis.com --format=value(config.name)",
 ]
 
+# The seeds' names, given to the generic preset as the NBA example gives them.
+SEED_INFRA = """\
+infrastructure:
+  include: [gcp]
+  vars:
+    project: my-proj
+    scheduler_location: us-central1
+    scheduler_jobs: [grading-readiness-monitor, grading-backup-6am, grading-backup-10am,
+                     box-score-completeness-alert, phase4-failure-alert]
+    functions: [box-score-completeness-alert, phase4-failure-alert, grading-readiness-monitor]
+    datasets: [nba_raw, nba_analytics, nba_precompute, nba_predictions, nba_monitoring]
+"""
+
 STAND_IN = """\
 #!/bin/sh
 # Records its argv as one line; grading-backup-10am is not deployed; cloudfunctions is not
@@ -312,13 +325,10 @@ def test_gcp_preset_runs_the_seed_commands(tmp_path: Path, monkeypatch: pytest.M
         script.write_text(STAND_IN.replace("{log}", str(log)))
         script.chmod(script.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    config = config_module.parse(
-        PIPELINE
-        + "infrastructure: {include: [gcp], vars: {project: my-proj, scheduler_location: us-central1}}\n"
-    )
+    config = config_module.parse(PIPELINE + SEED_INFRA)
     infra = config.infrastructure
     assert infra is not None
-    items = run_probes(infra.probes, infra.vars)
+    items = run_probes(infra.probes, infra.texts)
     assert sorted(log.read_text().splitlines()) == sorted(SEED_COMMANDS)
     missing = {(i.group, i.name): i for i in items if i.status is Status.MISSING}
     assert set(missing) == {

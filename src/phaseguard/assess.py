@@ -11,8 +11,9 @@ import re
 from collections.abc import Sequence
 from typing import Literal
 
-from .checks import Days, Prepared, nothing_scheduled, prepare, unproven_off_days
+from .checks import Prepared, prepare
 from .config import Config
+from .days import Days, nothing_scheduled, unproven_off_days
 from .errors import UsageError
 from .kinds import SMOKE_KINDS, Check, RowsExist
 from .plan import Measurements, build_plan

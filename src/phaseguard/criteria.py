@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .checks import check_name, describe, threshold_text
+from .checks import check_name
 from .config import Config, Gate
+from .grading import describe, threshold_text
 from .kinds import (
     AcceptedValues,
     Aggregate,

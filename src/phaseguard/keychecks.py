@@ -16,8 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .checks import Days, Prepared, _grade, _Graded, _num
+from .checks import Prepared, _Graded
 from .config import Config
+from .days import Days
+from .grading import _grade, _num
 from .kinds import AcceptedValues, Check, Relationships, RowCount, Unique
 from .plan import (
     BAD,

@@ -35,7 +35,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .checks import Days, Prepared, _rank
+from .checks import Prepared
+from .days import Days
+from .grading import _rank
 from .kinds import Check, FreshnessAnomaly, VolumeAnomaly
 from .plan import SCHEDULE, Measurements, Metric, loaded_units_metric, rows_metric
 from .verdicts import ACCEPTABLE, EXCELLENT, FAIL, NA, Level, Verdict

@@ -20,7 +20,7 @@ import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Literal
 
@@ -200,6 +200,14 @@ class Probe:
     also: tuple[Source, ...] = ()
     listing: bool = False
     keyed: KeySpec | None = None
+    back: int | None = None  # days read before the first judged date; None: the plan's start
+
+    @property
+    def since(self) -> str:
+        """The bound parameter its range starts at: ``start`` (the plan's start, before any
+        window), or ``start_N``, N days before the first judged date (see :meth:`Plan.bounds`).
+        """
+        return "start" if self.back is None else f"start_{self.back}"
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -230,6 +238,16 @@ class Plan:
         first = self.first or self.start
         days = (self.end - first).days
         return [first + dt.timedelta(days=i) for i in range(days + 1)]
+
+    def bounds(self) -> dict[str, dt.date]:
+        """The statement's date parameters: ``start`` and ``stop`` (the day after the end),
+        and the later start of each probe that reads less history than the plan."""
+        first = self.first or self.start
+        out = {"start": self.start, "stop": self.end + dt.timedelta(days=1)}
+        for probe in self.probes:
+            if probe.back is not None:
+                out[probe.since] = first - dt.timedelta(days=probe.back)
+        return out
 
     @cached_property
     def width(self) -> int:
@@ -478,8 +496,8 @@ def build_plan(
     coverages: dict[str, tuple[list[str], str | None]] = {}
     listings: dict[str, tuple[str, Metric]] = {}
     keyed: dict[str, Probe] = {}
+    reach: dict[str, int] = {}  # probe key: the days of history a check reads from it
     names: dict[str, str] = {}  # see Plan.names
-    lookback = 0
     from .checks import check_name  # checks builds on this module
 
     for check, phase_tables in checks:
@@ -489,18 +507,22 @@ def build_plan(
             listings[listing_key(check.table, rejected)] = (check.table, rejected)
             names.setdefault(listing_key(check.table, rejected), name)
         if isinstance(check, UnitCoverage):
-            coverages[coverage_key(check.sources, check.where)] = (check.sources, check.where)
-            names.setdefault(coverage_key(check.sources, check.where), name)
-            lookback = max(lookback, check.window_days - 1)
+            key = coverage_key(check.sources, check.where)
+            coverages[key] = (check.sources, check.where)
+            names.setdefault(key, name)
+            reach[key] = max(reach.get(key, 0), check.window_days - 1)
         probe = keyed_probe(check, config)
         if probe is not None:
             keyed.setdefault(probe.key, probe)
             names.setdefault(probe.key, name)
+        history = 0
         if isinstance(check, VolumeAnomaly | FreshnessAnomaly):  # its history, same query
-            lookback = max(lookback, check.reach(config.schedule.weekdays))
+            history = check.reach(config.schedule.weekdays)
         for key, metric in metrics_for(check, config, phase_tables):
             wanted.setdefault(key, set()).add(metric)
             names.setdefault(f"{key}|{metric.key}", name)
+            reach[key] = max(reach.get(key, 0), history)
+    lookback = max(reach.values(), default=0)
     schedule = config.schedule
     probes: list[Probe] = []
     if schedule.table is not None:
@@ -528,6 +550,18 @@ def build_plan(
     if not probes:  # a calendar schedule and checks that read nothing: still one statement
         first = config.phases[0].tables[0]
         probes.append(Probe(first.name, first.table, first.date_column, (ROWS,)))
+    if lookback:
+        # Only the probes a window or a learned history needs read back that far (on
+        # BigQuery, bytes scanned): the others start at the first judged date.
+        probes = [_reading_back(p, reach.get(p.key, 0), lookback) for p in probes]
     begin = start - dt.timedelta(days=lookback)
     first_judged = start if lookback else None
     return Plan(start=begin, end=end, probes=tuple(probes), first=first_judged, names=names)
+
+
+def _reading_back(probe: Probe, back: int, lookback: int) -> Probe:
+    """``probe`` reading ``back`` days of history (the whole ``lookback``: from the plan's
+    start). The schedule reads all of it: learned histories count its scheduled dates."""
+    if probe.key == SCHEDULE or probe.reach == "after" or back >= lookback:
+        return probe
+    return replace(probe, back=back)

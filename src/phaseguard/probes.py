@@ -182,7 +182,7 @@ def deploy_check(
     infra = config.infrastructure or implicit(config)
     items = check_warehouse(config, infra, catalogue)
     if offline or offline_from_env():
-        items += skipped(infra.probes, infra.vars)
+        items += skipped(infra.probes, infra.texts)
     else:
-        items += run_probes(infra.probes, infra.vars, timeout=timeout)
+        items += run_probes(infra.probes, infra.texts, timeout=timeout)
     return DeployReport(pipeline=config.pipeline, items=tuple(items))

@@ -21,11 +21,13 @@ import jinja2
 import markupsafe
 
 from .alerts import Alert, AlertCheck, Severity
-from .checks import UnitCoverageCheck, check_name
+from .checks import check_name
 from .config import Config
 from .events import ErrorGroup, Event, group_errors
-from .explain import Explanation, chain_text, detail_text, explain
+from .explain import explain
+from .explanation import Explanation, chain_text, detail_text
 from .kinds import Aggregate, UnitCoverage
+from .metricchecks import UnitCoverageCheck
 from .redact import clean, redact
 from .verdicts import DateVerdict, Level, Overall, RangeVerdict
 

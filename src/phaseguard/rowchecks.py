@@ -15,8 +15,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from .checks import Days, Prepared, _Graded, _num
+from .checks import Prepared, _Graded
 from .config import Config
+from .days import Days
+from .grading import _num
 from .kinds import AcceptedValues, Check, NotNull, Range, Reconciliation, RowCount, RowLevel
 from .plan import (
     ITEM_SEPARATOR,

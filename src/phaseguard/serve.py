@@ -120,7 +120,7 @@ class Dashboard(ThreadingHTTPServer):
     def explain(self, day: dt.date) -> dict[str, object]:
         """``phaseguard explain DATE --format json``, on a connection of its own."""
         from .explain import explain, gather
-        from .explain import to_dict as explained
+        from .explanation import to_dict as explained
 
         guard = copy.copy(self.guard)  # as verify: shares config and store, not the warehouse
         guard._warehouse = None

@@ -9,6 +9,13 @@ date). ``phaseguard_asset_checks`` adds, from ``phaseguard.yml``:
   (the 4 -> 5 breaker): blocking, so a blocked date stops phase 4 (or 5) and what follows in
   that run, and the decision is recorded and alerted like every gate decision.
 
+A gate's blocking check stops phase 4 (or 5) only in a run that also materializes the
+upstream. Run alone (a schedule, a backfill of phase 5 alone, a click in the UI), the gated
+assets enforce their gate first (``enforce_gate``): a blocked date fails the
+materialization with the gate's reason, before anything is written. For declarative
+automation they wait for the upstream's blocking checks to pass
+(``AutomationCondition.all_deps_blocking_checks_passed()``).
+
 A phase whose processors partly crash still materializes what the others wrote (as in the
 seeds' pipeline): the breaker, not the crash, decides whether the next phase runs.
 
@@ -28,11 +35,18 @@ import dagster as dg
 import phaseguard
 from nba_props import steps
 from nba_props.processors import ProcessorsFailed
-from phaseguard.integrations.dagster import partition_date, phaseguard_asset_checks
+from phaseguard.integrations.dagster import (
+    enforce_gate,
+    partition_date,
+    phaseguard_asset_checks,
+)
 from phaseguard.runner import StepContext
 
 CONFIG = os.environ.get("PHASEGUARD_CONFIG") or str(Path(__file__).parents[1] / "phaseguard.yml")
 season = dg.DailyPartitionsDefinition(start_date="2025-10-21", end_date="2026-04-13")
+# Declarative automation of a gated phase: when its upstream updates, once the upstream's
+# blocking checks (the gate) passed for that partition.
+gated = dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
 
 
 def run_step(context: dg.AssetExecutionContext, phase: str) -> dg.MaterializeResult:
@@ -60,13 +74,15 @@ def phase3(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     return run_step(context, "phase3")
 
 
-@dg.asset(partitions_def=season, group_name="nba_props", deps=[phase3])
+@dg.asset(partitions_def=season, group_name="nba_props", deps=[phase3], automation_condition=gated)
 def phase4(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    enforce_gate(context, "phase4", config=CONFIG)  # blocked: fails here, in any run
     return run_step(context, "phase4")
 
 
-@dg.asset(partitions_def=season, group_name="nba_props", deps=[phase4])
+@dg.asset(partitions_def=season, group_name="nba_props", deps=[phase4], automation_condition=gated)
 def phase5(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    enforce_gate(context, "phase5", config=CONFIG)  # the 4 -> 5 breaker
     return run_step(context, "phase5")
 
 

@@ -40,7 +40,8 @@ def explain(
     """
     from phaseguard.assess import parse_date
     from phaseguard.explain import explain as build
-    from phaseguard.explain import gather, to_dict
+    from phaseguard.explain import gather
+    from phaseguard.explanation import to_dict
 
     if fmt not in ("text", "table", "json"):
         raise typer.BadParameter(f"--format must be text or json, not {fmt!r}")
@@ -65,7 +66,7 @@ def draw(explanation: Any) -> None:
     """The explanation on one screen: the headline, the chains, each phase's evidence."""
     from rich.tree import Tree  # only when drawing: every command's start-up imports this module
 
-    from phaseguard.explain import chain_text, detail_text
+    from phaseguard.explanation import chain_text, detail_text
 
     style = OVERALL_STYLES[explanation.overall]
     health = "" if explanation.health is None else f", health {explanation.health:g}"

@@ -12,11 +12,23 @@ of the config into such a target, for either signature of the Functions Framewor
 
 The decision is the gate's own (one warehouse query, recorded and alerted as everywhere
 else). Open: the function says so and hands the message on to ``next_step`` (a callable) or
-publishes it to ``publish_to`` (a Pub/Sub topic, through ``google-cloud-pubsub``). Blocked,
+publishes it to ``publish_to`` (a Pub/Sub topic path, through ``google-cloud-pubsub``). Blocked,
 or any doubt (a config that does not load, a warehouse that does not answer, a message
 without a date): the function logs why and returns normally, so Pub/Sub acknowledges the
 message instead of redelivering it forever; the block is already recorded and alerted, and
 a blocked date is re-run by ``phaseguard backfill`` once upstream holds.
+
+Open but not handed on (``next_step`` raised, or the topic does not exist, or Pub/Sub did
+not answer within ``publish_timeout`` seconds, its transient errors retried meanwhile): the
+open decision stays recorded, a ``handoff_failed`` error event and an ERROR line say why,
+and the message is *not* acknowledged (the CloudEvent target raises, so the framework
+answers 500; the HTTP target answers 502), so Pub/Sub redelivers it under the
+subscription's retry policy (and dead-letter topic, if one is set): the redelivery decides
+again and hands on once the next step works, and the next phase is never silently skipped.
+The publish is one synchronous call that has ended, one way or the other, when the
+function answers (at most about twice ``publish_timeout``, to fit the function's own
+timeout), so a failed attempt never lands later behind a redelivery's back. The message's
+attributes are passed on as they came.
 
 The config and warehouse come from ``PHASEGUARD_CONFIG`` and ``PHASEGUARD_WAREHOUSE``, as
 for the CLI. A warm instance keeps its loaded config and warehouse connection.
@@ -37,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from phaseguard.assess import parse_date
 from phaseguard.errors import ConfigError, PhaseguardError, UsageError
+from phaseguard.events import Event
 from phaseguard.logging import CloudLoggingFormatter, context
 
 if TYPE_CHECKING:
@@ -46,6 +59,7 @@ if TYPE_CHECKING:
 Signature = Literal["cloudevent", "http"]
 NextStep = Callable[["Decision", dict[str, Any]], None]
 DATE_KEYS = ("game_date", "date")
+PUBLISH_TIMEOUT = 20.0  # seconds; a Cloud Function's default timeout is 60
 
 log = logging.getLogger("phaseguard.cloud_functions")
 
@@ -116,6 +130,7 @@ class GateFunction:
         warehouse: str | None = None,
         next_step: NextStep | None = None,
         publish_to: str | None = None,
+        publish_timeout: float = PUBLISH_TIMEOUT,
     ) -> None:
         if next_step is not None and publish_to is not None:
             raise ConfigError("give next_step or publish_to, not both", key="gate_function")
@@ -125,9 +140,11 @@ class GateFunction:
         self.warehouse = warehouse
         self.next_step = next_step
         self.publish_to = publish_to
+        self.publish_timeout = publish_timeout
+        # The library is checked now; its client (a gRPC channel) is made on first use, in
+        # the process that serves (the framework's server forks after loading the source).
+        self._pubsub: Any = _pubsub() if publish_to is not None else None
         self._publisher: Any = None
-        if publish_to is not None:
-            self._publisher = _publisher_client()
         self._guard: Guard | None = None
         self._lock = threading.Lock()  # the framework may serve requests on threads
 
@@ -192,28 +209,102 @@ class GateFunction:
                 decision.status.upper(),
                 decision.message,
             )
-            self._hand_on(decision, payload, attributes)
+            try:
+                published = self._hand_on(decision, payload, attributes)
+            except Exception as exc:
+                error = self._not_handed_on(decision, exc)
+                return 502, {**body, "error": error}
+            if published is not None:
+                log.info(
+                    "gate %s for %s: published to %s (id %s)",
+                    self.phase,
+                    date,
+                    self.publish_to,
+                    published,
+                )
+                body["published"] = published
             return 200, body
 
     def _hand_on(
         self, decision: Decision, payload: dict[str, Any], attributes: dict[str, str]
-    ) -> None:
+    ) -> str | None:
+        """Hand the message on; the Pub/Sub message id when it was published."""
         message = {**payload, "game_date": decision.date.isoformat(), "gate": decision.gate}
         if self.next_step is not None:
             self.next_step(decision, message)
-        elif self._publisher is not None:
-            data = json.dumps(message).encode()
-            self._publisher.publish(self.publish_to, data, **attributes).result(timeout=60)
+        elif self.publish_to is not None:
+            return self._publish(json.dumps(message).encode(), attributes)
+        return None
+
+    def _publish(self, data: bytes, attributes: dict[str, str]) -> str:
+        """Publish one message, synchronously: Pub/Sub's Publish call, retried on the
+        errors and with the backoff of the library's default retry, until ``publish_timeout``."""
+        from google.api_core import exceptions as gexc
+        from google.api_core.retry import Retry, if_exception_type
+
+        if self._publisher is None:
+            # GAPIC's client, not the batching one: one message per request needs no batch
+            # thread, and its attributes are a map (no clash with publish()'s keywords).
+            self._publisher = self._pubsub.PublisherClient()
+        transient = if_exception_type(
+            gexc.Aborted,
+            gexc.Cancelled,
+            gexc.DeadlineExceeded,
+            gexc.InternalServerError,
+            gexc.ResourceExhausted,
+            gexc.ServiceUnavailable,
+            gexc.Unknown,
+        )
+        response = self._publisher.publish(
+            topic=self.publish_to,
+            messages=[{"data": data, "attributes": attributes}],
+            retry=Retry(
+                predicate=transient,
+                initial=0.1,
+                maximum=60.0,
+                multiplier=4,
+                timeout=self.publish_timeout,
+            ),
+            timeout=self.publish_timeout,
+        )
+        return str(response.message_ids[0])
+
+    def _not_handed_on(self, decision: Decision, exc: Exception) -> str:
+        """Log and record an open decision whose message did not go on (module doc)."""
+        where = f"to {self.publish_to}" if self.next_step is None else "to next_step"
+        error = f"not handed on {where}: {type(exc).__name__}: {exc}"
+        log.error("gate %s for %s: OPEN but %s", self.phase, decision.date, error)
+        with self._lock:
+            try:
+                guard = self.guard()
+                guard.recorder.record(
+                    Event(
+                        kind="handoff_failed",
+                        severity="error",
+                        message=f"{self.phase} open for {decision.date} but {error}",
+                        pipeline=guard.config.pipeline,
+                        phase=self.phase,
+                        date=decision.date,
+                        details={"gate": decision.gate, "exception": type(exc).__name__},
+                    )
+                )
+            except Exception as failed:  # the log line above already says it
+                log.warning("recording the failed hand-on failed: %s", failed)
+        return error
 
     # --- the two signatures the Functions Framework calls -------------------------------
     def on_cloud_event(self, event: Any) -> None:
         """Target for ``--signature-type cloudevent``: returns normally, so the message is
-        acknowledged whatever was decided (the decision is recorded and alerted)."""
+        acknowledged, whatever was decided (the decision is recorded and alerted), unless an
+        open message was not handed on: then it raises :class:`NotHandedOn`."""
         payload, attributes = message_payload(event.get_data())
-        self.handle(payload, attributes)
+        status, body = self.handle(payload, attributes)
+        if status == 502:  # open but not handed on: no acknowledgement, Pub/Sub redelivers
+            raise NotHandedOn(body["error"])
 
     def on_http(self, request: Any) -> tuple[str, int, dict[str, str]]:
-        """Target for ``--signature-type http``: the decision as JSON, 200 open / 409 blocked."""
+        """Target for ``--signature-type http``: the decision as JSON, 200 open (with the
+        ``published`` message id), 409 blocked, 502 open but not handed on (``error``)."""
         body = request.get_json(silent=True)
         payload, attributes = message_payload(body) if isinstance(body, dict) else ({}, {})
         status, answer = self.handle(payload, {**dict(request.args), **attributes})
@@ -224,15 +315,21 @@ def _body(phase: str, date: dt.date, status: str, message: str) -> dict[str, Any
     return {"gate": phase, "date": date.isoformat(), "status": status, "message": message}
 
 
-def _publisher_client() -> Any:
+class NotHandedOn(RuntimeError):
+    """An open gate's message did not reach its next step; raised to the Functions
+    Framework so that Pub/Sub redelivers the message."""
+
+
+def _pubsub() -> Any:
+    """``google.pubsub_v1``, or a ConfigError saying what to install."""
     try:
-        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+        import google.pubsub_v1 as pubsub_v1
     except ImportError as exc:
         raise ConfigError(
             f"publish_to needs google-cloud-pubsub: pip install google-cloud-pubsub ({exc})",
             key="publish_to",
         ) from None
-    return pubsub_v1.PublisherClient()
+    return pubsub_v1
 
 
 def gate_function(
@@ -244,6 +341,7 @@ def gate_function(
     warehouse: str | None = None,
     next_step: NextStep | None = None,
     publish_to: str | None = None,
+    publish_timeout: float = PUBLISH_TIMEOUT,
 ) -> Callable[..., Any]:
     """A Functions Framework target that gates ``phase`` (see the module doc).
 
@@ -254,7 +352,9 @@ def gate_function(
         config: the config file; default ``PHASEGUARD_CONFIG``, else ``phaseguard.yml``.
         warehouse: the warehouse URL; default ``PHASEGUARD_WAREHOUSE``, else the config's.
         next_step: called with (decision, message) when the gate is open.
-        publish_to: a Pub/Sub topic path the message is published to when the gate is open.
+        publish_to: a Pub/Sub topic path (``projects/P/topics/T``) the message is published
+            to when the gate is open (``PUBSUB_EMULATOR_HOST`` points it at an emulator).
+        publish_timeout: seconds Pub/Sub has to take the message, retries included.
 
     Returns:
         The target, registered with the Functions Framework under ``name`` for ``signature``.
@@ -269,6 +369,7 @@ def gate_function(
         warehouse=warehouse,
         next_step=next_step,
         publish_to=publish_to,
+        publish_timeout=publish_timeout,
     )
     method = gate.on_cloud_event if signature == "cloudevent" else gate.on_http
 
@@ -283,4 +384,4 @@ def gate_function(
     return register(target)
 
 
-__all__ = ["GateFunction", "date_from", "gate_function", "message_payload"]
+__all__ = ["GateFunction", "NotHandedOn", "date_from", "gate_function", "message_payload"]

@@ -172,7 +172,7 @@ class Warehouse:
         reused: in memory for repeated gate decisions, and on disk (``sqlcache``) so that a
         new process, such as a smoke test, need not import sqlglot at all.
         """
-        params: dict[str, Any] = {"start": plan.start, "stop": plan.end + dt.timedelta(days=1)}
+        params: dict[str, Any] = dict(plan.bounds())
         from_metadata, bound_types = self._table_facts(plan.probes)
         self.notes = [
             f"{plan.probes[i].table}: rows read from INFORMATION_SCHEMA.PARTITIONS "

@@ -44,7 +44,7 @@ def keyed_select(
     assert spec is not None
     own = exp.column(probe.date_column)
     in_range: list[exp.Expr] = [
-        exp.GTE(this=own.copy(), expression=_bound("start", bound_type, dialect)),
+        exp.GTE(this=own.copy(), expression=_bound(probe.since, bound_type, dialect)),
         exp.LT(this=own.copy(), expression=_bound("stop", bound_type, dialect)),
     ]
     if spec.where:
@@ -71,7 +71,7 @@ def keyed_select(
         offending = exp.Not(this=exp.Paren(this=exp.and_(*_band(n, spec))))
         bad = n.copy()
     else:
-        offending, select = _lookup(select, keys, spec)
+        offending, select = _lookup(select, keys, spec, probe.since)
         bad = n.copy()
     flag = exp.Case(
         ifs=[exp.If(this=offending.copy(), true=exp.Literal.number(1))], default=_zero()
@@ -110,13 +110,13 @@ def _band(n: exp.Expr, spec: KeySpec) -> list[exp.Expr]:
 
 
 def _lookup(
-    select: exp.Select, keys: list[exp.Column], spec: KeySpec
+    select: exp.Select, keys: list[exp.Column], spec: KeySpec, since: str
 ) -> tuple[exp.Expr, exp.Select]:
     """Keys not found in the reference: a LEFT JOIN with the parent's distinct keys (same
     date when it has a date column)."""
     reference = spec.reference
     assert reference is not None
-    parent = _parent(reference)
+    parent = _parent(reference, since)
     on = [
         exp.EQ(this=exp.column(f"k{i}", table="p"), expression=_as_text(key))
         for i, key in enumerate(keys)
@@ -128,8 +128,9 @@ def _lookup(
     return exp.and_(_not_null(keys), missing), joined
 
 
-def _parent(reference: Reference) -> exp.Select:
-    """The parent's distinct non-NULL keys (with their date, when it has one)."""
+def _parent(reference: Reference, since: str) -> exp.Select:
+    """The parent's distinct non-NULL keys (with their date, when it has one, from the
+    bound parameter ``since``)."""
     columns: list[exp.Expr] = [
         _as_text(exp.column(c)).as_(f"k{i}") for i, c in enumerate(reference.columns)
     ]
@@ -139,7 +140,7 @@ def _parent(reference: Reference) -> exp.Select:
     if reference.date_column is not None:
         day = _day(reference.date_column)
         columns.insert(0, day.copy().as_("d"))
-        conditions.insert(0, _in_range(day))
+        conditions.insert(0, _in_range(day, since))
     return (
         exp.select(*columns)
         .distinct()

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 # Bump when the SQL phaseguard renders changes for the same plan.
-RENDERING = "12"
+RENDERING = "11"
 
 
 def cache_dir() -> Path:

@@ -297,7 +297,7 @@ def _probe_select(
     date_col = exp.column(probe.date_column)
     day = _day(probe.date_column)
     where = exp.and_(
-        exp.GTE(this=date_col.copy(), expression=_bound("start", bound_type, dialect)),
+        exp.GTE(this=date_col.copy(), expression=_bound(probe.since, bound_type, dialect)),
         exp.LT(this=date_col.copy(), expression=_bound("stop", bound_type, dialect)),
     )
     second = probe.metrics[1] if len(probe.metrics) == 2 else None
@@ -359,7 +359,7 @@ def _coverage_select(
         .from_(table_ref(schedule.table))
         .where(
             exp.and_(
-                _in_range(sched_day.copy()),
+                _in_range(sched_day.copy(), probe.since),
                 exp.Not(this=exp.Is(this=exp.column(schedule.unit), expression=exp.null())),
             )
         )
@@ -371,7 +371,7 @@ def _coverage_select(
         .from_(table_ref(probe.table))
         .where(
             exp.and_(
-                exp.GTE(this=own.copy(), expression=_bound("start", bound_type, dialect)),
+                exp.GTE(this=own.copy(), expression=_bound(probe.since, bound_type, dialect)),
                 exp.LT(this=own.copy(), expression=_bound("stop", bound_type, dialect)),
             )
         )
@@ -385,7 +385,7 @@ def _coverage_select(
             exp.select(day.copy().as_("d"), _as_text(source.unit).as_("u"))
             .distinct()
             .from_(table_ref(source.table))
-            .where(_in_range(day.copy()))
+            .where(_in_range(day.copy(), probe.since))
         )
         if where:
             part = part.where(exp.Paren(this=parse_condition(where)))
@@ -426,10 +426,10 @@ def _coverage_select(
     )
 
 
-def _in_range(day: exp.Expr) -> exp.Expr:
-    """``day`` (a DATE) within the bound dates: ``start <= day < stop``."""
+def _in_range(day: exp.Expr, since: str = "start") -> exp.Expr:
+    """``day`` (a DATE) within the bound dates: ``since <= day < stop``."""
     return exp.and_(
-        exp.GTE(this=day.copy(), expression=exp.Placeholder(this="start")),
+        exp.GTE(this=day.copy(), expression=exp.Placeholder(this=since)),
         exp.LT(this=day, expression=exp.Placeholder(this="stop")),
     )
 
@@ -524,7 +524,7 @@ def _listing_select(
     values as text (:func:`rowmetrics.listing`)."""
     metric, own = probe.metrics[1], exp.column(probe.date_column)
     in_range = [
-        exp.GTE(this=own.copy(), expression=_bound("start", bound_type, dialect)),
+        exp.GTE(this=own.copy(), expression=_bound(probe.since, bound_type, dialect)),
         exp.LT(this=own.copy(), expression=_bound("stop", bound_type, dialect)),
     ]
     cond = parse_condition(metric.where) if metric.where else None
@@ -570,7 +570,7 @@ def _partitions_select(index: int, probe: Probe, width: int, keyed: bool) -> exp
             this=exp.column("table_name", table="p"),
             expression=exp.Placeholder(this=f"t{index}"),
         ),
-        exp.GTE(this=partition.copy(), expression=as_id("start")),
+        exp.GTE(this=partition.copy(), expression=as_id(probe.since)),
         exp.LT(this=partition.copy(), expression=as_id("stop")),
     )
     return exp.select(*columns).from_(exp.alias_(metadata, "p", table=True)).where(where)
