@@ -12,7 +12,7 @@ from mini_measured import HEALTHY, measured, phases_of
 from phaseguard.assess import judge, phase_checks
 from phaseguard.checks import grade
 from phaseguard.config import parse
-from phaseguard.kinds import Thresholds
+from phaseguard.kindbase import Thresholds
 from phaseguard.plan import Metric
 from phaseguard.verdicts import Level, Overall, PhaseVerdict, Verdict, combine, exit_code, overall
 

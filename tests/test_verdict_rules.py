@@ -23,7 +23,8 @@ from phaseguard.config import Config, parse
 from phaseguard.config import load as load_config
 from phaseguard.criteria import render
 from phaseguard.errors import ConfigError
-from phaseguard.kinds import Between, Quorum, Thresholds
+from phaseguard.kindbase import Between, Thresholds
+from phaseguard.kinds import Quorum
 from phaseguard.plan import Metric
 from phaseguard.verdicts import Level, Overall, PhaseVerdict, Verdict, combine, exit_code, overall
 

@@ -25,21 +25,10 @@ from typing import Any, ClassVar
 from .config import Config
 from .days import Days
 from .grading import _grade, _op, _rank, describe, grade, tier_text, tiers
-from .kinds import (
-    AcceptedValues,
-    Check,
-    DistinctCount,
-    NotNull,
-    Range,
-    Ratio,
-    Reconciliation,
-    Relationships,
-    RowsExist,
-    Thresholds,
-    Unique,
-    UnitCoverage,
-)
+from .kindbase import Thresholds
+from .kinds import Check, DistinctCount, Ratio, RowsExist, UnitCoverage
 from .plan import keyed_variant
+from .rowkinds import AcceptedValues, NotNull, Range, Reconciliation, Relationships, Unique
 from .verdicts import ACCEPTABLE, EXCELLENT, FAIL, Level, Verdict
 
 

@@ -18,7 +18,8 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from .errors import ConfigError
 from .infra import Infrastructure, LocatedError, merge, read_include
-from .kinds import Check, _g, _tags
+from .kindbase import _g, _tags
+from .kinds import Check
 from .model import Model, _ident, _qualified
 from .references import RefError, validate_references
 from .sinks import Sink

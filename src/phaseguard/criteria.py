@@ -11,31 +11,32 @@ from collections.abc import Mapping
 from .checks import check_name
 from .config import Config, Gate
 from .grading import describe, threshold_text
+from .kindbase import Thresholds
 from .kinds import (
-    AcceptedValues,
     Aggregate,
     Check,
     DistinctCount,
     Freshness,
-    FreshnessAnomaly,
-    NotNull,
     Quorum,
-    Range,
     Ratio,
+    RowsExist,
+    RowsPerUnit,
+    UnitCoverage,
+)
+from .learned import unit_noun
+from .learnedkinds import FreshnessAnomaly, VolumeAnomaly
+from .plan import keyed_variant
+from .rowkinds import (
+    AcceptedValues,
+    NotNull,
+    Range,
     Reconciliation,
     Relationships,
     RowCount,
     RowLevel,
-    RowsExist,
-    RowsPerUnit,
-    Thresholds,
     Unique,
-    UnitCoverage,
-    VolumeAnomaly,
     bound_text,
 )
-from .learned import unit_noun
-from .plan import keyed_variant
 
 
 def _thresholds(check: Thresholds, unit: str = "") -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from .kinds import Between, Thresholds
+from .kindbase import Between, Thresholds
 from .verdicts import ACCEPTABLE, EXCELLENT, FAIL, PASS, Level
 
 Tier = tuple[Level, float, float]  # (level, lo, hi): the tier holds when lo <= value <= hi

@@ -20,7 +20,7 @@ from .checks import Prepared, _Graded
 from .config import Config
 from .days import Days
 from .grading import _grade, _num
-from .kinds import AcceptedValues, Check, Relationships, RowCount, Unique
+from .kinds import Check
 from .plan import (
     BAD,
     GROUP_METRICS,
@@ -29,6 +29,7 @@ from .plan import (
     keyed_probe,
 )
 from .rowchecks import _RowLevelCheck, offending_items
+from .rowkinds import AcceptedValues, Relationships, RowCount, Unique
 from .verdicts import NA, Verdict
 
 Evidence = tuple[int, str | None]  # offending keys, their text

@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from .checks import Prepared
 from .days import Days
 from .grading import _rank
-from .kinds import Check, FreshnessAnomaly, VolumeAnomaly
+from .kinds import Check
+from .learnedkinds import FreshnessAnomaly, VolumeAnomaly
 from .plan import SCHEDULE, Measurements, Metric, loaded_units_metric, rows_metric
 from .verdicts import ACCEPTABLE, EXCELLENT, FAIL, NA, Level, Verdict
 

@@ -25,27 +25,27 @@ from functools import cached_property
 from typing import Any, Literal
 
 from .config import Config
+from .kindbase import Between, Thresholds
 from .kinds import (
-    AcceptedValues,
     Aggregate,
-    Between,
     Check,
     DistinctCount,
     Freshness,
-    FreshnessAnomaly,
-    NotNull,
     Quorum,
-    Range,
     Ratio,
+    RowsExist,
+    RowsPerUnit,
+    UnitCoverage,
+)
+from .learnedkinds import FreshnessAnomaly, VolumeAnomaly
+from .rowkinds import (
+    AcceptedValues,
+    NotNull,
+    Range,
     Reconciliation,
     Relationships,
     RowCount,
-    RowsExist,
-    RowsPerUnit,
-    Thresholds,
     Unique,
-    UnitCoverage,
-    VolumeAnomaly,
 )
 
 SCHEDULE = "__schedule__"

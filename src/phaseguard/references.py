@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .kinds import Quorum, Range
+from .kinds import Quorum
+from .rowkinds import Range
 
 if TYPE_CHECKING:
     from .config import Config

@@ -19,7 +19,7 @@ from .checks import Prepared, _Graded
 from .config import Config
 from .days import Days
 from .grading import _num
-from .kinds import AcceptedValues, Check, NotNull, Range, Reconciliation, RowCount, RowLevel
+from .kinds import Check
 from .plan import (
     ITEM_SEPARATOR,
     MISSING_SHOWN,
@@ -31,6 +31,7 @@ from .plan import (
     rejected_metric,
     rows_metric,
 )
+from .rowkinds import AcceptedValues, NotNull, Range, Reconciliation, RowCount, RowLevel
 from .verdicts import ACCEPTABLE, NA, Verdict
 
 Seen = tuple[int, int, Any]  # (bad rows, rows, evidence)
