@@ -255,3 +255,9 @@ def test_the_gap_ledger_explains_failing_dates_only(
     assert code == 2
     assert f"{D4} bdl games {D4}: ReadTimeout" in out
     assert f"games {D1}" not in out
+
+
+def test_one_date_is_counted_as_one_date(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(["verify", "2026-01-01"], capsys)
+    assert "1 date, 1 scheduled:" in out
+    assert "1 dates" not in out

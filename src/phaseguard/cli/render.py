@@ -68,7 +68,8 @@ def draw_range(result: RangeVerdict, *, details: bool, all_dates: bool = False) 
     scheduled = [d for d in result.dates if d.overall is not Overall.NA]
     # A date the schedule calls empty without proof is judged (ERROR), not scheduled.
     unproven = sum(1 for d in scheduled if not d.scheduled)
-    counted = f"{len(result.dates)} dates, {len(scheduled) - unproven} scheduled" + (
+    plural = "" if len(result.dates) == 1 else "s"
+    counted = f"{len(result.dates)} date{plural}, {len(scheduled) - unproven} scheduled" + (
         f", {unproven} with nothing scheduled unproven" if unproven else ""
     )
     headline = f"Overall: [{OVERALL_STYLES[result.overall]}]{result.overall.value}[/]"
