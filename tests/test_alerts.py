@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from typing import Any
 import pydantic
 import pytest
 
+from conftest import free_port
 from phaseguard.alerts import (
     Alert,
     AlertCheck,
@@ -107,12 +107,6 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def store(store_url: str, tmp_path: Path) -> Iterator[EventStore]:
     with open_store(store_url, default_path=tmp_path / "default.sqlite") as opened:
         yield opened
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Sleeps(list[float]):
@@ -241,7 +235,7 @@ def test_incident_transition(before: str | None, now: str | None, expected: str 
 
 
 def test_failing_sinks_are_recorded_not_raised(server: _Server, store: EventStore) -> None:
-    refused = SlackSink(url=f"http://127.0.0.1:{_closed_port()}/hook", name="refused")
+    refused = SlackSink(url=f"http://127.0.0.1:{free_port()}/hook", name="refused")
     broken = WebhookSink(url=server.url("/fail"), min_severity="warning")
     slow = WebhookSink(url=server.url("/slow"), name="slow")
     gone = WebhookSink(url=server.url("/gone"), name="gone")

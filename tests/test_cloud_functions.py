@@ -23,6 +23,7 @@ import duckdb
 import httpx
 import pytest
 
+from conftest import free_port
 from nba_props.demo import BuiltDemo, build_demo
 from phaseguard import load
 from phaseguard.integrations.cloud_functions import date_from, message_payload
@@ -30,12 +31,6 @@ from phaseguard.integrations.cloud_functions import date_from, message_payload
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "nba_props" / "cloud_functions" / "main.py"
 BLOCKED, OPEN = "2026-01-21", "2026-01-13"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +42,7 @@ class Served:
     """One functions-framework process serving one target."""
 
     def __init__(self, source: Path, target: str, env: dict[str, str], log: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = log
         self._out = log.open("w")

@@ -9,7 +9,6 @@ season: 2026-01-21 is blocked at phase 5, 2026-01-13 is open.
 from __future__ import annotations
 
 import json
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from conftest import free_port
 from nba_props.demo import BuiltDemo, build_demo
 from phaseguard import load
 from phaseguard.errors import ConfigError
@@ -37,12 +37,6 @@ SOURCE = (
     "    'phase5', name='phase5_gate_http', signature='http', publish_to=topic, publish_timeout=2\n"
     ")\n"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +169,7 @@ def test_http_answers_502_when_the_message_is_not_handed_on(peer, serve) -> None
 def test_pubsub_down_fails_within_the_deadline_and_publishes_nothing_late(
     demo, serve, tmp_path: Path
 ) -> None:
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     served = serve("phase5_gate", PUBSUB_EMULATOR_HOST=f"127.0.0.1:{port}")
     event = pubsub_event({"game_date": OPEN})
     started = time.monotonic()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from conftest import MINI_CONFIG, seed_mini
+from conftest import MINI_CONFIG, free_port, seed_mini
 from conftest import run_cli as run
 from phaseguard.alerts import (
     Alert,
@@ -91,12 +90,6 @@ def server() -> Iterator[_Server]:
     srv.release.set()
     srv.shutdown()
     srv.server_close()
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- the mini pipeline, driven through the CLI -------------------------------------------
@@ -250,7 +243,7 @@ def test_store_down_keeps_failed_alerts_in_the_spool_until_it_is_back(
 ) -> None:
     monkeypatch.setenv("PHASEGUARD_SPOOL_DIR", str(tmp_path / "user-spool"))
     store = _down_store(tmp_path)
-    refused = WebhookSink(url=f"http://127.0.0.1:{_closed_port()}/x", name="ops")
+    refused = WebhookSink(url=f"http://127.0.0.1:{free_port()}/x", name="ops")
     Notifier([refused], store, attempts=1).notify(_alert("opened", "critical"))
     lines = store.spool_path.read_text().splitlines()
     assert any("pending" in json.loads(line) for line in lines if line.startswith("{"))
@@ -349,7 +342,7 @@ def test_sinks_are_sent_to_in_parallel_within_one_deadline(tmp_path: Path, serve
 
 def test_kept_alerts_follow_a_sink_whose_url_was_rotated(tmp_path: Path, server: _Server) -> None:
     with open_store(f"sqlite:///{tmp_path / 'e.sqlite'}", default_path=tmp_path / "d") as store:
-        old = WebhookSink(url=f"http://127.0.0.1:{_closed_port()}/old")  # unnamed
+        old = WebhookSink(url=f"http://127.0.0.1:{free_port()}/old")  # unnamed
         Notifier([old], store, attempts=1).notify(_alert("opened", "critical"))
         assert len(store.pending()) == 1
         rotated = WebhookSink(url=server.url("/hook"))  # same sink, new URL
@@ -360,7 +353,7 @@ def test_kept_alerts_follow_a_sink_whose_url_was_rotated(tmp_path: Path, server:
 
 def test_kept_alerts_are_resent_in_the_background(tmp_path: Path, server: _Server) -> None:
     with open_store(f"sqlite:///{tmp_path / 'e.sqlite'}", default_path=tmp_path / "d") as store:
-        down = WebhookSink(url=f"http://127.0.0.1:{_closed_port()}/x", name="ops")
+        down = WebhookSink(url=f"http://127.0.0.1:{free_port()}/x", name="ops")
         Notifier([down], store, attempts=1).notify(_alert("opened", "critical"))
         back = WebhookSink(url=server.url("/hook"), name="ops")
         notifier = Notifier([back], store, deadline=2.0)
@@ -410,7 +403,7 @@ def test_one_function_masks_every_url_credential(url: str, masked: str) -> None:
 def test_deploy_check_never_prints_a_probe_key(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = f"http://127.0.0.1:{_closed_port()}/health?api_key=SEKRET123"
+    url = f"http://127.0.0.1:{free_port()}/health?api_key=SEKRET123"
     text = MINI_CONFIG + (
         "infrastructure:\n  phase_tables: false\n  probes:\n"
         f"    - {{kind: http, name: api, url: '{url}'}}\n"
@@ -431,7 +424,7 @@ def test_a_password_with_at_never_leaks(
         project,
         sinks=f"  - {{kind: webhook, url: '{server.url('/hook')}'}}\n  - {{kind: stderr}}\n",
     )
-    url = f"postgresql://etl:p@ss:w0rd@127.0.0.1:{_closed_port()}/wh?password=hunter2"
+    url = f"postgresql://etl:p@ss:w0rd@127.0.0.1:{free_port()}/wh?password=hunter2"
     outputs = []
     for args in (
         ["gate", "process", "--date", str(D2), "--warehouse", url],
