@@ -146,15 +146,20 @@ def test_blocking_check_stops_the_downstream_asset_on_a_blocked_date(demo) -> No
     assert ("gate_open", BLOCKED, "phase4") in events
 
 
-def test_an_override_lets_the_downstream_asset_run_with_a_warning(demo) -> None:
+def override_blocked_date(demo: BuiltDemo) -> Any:
+    """An on-call override of the phase-5 breaker for the blocked date, for two hours."""
     with load(demo.config_path, warehouse=f"duckdb://{demo.warehouse_path}") as guard:
-        override = guard.overrides.create(
+        return guard.overrides.create(
             "phase5",
             dt.date.fromisoformat(BLOCKED),
             "predictions needed for the slate",
             "oncall",
             dt.timedelta(hours=2),
         )
+
+
+def test_an_override_lets_the_downstream_asset_run_with_a_warning(demo) -> None:
+    override = override_blocked_date(demo)
     out = run_in_dagster(
         demo,
         [str(RUNNER), str(EXAMPLE), "phase4,phase5", BLOCKED],

@@ -20,8 +20,16 @@ import duckdb
 import pytest
 
 from nba_props.demo import BuiltDemo, build_demo
-from phaseguard import load
-from test_dagster import BLOCKED, CRASH, EXAMPLE, OPEN, RUNNER, gate_events, run_in_dagster
+from test_dagster import (
+    BLOCKED,
+    CRASH,
+    EXAMPLE,
+    OPEN,
+    RUNNER,
+    gate_events,
+    override_blocked_date,
+    run_in_dagster,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -111,14 +119,7 @@ def test_phase4_alone_fails_on_a_date_its_gate_blocks(demo) -> None:
 
 
 def test_a_run_with_the_blocking_check_decides_each_gate_once(demo) -> None:
-    with load(demo.config_path, warehouse=f"duckdb://{demo.warehouse_path}") as guard:
-        override = guard.overrides.create(
-            "phase5",
-            dt.date.fromisoformat(BLOCKED),
-            "predictions needed for the slate",
-            "oncall",
-            dt.timedelta(hours=2),
-        )
+    override = override_blocked_date(demo)
     out = run_in_dagster(
         demo,
         [str(RUNNER), str(EXAMPLE), "phase3,phase4,phase5", OPEN, BLOCKED],
