@@ -11,7 +11,8 @@ Two DAGs over the same plain Python callables (put your phase code in their bodi
   phase5 -> phase6.
 
 Every decision is recorded in phaseguard's event log and alerted as by ``phaseguard gate``.
-The workers need ``pip install 'phaseguard[airflow]'`` and two environment variables:
+It runs on Airflow 3 and on Airflow 2.x (the imports below pick the names each has). The
+workers need ``pip install 'phaseguard[airflow]'`` and two environment variables:
 ``PHASEGUARD_CONFIG`` (this pipeline's ``phaseguard.yml``) and ``PHASEGUARD_WAREHOUSE``.
 """
 
@@ -21,7 +22,13 @@ import logging
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Param, task
+
+try:  # Airflow 3
+    from airflow.sdk import DAG, Param, task
+except ImportError:  # Airflow 2.x
+    from airflow import DAG
+    from airflow.decorators import task
+    from airflow.models.param import Param
 
 from phaseguard.integrations.airflow import PhaseguardGateOperator, PhaseguardGateSensor
 
