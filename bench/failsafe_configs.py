@@ -417,6 +417,30 @@ def corpus() -> list[Case]:
             files={"i.yml": b"include: [gcp]\n"},
         )
     )
+    add(
+        Case(
+            "gcp list var given as text",
+            _add("infrastructure: {include: [gcp], vars: {datasets: raw}}\n"),
+        )
+    )
+    add(
+        Case(
+            "for_each on an undeclared var",
+            _add(
+                "infrastructure:\n  probes:\n"
+                "    - {kind: env, group: x, for_each: nosuch, variable: X}\n"
+            ),
+        )
+    )
+    add(
+        Case(
+            "a list var inside a template",
+            _add(
+                "infrastructure:\n  vars: {names: [a, b]}\n  probes:\n"
+                "    - {kind: command, name: n, argv: [echo, '{names}']}\n"
+            ),
+        )
+    )
     add(Case("config of 3 MiB", BASE.encode() + b"# " + b"x" * (3 << 20) + b"\n", line=False))
     add(Case("config is /dev/zero", b"", args=[*SMOKE, "-c", "/dev/zero"], line=False))
     add(Case("config is a directory", b"", args=[*SMOKE, "-c", "."], line=False))
