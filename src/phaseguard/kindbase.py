@@ -54,7 +54,7 @@ def _condition(value: str | None) -> str | None:
     against the scalar allow-list (said as a ValueError, so the error names file and line)."""
     if value is None:
         return None
-    from .warehouse.statement import validate_condition
+    from .warehouse.expressions import validate_condition
 
     try:
         validate_condition(value)
@@ -65,7 +65,7 @@ def _condition(value: str | None) -> str | None:
 
 def _aggregate(value: str) -> str:
     """An aggregate expression checked against the allow-list (said as a ValueError)."""
-    from .warehouse.statement import validate_aggregate
+    from .warehouse.expressions import validate_aggregate
 
     try:
         validate_aggregate(value)

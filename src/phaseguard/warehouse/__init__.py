@@ -10,7 +10,7 @@ from .core import Warehouse as Warehouse
 from .core import connect as connect
 from .drivers import Driver as Driver
 from .drivers import mask_url as mask_url
-from .statement import parse_aggregate as parse_aggregate
+from .expressions import parse_aggregate as parse_aggregate
 from .statement import table_ref as table_ref
 
 __all__ = ["Driver", "Warehouse", "connect", "mask_url", "parse_aggregate", "table_ref"]

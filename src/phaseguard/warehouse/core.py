@@ -48,7 +48,8 @@ from .drivers import (
     is_busy,
     mask_url,
 )
-from .statement import measurement_statement, misread
+from .misread import misread
+from .statement import measurement_statement
 
 
 def connect(
@@ -300,7 +301,7 @@ class Warehouse:
     def _missing_objects(self, probes: Sequence[Probe], names: Mapping[str, str]) -> str:
         """Name the first table or column of ``probes`` that does not exist, else ''
         (a keyed probe's parent and a coverage probe's other sources count too); then a
-        check whose config its table cannot answer (``statement.misread``)."""
+        check whose config its table cannot answer (``misread.misread``)."""
         reads = [read for probe in probes for read in _reads(probe)]
         try:
             existing = self.columns({table for table, _ in reads})

@@ -29,8 +29,9 @@ else:  # sqlglot is imported on first use, as in statement.py
 
 from phaseguard.plan import KEY_SEPARATOR, KeySpec, Probe, Reference
 
+from .expressions import parse_condition
 from .rowmetrics import first_items, item
-from .statement import _bound, _day, _in_range, _row_columns, _text, parse_condition, table_ref
+from .statement import _bound, _day, _in_range, _row_columns, _text, table_ref
 
 _COMPARE = {"<": "LT", "<=": "LTE", ">": "GT", ">=": "GTE"}
 

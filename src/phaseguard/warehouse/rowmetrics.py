@@ -4,7 +4,7 @@ Each is a plain aggregate of the table's one probe (one scan serves every check)
 count is ``COUNT(CASE WHEN [where AND] bad THEN 1 END)``, and a filtered aggregate reads
 ``CASE WHEN where THEN x END`` in place of each aggregate's argument (``COUNT(*)`` becomes
 ``COUNT(CASE WHEN where THEN 1 END)``), so the rows the filter leaves out count as NULL,
-which every aggregate skips. Conditions come in parsed (``statement.parse_condition``);
+which every aggregate skips. Conditions come in parsed (``expressions.parse_condition``);
 config values are sqlglot literals, never text formatted into SQL.
 """
 
