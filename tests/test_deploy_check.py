@@ -17,8 +17,9 @@ import pytest
 from conftest import run_cli as run
 from nba_props.demo import build_demo
 from phaseguard import config as config_module
+from phaseguard.deployment import DeployItem, Status, normalize_type
 from phaseguard.errors import ConfigError
-from phaseguard.infra import DeployItem, Infrastructure, Status, normalize_type
+from phaseguard.infra import Infrastructure
 from phaseguard.probes import deploy_check, run_probes
 from phaseguard.warehouse import connect
 

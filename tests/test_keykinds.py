@@ -408,7 +408,7 @@ def test_a_parent_table_that_is_gone_is_named(keyed: tuple[Path, str]) -> None:
 
 
 def test_deploy_check_expects_the_dimension_tables(keyed: tuple[Path, str]) -> None:
-    from phaseguard.infra import Status
+    from phaseguard.deployment import Status
     from phaseguard.probes import deploy_check
 
     config, url = keyed

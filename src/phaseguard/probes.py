@@ -18,18 +18,8 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from .infra import (
-    Catalogue,
-    CommandProbe,
-    DeployItem,
-    DeployReport,
-    EnvProbe,
-    HttpProbe,
-    Probe,
-    Status,
-    check_warehouse,
-    implicit,
-)
+from .deployment import Catalogue, DeployItem, DeployReport, Status, check_warehouse, implicit
+from .infra import CommandProbe, EnvProbe, HttpProbe, Probe
 from .redact import redact
 
 if TYPE_CHECKING:

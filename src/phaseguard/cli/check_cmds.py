@@ -326,7 +326,7 @@ def deploy_check(
     ] = False,
 ) -> None:
     """Is everything the pipeline needs there? Schemas, tables, columns, and the probes."""
-    from phaseguard.infra import Status
+    from phaseguard.deployment import Status
     from phaseguard.probes import deploy_check as run_deploy_check
 
     fmt = _check_format(fmt)
