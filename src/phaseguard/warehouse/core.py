@@ -13,18 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from .sqlcache import load_sql, store_sql
-
-if TYPE_CHECKING:
-    import sqlglot
-    from sqlglot import exp
-else:  # sqlglot is imported on first use: a smoke test whose SQL is cached never needs it
-    from .lazy import LazyModule
-
-    sqlglot = LazyModule("sqlglot")
-    exp = LazyModule("sqlglot.expressions")
+from typing import Any, TypeVar
 
 from phaseguard.errors import (
     ConfigError,
@@ -48,7 +37,9 @@ from .drivers import (
     is_busy,
     mask_url,
 )
+from .lazy import exp, sqlglot
 from .misread import misread
+from .sqlcache import load_sql, store_sql
 from .statement import measurement_statement
 
 

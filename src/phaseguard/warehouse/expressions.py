@@ -10,20 +10,11 @@ is remembered on disk (``sqlcache``), so loading it again does not import sqlglo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import sqlglot
-    from sqlglot import exp
-else:  # sqlglot is imported on first use: a smoke test whose SQL is cached never needs it
-    from .lazy import LazyModule
-
-    sqlglot = LazyModule("sqlglot")
-    exp = LazyModule("sqlglot.expressions")
 
 from phaseguard.errors import ConfigError
 
 from .drivers import first_line
+from .lazy import exp, sqlglot
 from .sqlcache import load_sql, store_sql
 
 AGGREGATE_FUNCTIONS = (

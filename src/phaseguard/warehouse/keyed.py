@@ -18,18 +18,10 @@ check's ``where:`` filter keeps only the rows of its own table where it holds.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from sqlglot import exp
-else:  # sqlglot is imported on first use, as in statement.py
-    from .lazy import LazyModule
-
-    exp = LazyModule("sqlglot.expressions")
-
 from phaseguard.plan import KEY_SEPARATOR, KeySpec, Probe, Reference
 
 from .expressions import parse_condition
+from .lazy import exp
 from .rowmetrics import first_items, item
 from .statement import _bound, _day, _in_range, _row_columns, _text, table_ref
 

@@ -9,20 +9,11 @@ one line naming the check, the table and the column.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import sqlglot
-    from sqlglot import exp
-else:  # sqlglot is imported on first use: a smoke test whose SQL is cached never needs it
-    from .lazy import LazyModule
-
-    sqlglot = LazyModule("sqlglot")
-    exp = LazyModule("sqlglot.expressions")
 
 from phaseguard.plan import Metric, Probe
 
 from .expressions import parse_condition
+from .lazy import exp
 
 
 def misread(

@@ -11,16 +11,10 @@ config values are sqlglot literals, never text formatted into SQL.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from sqlglot import exp
-else:  # imported on first use, as in statement.py
-    from .lazy import LazyModule
-
-    exp = LazyModule("sqlglot.expressions")
 
 from phaseguard.plan import ITEM_SEPARATOR, MISSING_LISTED, Metric
+
+from .lazy import exp
 
 
 def filtered(value: exp.Expr, cond: exp.Expr | None) -> exp.Expr:

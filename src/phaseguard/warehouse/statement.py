@@ -19,21 +19,12 @@ are cast to the column's type, never the column to DATE, so partitions are still
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import sqlglot
-    from sqlglot import exp
-else:  # sqlglot is imported on first use: a smoke test whose SQL is cached never needs it
-    from .lazy import LazyModule
-
-    sqlglot = LazyModule("sqlglot")
-    exp = LazyModule("sqlglot.expressions")
 
 from phaseguard.plan import MISSING_LISTED, Metric, Probe
 
 from . import rowmetrics
 from .expressions import parse_aggregate, parse_condition
+from .lazy import exp
 
 
 def measurement_statement(
