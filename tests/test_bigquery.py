@@ -81,9 +81,9 @@ def test_a_failing_query_is_a_warehouse_error(mini_bq: Mini) -> None:
 
 
 def test_an_endpoint_that_is_down_is_a_warehouse_error(tmp_path: Path) -> None:
-    from conftest import _free_port
+    from conftest import free_port
 
-    url = f"bigquery://p?endpoint=http://127.0.0.1:{_free_port()}&timeout=2"
+    url = f"bigquery://p?endpoint=http://127.0.0.1:{free_port()}&timeout=2"
     with connect(url, base_dir=tmp_path) as wh, pytest.raises(WarehouseError) as info:
         wh.columns(["raw.box"])
     assert info.value.exit_code == 4
@@ -91,10 +91,10 @@ def test_an_endpoint_that_is_down_is_a_warehouse_error(tmp_path: Path) -> None:
 
 def test_table_metadata_that_cannot_be_read_is_a_warehouse_error(mini_bq: Mini) -> None:
     """The statement needs the tables' metadata first (partitioning, date column types)."""
-    from conftest import _free_port
+    from conftest import free_port
 
     config, _ = mini_bq
-    url = f"bigquery://p?endpoint=http://127.0.0.1:{_free_port()}&timeout=2"
+    url = f"bigquery://p?endpoint=http://127.0.0.1:{free_port()}&timeout=2"
     with load(config, warehouse=url) as guard, pytest.raises(WarehouseError) as info:
         guard.verify(D1)
     assert "cannot read table metadata" in str(info.value)
