@@ -72,13 +72,13 @@ def scrape(
         sleep=clock.sleep,
         clock=clock,
         rng=random.Random(1),
-        timeout=0.3,
+        timeout=1.0,  # real seconds: room for a loaded CI machine; slow faults hold 1.2 s
     )
 
 
 def test_ten_percent_faults_still_load_every_game(warehouse: Warehouse) -> None:
     clock, events = VirtualClock(), Events()
-    faults = FaultModel(transient_rate=0.10, slow_seconds=0.6)
+    faults = FaultModel(transient_rate=0.10, slow_seconds=1.2)
     with serve(faults=faults, clock=clock, fault_seed=21) as server:
         results = [scrape(server, warehouse, d, clock, events=events) for d in DAYS]
         injected = sum(server.stats.faults.values())
@@ -135,7 +135,7 @@ def test_rerun_replaces_the_date_and_never_duplicates(warehouse: Warehouse) -> N
 def test_each_transient_fault_is_retried(warehouse: Warehouse, kind: str, error_class: str) -> None:
     clock, events = VirtualClock(), Events()
     # Games fail twice, then box scores once.
-    faults = FaultModel(script=(kind, kind, "", kind), slow_seconds=0.6)
+    faults = FaultModel(script=(kind, kind, "", kind), slow_seconds=1.2)
     with serve(faults=faults, clock=clock) as server:
         result = scrape(server, warehouse, DAY, clock, events=events)
         assert server.stats.requests == 5
