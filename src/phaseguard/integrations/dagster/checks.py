@@ -323,23 +323,19 @@ def _criteria_checks(
 ) -> dg.AssetChecksDefinition:
     cfg = evaluator.config
     ref = assets[phase]
-    key = _asset_key(ref)
     tables = [t.name for t in cfg.phase(phase).tables]
     checks: list[Check] = list(cfg.phase(phase).checks) or [RowsExist(kind="rows_exist")]
-    made = [
-        _Criterion(
-            _spec(
-                _unique(_slug(check_name(c)), taken.setdefault(key, set())),
-                key,
-                f"phaseguard {phase} criterion: {explain(c, cfg, tables)}",
-                blocking=False,
-                partitions=_partitions(ref, partitions_def),
-            ),
-            c,
-            check_name(c),
-        )
-        for c in checks
-    ]
+    made = _criteria(
+        checks,
+        ref,
+        partitions_def,
+        taken,
+        prefix="",
+        about=f"phaseguard {phase} criterion",
+        tables=tables,
+        cfg=cfg,
+        blocking=False,
+    )
 
     def evaluate(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
         yield from evaluator.criteria(context, phase, made)
@@ -361,23 +357,18 @@ def _gate_checks(
 ) -> dg.AssetChecksDefinition:
     cfg = evaluator.config
     ref = assets[upstream]
-    key = _asset_key(ref)
     checks, tables = gate_checks(cfg, cfg.gate(gate))
-    made = [
-        _Criterion(
-            _spec(
-                _unique(f"{gate}_gate_{_slug(check_name(c))}", taken.setdefault(key, set())),
-                key,
-                f"phaseguard gate {gate} (blocks what runs after {upstream}): "
-                f"{explain(c, cfg, tables)}",
-                blocking=True,
-                partitions=_partitions(ref, partitions_def),
-            ),
-            c,
-            check_name(c),
-        )
-        for c in checks
-    ]
+    made = _criteria(
+        checks,
+        ref,
+        partitions_def,
+        taken,
+        prefix=f"{gate}_gate_",
+        about=f"phaseguard gate {gate} (blocks what runs after {upstream})",
+        tables=tables,
+        cfg=cfg,
+        blocking=True,
+    )
 
     def evaluate(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
         yield from evaluator.gate(context, gate, made)
@@ -387,3 +378,34 @@ def _gate_checks(
         specs=[c.spec for c in made],
         description=f"phaseguard: the gate of {gate}, one decision per partition",
     )(evaluate)
+
+
+def _criteria(
+    checks: Sequence[Check],
+    ref: AssetRef,
+    partitions_def: dg.PartitionsDefinition | None,
+    taken: dict[dg.AssetKey, set[str]],
+    *,
+    prefix: str,
+    about: str,
+    tables: Sequence[str],
+    cfg: Config,
+    blocking: bool,
+) -> list[_Criterion]:
+    """One check spec per criterion on ``ref``'s asset, named ``prefix`` + the criterion's
+    slug (unique on that asset), described as ``about``: what the criterion checks."""
+    key = _asset_key(ref)
+    return [
+        _Criterion(
+            _spec(
+                _unique(prefix + _slug(check_name(c)), taken.setdefault(key, set())),
+                key,
+                f"{about}: {explain(c, cfg, list(tables))}",
+                blocking=blocking,
+                partitions=_partitions(ref, partitions_def),
+            ),
+            c,
+            check_name(c),
+        )
+        for c in checks
+    ]

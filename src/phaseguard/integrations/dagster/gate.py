@@ -12,10 +12,9 @@ from typing import Any
 
 import dagster as dg
 
-from phaseguard import config as config_module
 from phaseguard.errors import PhaseguardError
 from phaseguard.gate import EXIT_CODES, Decision
-from phaseguard.guard import Guard
+from phaseguard.guard import Guard, load
 from phaseguard.verdicts import Level, Verdict, verdict_to_dict
 
 from .checks import partition_date
@@ -106,10 +105,9 @@ def _decision_metadata(decision: Decision) -> dict[str, Any]:
 def _guard(phase: str, date: dt.date, config: str | Path | None, warehouse: str | None) -> Guard:
     path = config or os.environ.get("PHASEGUARD_CONFIG") or "phaseguard.yml"
     try:
-        cfg, base_dir = config_module.load(path)
+        return load(path, warehouse=warehouse)
     except PhaseguardError as exc:
         raise _failure(f"{phase} gate BLOCKED for {date}: {exc.message}", {"gate": phase}) from None
-    return Guard(cfg, base_dir, warehouse_url=warehouse)
 
 
 def _decide(
